@@ -1,0 +1,172 @@
+/** `/containers/…` endpoints. */
+import { humanDuration } from '../common/duration.js';
+import { dockerTimestamp, type ContainerRecord, type CreateRequest, type WaitCondition } from '../containers/index.js';
+import { familiarString } from '../images/index.js';
+import { InvalidParameterError } from '../errors/index.js';
+import { pipeAttach, upgradeHeader } from './attach.js';
+import type { Engine } from './engine.js';
+import { boolParam, readJson, sendJson, type Ctx, type Router } from './router.js';
+import { frame } from './stdcopy.js';
+
+function statusText(c: ContainerRecord): string {
+  const s = c.State;
+  if (s.Running) return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Status === 'created') return 'Created';
+  if (s.Status === 'removing') return 'Removal In Progress';
+  if (s.Status === 'dead') return 'Dead';
+  if (s.FinishedAt.startsWith('0001')) return 'Created';
+  return `Exited (${s.ExitCode}) ${humanDuration(Date.now() - Date.parse(s.FinishedAt))} ago`;
+}
+
+function summary(c: ContainerRecord) {
+  return {
+    Id: c.Id,
+    Names: [c.Name],
+    Image: c.Config.Image,
+    ImageID: c.Image,
+    Command: [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ').replace(/^'(.*)'$/, '$1'),
+    Created: Math.floor(Date.parse(c.Created) / 1000),
+    Ports: [],
+    Labels: c.Config.Labels ?? {},
+    State: c.State.Status,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+type Filters = Record<string, string[]>;
+
+function parseFilters(raw: string | null): Filters {
+  if (!raw) return {};
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw new InvalidParameterError(`invalid filter: ${raw}`); }
+  const out: Filters = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    out[k] = Array.isArray(val) ? val.map(String) : Object.keys(val as object);
+  }
+  return out;
+}
+
+function matches(c: ContainerRecord, f: Filters): boolean {
+  for (const [key, values] of Object.entries(f)) {
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'status': return c.State.Status === v;
+        case 'name': return new RegExp(v).test(c.Name.slice(1));
+        case 'id': return c.Id.startsWith(v);
+        case 'exited': return !c.State.Running && c.State.Status === 'exited' && c.State.ExitCode === Number(v);
+        case 'label': {
+          const [lk, lv] = v.split('=');
+          return lk! in (c.Config.Labels ?? {}) && (lv === undefined || c.Config.Labels[lk!] === lv);
+        }
+        case 'ancestor': {
+          try { return c.Config.Image === v || familiarString(c.Config.Image) === familiarString(v) || c.Image.includes(v); } catch { return false; }
+        }
+        default: throw new InvalidParameterError(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export function containerRoutes(r: Router, engine: Engine): void {
+  const cs = engine.containers;
+
+  r.on('POST', '/containers/create', async ({ req, res, query }) => {
+    const body = await readJson<CreateRequest>(req);
+    const out = await cs.create(body, query.get('name') ?? undefined);
+    sendJson(res, 201, out);
+  });
+
+  r.on('GET', '/containers/json', ({ res, query }) => {
+    const all = boolParam(query, 'all');
+    const filters = parseFilters(query.get('filters'));
+    let list = cs.list().filter((c) => (all || c.State.Running || filters.status) && matches(c, filters));
+    const limit = Number(query.get('limit') ?? -1);
+    if (limit > 0) list = list.slice(0, limit);
+    sendJson(res, 200, list.map(summary));
+  });
+
+  r.on('GET', '/containers/{id}/json', ({ res, params }) => {
+    const c = cs.get(params.id!);
+    sendJson(res, 200, { ...c, State: { ...c.State }, Mounts: c.Mounts ?? [] });
+  });
+
+  r.on('POST', '/containers/{id}/start', async ({ res, params }) => {
+    await cs.start(params.id!);
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
+    const t = query.get('t') ?? query.get('timeout');
+    await cs.stop(params.id!, t !== null ? Number(t) : undefined, query.get('signal') ?? undefined);
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/restart', async ({ res, params, query }) => {
+    const t = query.get('t');
+    const c = cs.get(params.id!);
+    if (c.State.Running) await cs.stop(c.Id, t !== null ? Number(t) : undefined);
+    await cs.start(c.Id);
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/kill', async ({ res, params, query }) => {
+    await cs.kill(params.id!, query.get('signal') || 'SIGKILL');
+    res.writeHead(204).end();
+  });
+
+  r.on('DELETE', '/containers/{id}', async ({ res, params, query }) => {
+    await cs.remove(params.id!, { force: boolParam(query, 'force'), volumes: boolParam(query, 'v') });
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/wait', async ({ res, params, query }) => {
+    const cond = (query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new InvalidParameterError(`invalid condition: "${cond}"`);
+    const waiting = cs.wait(params.id!, cond);
+    // Headers go out once the waiter is registered: the docker CLI starts the container only after it sees them.
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    res.end(`${JSON.stringify(await waiting)}\n`);
+  });
+
+  r.on('POST', '/containers/{id}/resize', async ({ res, params, query }) => {
+    const h = Number(query.get('h')); const w = Number(query.get('w'));
+    if (!Number.isInteger(h) || !Number.isInteger(w) || h < 0 || w < 0) throw new InvalidParameterError('invalid resize parameters');
+    await cs.resize(params.id!, h, w);
+    res.writeHead(200).end();
+  });
+
+  r.on('POST', '/containers/{id}/attach', async (ctx: Ctx) => {
+    const { record, connection } = await cs.attach(ctx.params.id!);
+    const sock = ctx.upgrade?.socket ?? ctx.req.socket;
+    const flags = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
+    sock.write(upgradeHeader(record.Config.Tty, !!ctx.upgrade));
+    pipeAttach(sock, ctx.upgrade?.head ?? Buffer.alloc(0), record, connection, flags);
+  });
+
+  r.on('GET', '/containers/{id}/logs', async ({ req, res, params, query }) => {
+    const c = cs.get(params.id!);
+    const stdout = boolParam(query, 'stdout'); const stderr = boolParam(query, 'stderr');
+    if (!stdout && !stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    const tailRaw = query.get('tail');
+    const tail = tailRaw && tailRaw !== 'all' ? Number(tailRaw) : undefined;
+    const ts = (v: string | null) => (v ? Number(v) : undefined);
+    const abort = new AbortController();
+    req.on('close', () => abort.abort());
+    res.on('close', () => abort.abort());
+    res.writeHead(200, { 'Content-Type': c.Config.Tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+    res.flushHeaders();
+    const timestamps = boolParam(query, 'timestamps');
+    for await (const e of cs.logs(c.Id, { follow: boolParam(query, 'follow'), tail, since: ts(query.get('since')), until: ts(query.get('until')), signal: abort.signal })) {
+      if (e.stream === 'stdout' ? !stdout : !stderr) continue;
+      const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
+      res.write(c.Config.Tty ? data : frame(e.stream === 'stdout' ? 1 : 2, data));
+    }
+    res.end();
+  });
+}

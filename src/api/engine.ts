@@ -1,0 +1,26 @@
+/** What the API serves: the parts it calls, assembled by the daemon. */
+import type { ContainerService } from '../containers/index.js';
+import type { ImageService } from '../images/index.js';
+import type { Runtime } from '../runtime/index.js';
+
+export interface EngineEvent {
+  Type: string;
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  status?: string;
+  id?: string;
+  from?: string;
+  scope: 'local';
+  time: number;
+  timeNano: number;
+}
+
+export interface Engine {
+  id: string;
+  dataRoot: string;
+  cgroupVersion: string;
+  images: ImageService;
+  containers: ContainerService;
+  runtimes: Record<string, Runtime>;
+  onEvent(listener: (ev: EngineEvent) => void): () => void;
+}

@@ -1,0 +1,99 @@
+/**
+ * A small router for the Engine API: strips the `/v1.xx` prefix, matches
+ * `{name}` path parameters, and turns every thrown error into docker's
+ * `{"message": …}` body with the error's status, in this one place.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
+
+export const API_VERSION = '1.45';
+export const MIN_API_VERSION = '1.24';
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Set for requests that asked to upgrade (attach, exec start): the raw connection. */
+  upgrade?: { socket: Duplex; head: Buffer };
+}
+
+export type Handler = (ctx: Ctx) => Promise<void> | void;
+
+interface Route { method: string; pattern: RegExp; keys: string[]; handler: Handler }
+
+export class Router {
+  private routes: Route[] = [];
+
+  on(method: string, path: string, handler: Handler): this {
+    const keys: string[] = [];
+    // `{name}` matches one segment, except `{name*}` which may contain slashes (image names).
+    const src = path.replace(/\{(\w+)(\*?)\}/g, (_m, k: string, star: string) => {
+      keys.push(k);
+      return star ? '(.+?)' : '([^/]+)';
+    });
+    this.routes.push({ method, pattern: new RegExp(`^${src}$`), keys, handler });
+    return this;
+  }
+
+  async dispatch(req: IncomingMessage, res: ServerResponse, upgrade?: Ctx['upgrade']): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.replace(/^\/v\d+\.\d+(?=\/)/, '');
+    const ctx: Ctx = { req, res, params: {}, query: url.searchParams, upgrade };
+    try {
+      const route = this.routes.find((r) => r.method === req.method && r.pattern.test(path));
+      if (!route) {
+        const known = this.routes.some((r) => r.pattern.test(path));
+        sendError(res, known ? 405 : 404, known ? `method ${req.method} not allowed` : `page not found`);
+        return;
+      }
+      const m = route.pattern.exec(path)!;
+      route.keys.forEach((k, i) => { ctx.params[k] = decodeURIComponent(m[i + 1]!); });
+      await route.handler(ctx);
+    } catch (err) {
+      if (res.headersSent || upgrade && res.writableEnded) {
+        res.destroy();
+        return;
+      }
+      sendError(res, errorStatus(err), errorMessage(err));
+    }
+  }
+}
+
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  if (res.headersSent) { res.end(); return; }
+  const body = JSON.stringify({ message });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function readJson<T>(req: IncomingMessage): Promise<T> {
+  const raw = (await readBody(req)).toString();
+  if (!raw.trim()) return {} as T;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as T;
+  } catch (e) {
+    throw new InvalidParameterError(`invalid JSON: ${errorMessage(e)}`);
+  }
+}
+
+export function boolParam(q: URLSearchParams, name: string, dflt = false): boolean {
+  const v = q.get(name);
+  if (v === null) return dflt;
+  return v === '1' || v.toLowerCase() === 'true';
+}

@@ -1,0 +1,79 @@
+/** `/_ping`, `/version`, `/info` and `/events`. */
+import { cpus, hostname, release, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { Engine } from './engine.js';
+import { API_VERSION, MIN_API_VERSION, sendJson, type Router } from './router.js';
+
+export const BERTH_VERSION = '0.1.0';
+
+function osName(): string {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+  } catch { return 'Linux'; }
+}
+
+export function versionInfo() {
+  return {
+    Platform: { Name: 'berth' },
+    Components: [{ Name: 'Engine', Version: BERTH_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: release() } }],
+    Version: BERTH_VERSION,
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: 'berth',
+    GoVersion: `node${process.versions.node}`,
+    Os: 'linux',
+    Arch: goArch(),
+    KernelVersion: release(),
+    BuildTime: '',
+  };
+}
+
+function goArch(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch;
+}
+
+export function systemRoutes(r: Router, engine: Engine): void {
+  const ping = (res: import('node:http').ServerResponse, head: boolean) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Builder-Version': '1', 'Content-Length': 2 });
+    res.end(head ? undefined : 'OK');
+  };
+  r.on('GET', '/_ping', ({ res }) => ping(res, false));
+  r.on('HEAD', '/_ping', ({ res }) => ping(res, true));
+  r.on('GET', '/version', ({ res }) => sendJson(res, 200, versionInfo()));
+  r.on('GET', '/info', async ({ res }) => {
+    const containers = engine.containers.list();
+    const running = containers.filter((c) => c.State.Running).length;
+    const paused = containers.filter((c) => c.State.Paused).length;
+    sendJson(res, 200, {
+      ID: engine.id,
+      Containers: containers.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: containers.length - running - paused,
+      Images: (await engine.images.list()).length,
+      Driver: 'overlay',
+      DriverStatus: [['Backing Filesystem', 'overlayfs']],
+      Plugins: { Volume: ['local'], Network: ['null'], Authorization: null, Log: ['k8s-file'] },
+      MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
+      IPv4Forwarding: false, BridgeNfIptables: false, BridgeNfIp6tables: false,
+      Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(),
+      LoggingDriver: 'k8s-file', CgroupDriver: 'cgroupfs', CgroupVersion: engine.cgroupVersion,
+      NEventsListener: 0, KernelVersion: release(), OperatingSystem: osName(), OSVersion: '', OSType: 'linux',
+      Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: engine.dataRoot, Name: hostname(),
+      Labels: [], ExperimentalBuild: false, ServerVersion: BERTH_VERSION,
+      Runtimes: Object.fromEntries(Object.keys(engine.runtimes).map((n) => [n, { path: n === 'oci' ? 'runc' : n }])),
+      DefaultRuntime: 'oci', Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' }, RuncCommit: { ID: '' }, InitCommit: { ID: '' },
+      SecurityOptions: ['name=seccomp,profile=unconfined'], Warnings: [],
+    });
+  });
+  r.on('GET', '/events', ({ res, req }) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const off = engine.onEvent((ev) => res.write(`${JSON.stringify(ev)}\n`));
+    req.on('close', off);
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * The client side of attach: stdin to the container, its output to ours,
+ * raw mode and resizes for a TTY, and Ctrl-C forwarded as a signal otherwise.
+ */
+import type { Duplex } from 'node:stream';
+import { Demuxer } from '../api/index.js';
+import type { Client } from './client.js';
+
+export interface AttachOptions {
+  tty: boolean;
+  stdin: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+}
+
+export async function openAttach(client: Client, id: string, o: AttachOptions): Promise<Duplex> {
+  return client.hijack(`/containers/${id}/attach`, { stream: 1, stdin: o.stdin ? 1 : 0, stdout: o.stdout ?? true ? 1 : 0, stderr: o.stderr ?? true ? 1 : 0 });
+}
+
+/** Pumps the streams until the container's output ends. */
+export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOptions): Promise<void> {
+  const stdin = process.stdin;
+  const raw = o.tty && o.stdin && stdin.isTTY;
+  const cleanups: (() => void)[] = [];
+  if (raw) {
+    stdin.setRawMode(true);
+    cleanups.push(() => stdin.setRawMode(false));
+  }
+  if (o.tty && process.stdout.isTTY) {
+    const resize = () => {
+      void client.call('POST', `/containers/${id}/resize`, { query: { h: process.stdout.rows, w: process.stdout.columns } }).catch(() => {});
+    };
+    resize();
+    process.stdout.on('resize', resize);
+    cleanups.push(() => process.stdout.off('resize', resize));
+  }
+  if (!o.tty) {
+    // docker's sig-proxy: signals to the CLI go to the container.
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) {
+      const h = () => { void client.call('POST', `/containers/${id}/kill`, { query: { signal: sig } }).catch(() => {}); };
+      process.on(sig, h);
+      cleanups.push(() => process.off(sig, h));
+    }
+  }
+  if (o.stdin) {
+    stdin.on('data', (b: Buffer) => sock.write(b));
+    stdin.on('end', () => sock.end());
+    stdin.resume();
+    cleanups.push(() => { stdin.pause(); stdin.removeAllListeners('data'); stdin.unref?.(); });
+  }
+  const demux = new Demuxer((stream, payload) => (stream === 2 ? process.stderr : process.stdout).write(payload));
+  sock.on('data', (b: Buffer) => (o.tty ? process.stdout.write(b) : demux.push(b)));
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      for (const c of cleanups) c();
+      resolve();
+    };
+    sock.on('end', finish);
+    sock.on('close', finish);
+    sock.on('error', finish);
+  });
+}

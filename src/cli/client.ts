@@ -1,0 +1,135 @@
+/**
+ * The CLI's only way to the engine: the Engine API over the daemon's socket,
+ * the same endpoints the docker CLI uses.
+ */
+import { request, type IncomingMessage } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { API_VERSION } from '../api/index.js';
+
+export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
+
+/** `-H`, then BERTH_HOST, then DOCKER_HOST only when BERTH_USE_DOCKER_HOST=1, then the default socket. */
+export function resolveHost(flag?: string): string {
+  if (flag) return flag;
+  if (process.env.BERTH_HOST) return process.env.BERTH_HOST;
+  if (process.env.BERTH_USE_DOCKER_HOST === '1' && process.env.DOCKER_HOST) return process.env.DOCKER_HOST;
+  return DEFAULT_HOST;
+}
+
+export class DaemonUnreachable extends Error {
+  constructor(host: string) {
+    super(`Cannot connect to the berth daemon at ${host}. Is the berth daemon running?`);
+  }
+}
+
+/** An error the daemon answered with: its status and docker's message. */
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | string[] | undefined>;
+  body?: unknown;
+  /** A raw request body (e.g. a tarball) instead of JSON. */
+  stream?: Readable;
+  headers?: Record<string, string>;
+}
+
+export class Client {
+  readonly socketPath: string;
+
+  constructor(readonly host: string) {
+    if (host.startsWith('unix://')) this.socketPath = host.slice('unix://'.length);
+    else if (host.startsWith('/')) this.socketPath = host;
+    else throw new Error(`unsupported host ${host}: use unix:///path/to/berth.sock`);
+  }
+
+  private path(p: string, query?: RequestOptions['query']): string {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) qs.append(k, x);
+      else qs.set(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
+    }
+    const s = qs.toString();
+    return `/v${API_VERSION}${p}${s ? `?${s}` : ''}`;
+  }
+
+  /** Sends a request and resolves with the response once its headers arrive. Non-2xx becomes ApiError. */
+  async raw(method: string, p: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+    const body = opts.body !== undefined ? Buffer.from(JSON.stringify(opts.body)) : undefined;
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (body) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = String(body.length); }
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, method, path: this.path(p, opts.query), headers }, resolve);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        reject(['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(e.code ?? '') ? new DaemonUnreachable(this.host) : e);
+      });
+      if (opts.stream) opts.stream.pipe(req);
+      else req.end(body);
+    });
+    if ((res.statusCode ?? 500) >= 400) {
+      const text = await readAll(res);
+      let message = text.toString().trim();
+      try { message = (JSON.parse(message) as { message: string }).message; } catch { /* plain text */ }
+      throw new ApiError(res.statusCode ?? 500, message);
+    }
+    return res;
+  }
+
+  async json<T>(method: string, p: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(method, p, opts);
+    const text = (await readAll(res)).toString();
+    return (text.trim() ? JSON.parse(text) : undefined) as T;
+  }
+
+  async call(method: string, p: string, opts: RequestOptions = {}): Promise<void> {
+    await readAll(await this.raw(method, p, opts));
+  }
+
+  /** Upgrades the connection (attach, exec start) and returns the raw stream. */
+  hijack(p: string, query: RequestOptions['query'], body?: unknown): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const data = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
+      const req = request({
+        socketPath: this.socketPath, method: 'POST', path: this.path(p, query),
+        headers: { Connection: 'Upgrade', Upgrade: 'tcp', ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}) },
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', async (res) => {
+        const text = (await readAll(res)).toString();
+        let message = text.trim();
+        try { message = (JSON.parse(message) as { message: string }).message; } catch { /* plain */ }
+        reject(new ApiError(res.statusCode ?? 500, message));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        reject(['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(e.code ?? '') ? new DaemonUnreachable(this.host) : e);
+      });
+      req.end(data);
+    });
+  }
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Reads a stream of JSON objects, one per line, as /events, /images/create and /build send. */
+export async function* jsonLines<T>(stream: Readable): AsyncGenerator<T> {
+  let buf = '';
+  for await (const c of stream) {
+    buf += (c as Buffer).toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line) yield JSON.parse(line) as T;
+    }
+  }
+  if (buf.trim()) yield JSON.parse(buf) as T;
+}

@@ -1,0 +1,97 @@
+/** The flags `run` and `create` share, and the create request they turn into. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { collect } from '../context.js';
+
+export interface CreateFlags {
+  env?: string[];
+  envFile?: string[];
+  workdir?: string;
+  name?: string;
+  entrypoint?: string;
+  user?: string;
+  hostname?: string;
+  label?: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  rm?: boolean;
+  runtime?: string;
+  network?: string;
+  readOnly?: boolean;
+  stopSignal?: string;
+  stopTimeout?: string;
+}
+
+export function addCreateFlags(cmd: Command): Command {
+  return cmd
+    .option('-e, --env <list>', 'Set environment variables', collect)
+    .option('--env-file <file>', 'Read in a file of environment variables', collect)
+    .option('-w, --workdir <dir>', 'Working directory inside the container')
+    .option('--name <name>', 'Assign a name to the container')
+    .option('--entrypoint <cmd>', 'Overwrite the default ENTRYPOINT of the image')
+    .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-h, --hostname <name>', 'Container host name')
+    .option('-l, --label <list>', 'Set meta data on a container', collect)
+    .option('-i, --interactive', 'Keep STDIN open even if not attached')
+    .option('-t, --tty', 'Allocate a pseudo-TTY')
+    .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
+    .option('--runtime <name>', 'Runtime to use for this container (oci)')
+    .option('--network <mode>', 'Connect a container to a network (none until networking lands)')
+    .option('--read-only', "Mount the container's root filesystem as read only")
+    .option('--stop-signal <signal>', 'Signal to stop the container')
+    .option('--stop-timeout <seconds>', 'Timeout (in seconds) to stop a container');
+}
+
+function envFromClient(entry: string): string | undefined {
+  if (entry.includes('=')) return entry;
+  const v = process.env[entry];
+  return v === undefined ? undefined : `${entry}=${v}`;
+}
+
+export function parseEnvFile(path: string): string[] {
+  const text = readFileSync(path, 'utf8');
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/^\s+/, '');
+    if (!line || line.startsWith('#')) continue;
+    const e = envFromClient(line.replace(/\r$/, ''));
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean): Record<string, unknown> {
+  const env = [...(f.envFile ?? []).flatMap(parseEnvFile), ...(f.env ?? []).map(envFromClient).filter((e): e is string => !!e)];
+  const labels: Record<string, string> = {};
+  for (const l of f.label ?? []) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  const attach = !detach;
+  const size: [number, number] = f.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : [0, 0];
+  return {
+    Image: image,
+    Cmd: args.length ? args : null,
+    ...(f.entrypoint !== undefined ? { Entrypoint: f.entrypoint === '' ? [] : [f.entrypoint] } : {}),
+    Env: env,
+    WorkingDir: f.workdir ?? '',
+    User: f.user ?? '',
+    Hostname: f.hostname ?? '',
+    Labels: labels,
+    Tty: !!f.tty,
+    OpenStdin: !!f.interactive,
+    StdinOnce: !!f.interactive && attach,
+    AttachStdin: !!f.interactive && attach,
+    AttachStdout: attach,
+    AttachStderr: attach,
+    ...(f.stopSignal ? { StopSignal: f.stopSignal } : {}),
+    ...(f.stopTimeout ? { StopTimeout: Number(f.stopTimeout) } : {}),
+    HostConfig: {
+      AutoRemove: !!f.rm,
+      ...(f.runtime ? { Runtime: f.runtime } : {}),
+      ...(f.network ? { NetworkMode: f.network } : {}),
+      ReadonlyRootfs: !!f.readOnly,
+      ConsoleSize: size,
+    },
+  };
+}

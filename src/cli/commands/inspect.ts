@@ -1,0 +1,75 @@
+/** `berth inspect`, `version`, `info` */
+import type { Command } from 'commander';
+import { ApiError } from '../client.js';
+import { clientOf, ExitError } from '../context.js';
+import { BERTH_VERSION } from '../../api/index.js';
+
+export function registerInspect(program: Command): void {
+  program.command('inspect').description('Return low-level information on containers or images')
+    .argument('<name...>')
+    .option('--type <type>', 'Only inspect objects of the given type (container|image)')
+    .option('-f, --format <template>', 'Format output using a Go-style template path, e.g. {{.State.Status}}')
+    .action(async (names: string[], o: { type?: string; format?: string }, cmd: Command) => {
+      const client = clientOf(cmd);
+      const out: unknown[] = [];
+      let failed = false;
+      for (const n of names) {
+        let found: unknown;
+        for (const kind of o.type ? [o.type] : ['container', 'image']) {
+          try {
+            found = await client.json('GET', kind === 'container' ? `/containers/${n}/json` : `/images/${n}/json`);
+            break;
+          } catch (e) {
+            if (!(e instanceof ApiError) || e.status !== 404) throw e;
+          }
+        }
+        if (found === undefined) { process.stderr.write(`Error: No such object: ${n}\n`); failed = true; continue; }
+        out.push(found);
+      }
+      if (o.format) {
+        for (const v of out) process.stdout.write(`${formatTemplate(o.format, v)}\n`);
+      } else {
+        process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+      }
+      if (failed) throw new ExitError(1);
+    });
+
+  program.command('version').description('Show the berth version information')
+    .action(async (_o: unknown, cmd: Command) => {
+      const client = clientOf(cmd);
+      process.stdout.write(`Client:\n Version:           ${BERTH_VERSION}\n API version:       1.45\n Node version:      ${process.version}\n OS/Arch:           linux/${process.arch === 'x64' ? 'amd64' : process.arch}\n\n`);
+      const v = await client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; GoVersion: string; Os: string; Arch: string; KernelVersion: string }>('GET', '/version');
+      process.stdout.write(`Server: berth\n Engine:\n  Version:          ${v.Version}\n  API version:      ${v.ApiVersion} (minimum version ${v.MinAPIVersion})\n  Runtime:          ${v.GoVersion}\n  OS/Arch:          ${v.Os}/${v.Arch}\n  Kernel:           ${v.KernelVersion}\n`);
+    });
+
+  program.command('info').description('Display system-wide information')
+    .option('-f, --format <template>', 'Format output using a Go-style template path')
+    .action(async (o: { format?: string }, cmd: Command) => {
+      const i = await clientOf(cmd).json<Record<string, unknown>>('GET', '/info');
+      if (o.format) { process.stdout.write(`${formatTemplate(o.format, i)}\n`); return; }
+      const lines = [
+        'Server:',
+        ` Containers: ${i.Containers}`, `  Running: ${i.ContainersRunning}`, `  Paused: ${i.ContainersPaused}`, `  Stopped: ${i.ContainersStopped}`,
+        ` Images: ${i.Images}`, ` Server Version: ${i.ServerVersion}`, ` Storage Driver: ${i.Driver}`, ` Logging Driver: ${i.LoggingDriver}`,
+        ` Cgroup Driver: ${i.CgroupDriver}`, ` Cgroup Version: ${i.CgroupVersion}`,
+        ` Runtimes: ${Object.keys(i.Runtimes as object).join(' ')}`, ` Default Runtime: ${i.DefaultRuntime}`,
+        ` Kernel Version: ${i.KernelVersion}`, ` Operating System: ${i.OperatingSystem}`, ` OSType: ${i.OSType}`, ` Architecture: ${i.Architecture}`,
+        ` CPUs: ${i.NCPU}`, ` Total Memory: ${((i.MemTotal as number) / 2 ** 30).toFixed(2)}GiB`, ` Name: ${i.Name}`, ` ID: ${i.ID}`,
+        ` Docker Root Dir: ${i.DockerRootDir}`, ` Live Restore Enabled: ${i.LiveRestoreEnabled}`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
+
+/** The `{{.A.B}}` and `{{json .A}}` subset of Go templates; enough for scripts until the full engine lands. */
+export function formatTemplate(tpl: string, value: unknown): string {
+  return tpl.replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_m, json: string | undefined, path: string) => {
+    let v: unknown = value;
+    for (const k of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[k];
+    if (json) return JSON.stringify(v ?? null);
+    if (v === undefined || v === null) return '<no value>';
+    if (Array.isArray(v)) return `[${v.join(' ')}]`;
+    if (typeof v === 'object') return `map[${Object.entries(v).map(([k, x]) => `${k}:${String(x)}`).join(' ')}]`;
+    return String(v);
+  }).replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+}

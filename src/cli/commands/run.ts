@@ -1,0 +1,100 @@
+/** `berth run` and `berth create`: create (pulling when the image is missing), attach, start, wait. */
+import type { Command } from 'commander';
+import { ApiError, type Client } from '../client.js';
+import { openAttach, pumpAttach } from '../attach.js';
+import { clientOf, ExitError } from '../context.js';
+import { pullImage } from './pull.js';
+import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
+
+interface RunFlags extends CreateFlags { detach?: boolean }
+
+/** Docker's exit codes for a container that could not start: 127 not found, 126 not executable, 125 otherwise. */
+export function startFailureCode(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied/.test(message)) return 126;
+  return 125;
+}
+
+function familiar(image: string): string {
+  return /[:@]/.test(image.split('/').pop() ?? '') ? image : `${image}:latest`;
+}
+
+export async function createContainer(client: Client, image: string, args: string[], flags: CreateFlags, detach: boolean): Promise<string> {
+  const body = createBody(image, args, flags, detach);
+  const query = { name: flags.name };
+  try {
+    return (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
+    process.stderr.write(`Unable to find image '${familiar(image)}' locally\n`);
+    await pullImage(client, image, process.stderr);
+    return (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
+  }
+}
+
+export function registerRun(program: Command): void {
+  addCreateFlags(
+    program.command('run').description('Create and run a new container from an image')
+      .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+      .argument('<image>').argument('[command...]')
+      .option('-d, --detach', 'Run container in background and print container ID')
+      .passThroughOptions(),
+  ).action(async (image: string, args: string[], flags: RunFlags, cmd: Command) => {
+    const client = clientOf(cmd);
+    const detach = !!flags.detach;
+    let id: string;
+    try {
+      id = await createContainer(client, image, args, flags, detach);
+    } catch (e) {
+      throw new ExitError(125, `berth: ${describeRun(e)}`);
+    }
+    if (detach) {
+      try { await client.call('POST', `/containers/${id}/start`); } catch (e) {
+        throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, `berth: ${describeRun(e)}`);
+      }
+      process.stdout.write(`${id}\n`);
+      return;
+    }
+    const tty = !!flags.tty;
+    const stdin = !!flags.interactive;
+    const sock = await openAttach(client, id, { tty, stdin });
+    // Registered before start, so an exit cannot slip past it.
+    const waitRes = await client.raw('POST', `/containers/${id}/wait`, { query: { condition: flags.rm ? 'removed' : 'next-exit' } });
+    const status = (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of waitRes) chunks.push(c as Buffer);
+      return (JSON.parse(Buffer.concat(chunks).toString()) as { StatusCode: number }).StatusCode;
+    })();
+    const pumped = pumpAttach(client, id, sock, { tty, stdin });
+    try {
+      await client.call('POST', `/containers/${id}/start`);
+    } catch (e) {
+      sock.destroy();
+      waitRes.destroy();
+      process.stdin.pause();
+      throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, `berth: ${describeRun(e)}`);
+    }
+    await pumped;
+    const code = await status;
+    throw new ExitError(code);
+  });
+
+  addCreateFlags(
+    program.command('create').description('Create a new container')
+      .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+      .argument('<image>').argument('[command...]')
+      .passThroughOptions(),
+  ).action(async (image: string, args: string[], flags: CreateFlags, cmd: Command) => {
+    const client = clientOf(cmd);
+    try {
+      process.stdout.write(`${await createContainer(client, image, args, flags, false)}\n`);
+    } catch (e) {
+      throw new ExitError(125, `berth: ${describeRun(e)}`);
+    }
+  });
+}
+
+function describeRun(e: unknown): string {
+  if (e instanceof ApiError) return `Error response from daemon: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,33 @@
+/** Output helpers that print what docker prints: tables, short IDs, sizes, ages. */
+import { humanDuration } from '../common/duration.js';
+
+export { humanDuration };
+
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Go's tabwriter as the docker CLI configures it: min width 10, padding 3. */
+export function table(rows: string[][]): string {
+  if (rows.length === 0) return '';
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(Math.max(widths[i]! + 3, 10)))).join('').trimEnd()).join('\n') + '\n';
+}
+
+/** units.HumanSizeWithPrecision(size, 3): decimal units, three significant digits. */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes; let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return `${Number(v.toPrecision(3))}${units[i]}`;
+}
+
+export function ago(unixSeconds: number): string {
+  return `${humanDuration(Date.now() - unixSeconds * 1000)} ago`;
+}
+
+export function ellipsis(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return `${s.slice(0, max - 1)}…`;
+}

@@ -1,0 +1,65 @@
+/**
+ * The berth command line: docker's verbs and flags over the Engine API, so
+ * `alias docker=berth` works. Flag errors exit 125, as docker's do.
+ */
+import { Command, CommanderError } from 'commander';
+import { BERTH_VERSION } from '../api/index.js';
+import { describe, ExitError } from './context.js';
+import { registerBootstrap } from './commands/bootstrap.js';
+import { registerDaemon } from './commands/daemon.js';
+import { registerImages } from './commands/images.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerLifecycle } from './commands/lifecycle.js';
+import { registerLogs } from './commands/logs.js';
+import { registerPs } from './commands/ps.js';
+import { registerPull } from './commands/pull.js';
+import { registerRun } from './commands/run.js';
+
+function program(): Command {
+  const p = new Command('berth')
+    .description('A container engine: containers and micro-VMs, Docker-compatible')
+    .usage('[OPTIONS] COMMAND')
+    .option('-H, --host <socket>', 'Daemon socket to connect to (default unix:///run/berth/berth.sock, or $BERTH_HOST)')
+    .helpOption('--help', 'Print usage')
+    .version(BERTH_VERSION, '-v, --version', 'Print version information and quit')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  for (const register of [registerRun, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerBootstrap, registerDaemon]) {
+    register(p);
+  }
+  for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
+  return p;
+}
+
+function commanderMessage(e: CommanderError, argv: string[]): string {
+  const sub = argv.find((a) => !a.startsWith('-'));
+  const see = `See 'berth ${sub ? `${sub} ` : ''}--help'.`;
+  const flag = /'([^']+)'/.exec(e.message)?.[1];
+  if (e.code === 'commander.unknownOption') return `unknown flag: ${flag}\n${see}`;
+  if (e.code === 'commander.unknownCommand') return `berth: '${flag}' is not a berth command.\n${see}`;
+  if (e.code === 'commander.missingArgument') return `"berth ${sub}" requires at least 1 argument.\n${see}`;
+  return `${e.message.replace(/^error: /, '')}\n${see}`;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  try {
+    await program().parseAsync(process.argv);
+    process.exit(0);
+  } catch (e) {
+    if (e instanceof ExitError) {
+      if (e.message) process.stderr.write(`${e.message}\n`);
+      process.exit(e.code);
+    }
+    if (e instanceof CommanderError) {
+      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) process.exit(0);
+      process.stderr.write(`${commanderMessage(e, argv)}\n`);
+      process.exit(125);
+    }
+    process.stderr.write(`${describe(e)}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

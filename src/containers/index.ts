@@ -1,0 +1,561 @@
+/**
+ * The containers part: records, the lifecycle state machine and its cleanup.
+ * It resolves images, mounts root filesystems, writes the OCI spec and hands
+ * it to a runtime driver; everything a container leaves on the host is undone
+ * when it exits (mount, runtime state) or is removed (directories, record).
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
+} from '../errors/index.js';
+import { isMounted, mountOverlay, unmount } from '../host/index.js';
+import { DEFAULT_PATH, type Image, type ImageService } from '../images/index.js';
+import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
+import type { Store } from '../store/index.js';
+import { readLogs, type LogEntry } from './logs.js';
+import { randomName, VALID_NAME } from './names.js';
+import { buildSpec } from './spec.js';
+import type { ContainerRecord, ContainerState, CreateRequest, HostConfig } from './types.js';
+import { resolveUser } from './user.js';
+
+export * from './types.js';
+export { dockerTimestamp, type LogEntry } from './logs.js';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface ContainerPaths {
+  dataRoot: string;
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+function emptyState(): ContainerState {
+  return {
+    Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+    Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME,
+  };
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9,
+  SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17,
+  SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25,
+  SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
+};
+
+/** Accepts `KILL`, `SIGKILL`, `9`; returns docker's canonical `SIGKILL`. */
+export function normalizeSignal(sig: string): string {
+  const s = sig.trim().toUpperCase();
+  if (/^\d+$/.test(s)) {
+    const name = Object.entries(SIGNALS).find(([, n]) => n === Number(s))?.[0];
+    if (!name) throw new InvalidParameterError(`Invalid signal: ${sig}`);
+    return name;
+  }
+  const name = s.startsWith('SIG') ? s : `SIG${s}`;
+  if (!(name in SIGNALS)) throw new InvalidParameterError(`Invalid signal: ${sig}`);
+  return name;
+}
+
+export class ContainerService extends EventEmitter {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly root: string;
+
+  constructor(
+    private readonly store: Store,
+    private readonly images: ImageService,
+    private readonly runtimes: Record<string, Runtime>,
+    paths: ContainerPaths,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.root = join(paths.dataRoot, 'containers');
+    for (const rt of Object.values(runtimes)) rt.on('exit', (id, code) => void this.onExit(id, code));
+  }
+
+  /** Loads records and reconciles them with what is really running (live restore). */
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    for (const row of this.store.listContainers()) {
+      this.records.set(row.id, JSON.parse(row.record) as ContainerRecord);
+    }
+    for (const c of this.records.values()) {
+      if (!c.State.Running) continue;
+      const rt = this.runtimeOf(c);
+      const code = await rt.exitCode(c.Id);
+      if (code !== undefined) { await this.onExit(c.Id, code); continue; }
+      const state = await rt.state(c.Id);
+      if (state !== 'running' && state !== 'paused') await this.onExit(c.Id, 255);
+    }
+  }
+
+  private runtimeOf(c: ContainerRecord): Runtime {
+    const rt = this.runtimes[c.HostConfig.Runtime || 'oci'] ?? this.runtimes.oci;
+    if (!rt) throw new InvalidParameterError(`unknown or invalid runtime name: ${c.HostConfig.Runtime}`);
+    return rt;
+  }
+
+  private dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  private save(c: ContainerRecord): void {
+    this.records.set(c.Id, c);
+    this.store.putContainer({ id: c.Id, name: c.Name, imageId: c.Image, record: JSON.stringify(c) });
+  }
+
+  /** Serializes operations on one container. */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    try { return await next; } finally { if (this.locks.get(id) === tail) this.locks.delete(id); }
+  }
+
+  // ---- lookup ----
+
+  /** By full ID, name (with or without slash) or unique ID prefix, as docker. */
+  get(ref: string): ContainerRecord {
+    const c = this.find(ref);
+    if (!c) throw noSuchContainer(ref);
+    return c;
+  }
+
+  find(ref: string): ContainerRecord | undefined {
+    if (!ref) return undefined;
+    const exact = this.records.get(ref);
+    if (exact) return exact;
+    const name = ref.startsWith('/') ? ref : `/${ref}`;
+    for (const c of this.records.values()) if (c.Name === name) return c;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const matches = [...this.records.values()].filter((c) => c.Id.startsWith(ref));
+      if (matches.length > 1) throw new NotFoundError(`Multiple IDs found with provided prefix: ${ref}`);
+      return matches[0];
+    }
+    return undefined;
+  }
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()].sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  usingImage(imageId: string): string[] {
+    return [...this.records.values()].filter((c) => c.Image === imageId).map((c) => c.Id);
+  }
+
+  // ---- create ----
+
+  async create(req: CreateRequest, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (!req || typeof req.Image !== 'string' || !req.Image) throw new InvalidParameterError('config cannot be empty in order to create a container');
+    for (const field of ['Env', 'Cmd', 'Entrypoint'] as const) {
+      const v = req[field];
+      if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+        throw new InvalidParameterError(`json: cannot unmarshal ${typeof v} into Go struct field ContainerConfigWrapper.${field} of type []string`);
+      }
+    }
+    if (name !== undefined && name !== '' && !VALID_NAME.test(name)) {
+      throw new InvalidParameterError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    const image = await this.images.find(req.Image);
+    if (!image) throw noSuchImage(req.Image.includes(':') || req.Image.includes('@') ? req.Image : `${req.Image}:latest`);
+    const hc = req.HostConfig ?? {};
+    const runtime = hc.Runtime || 'oci';
+    if (!this.runtimes[runtime]) throw new InvalidParameterError(`unknown or invalid runtime name: ${runtime}`);
+    const netMode = hc.NetworkMode || 'default';
+    if (!['default', 'bridge', 'none'].includes(netMode)) {
+      throw new InvalidParameterError(`network ${netMode} not found`);
+    }
+
+    const imgCfg = image.config.config ?? {};
+    const entrypoint = req.Entrypoint !== undefined && req.Entrypoint !== null ? req.Entrypoint : imgCfg.Entrypoint ?? null;
+    // As docker: an explicit entrypoint drops the image's Cmd unless a Cmd was given too.
+    const cmd = req.Cmd && req.Cmd.length ? req.Cmd : req.Entrypoint !== undefined && req.Entrypoint !== null ? null : imgCfg.Cmd ?? null;
+    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+    if (argv.length === 0) throw new InvalidParameterError('no command specified');
+    const env = mergeEnv(imgCfg.Env ?? [], req.Env ?? []);
+
+    const id = randomBytes(32).toString('hex');
+    const finalName = `/${(name || this.uniqueName()).replace(/^\//, '')}`;
+    const dir = this.dir(id);
+    const hostConfig: HostConfig = {
+      AutoRemove: false, Runtime: runtime, NetworkMode: netMode, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      Privileged: false, ReadonlyRootfs: false, CapAdd: null, CapDrop: null, Binds: null,
+      LogConfig: { Type: 'k8s-file', Config: {} }, ConsoleSize: [0, 0],
+      ...hc,
+    } as HostConfig;
+    hostConfig.Runtime = runtime;
+    hostConfig.NetworkMode = netMode;
+    const record: ContainerRecord = {
+      Id: id,
+      Created: new Date().toISOString(),
+      Path: argv[0]!,
+      Args: argv.slice(1),
+      State: emptyState(),
+      Image: image.id,
+      ResolvConfPath: join(dir, 'resolv.conf'),
+      HostnamePath: join(dir, 'hostname'),
+      HostsPath: join(dir, 'hosts'),
+      LogPath: join(dir, 'container.log'),
+      Name: finalName,
+      RestartCount: 0,
+      Driver: 'overlay',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      HostConfig: hostConfig,
+      Config: {
+        Hostname: req.Hostname || id.slice(0, 12),
+        Domainname: req.Domainname ?? '',
+        User: req.User ?? imgCfg.User ?? '',
+        AttachStdin: !!req.AttachStdin,
+        AttachStdout: req.AttachStdout ?? true,
+        AttachStderr: req.AttachStderr ?? true,
+        ExposedPorts: { ...(imgCfg.ExposedPorts ?? {}), ...(req.ExposedPorts ?? {}) },
+        Tty: !!req.Tty,
+        OpenStdin: !!req.OpenStdin,
+        StdinOnce: !!req.StdinOnce,
+        Env: env,
+        Cmd: cmd,
+        Image: req.Image,
+        Volumes: req.Volumes ?? imgCfg.Volumes ?? null,
+        WorkingDir: req.WorkingDir || imgCfg.WorkingDir || '',
+        Entrypoint: entrypoint,
+        Labels: { ...(imgCfg.Labels ?? {}), ...(req.Labels ?? {}) },
+        StopSignal: req.StopSignal ?? imgCfg.StopSignal,
+        ...(req.StopTimeout !== undefined ? { StopTimeout: req.StopTimeout } : {}),
+      },
+      GraphDriver: {
+        Name: 'overlay',
+        Data: {
+          LowerDir: [...image.layerDirs].reverse().join(':'),
+          UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'merged'),
+        },
+      },
+      Mounts: [],
+      NetworkSettings: { Networks: {}, Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', SandboxKey: '' },
+    };
+    if (record.Config.WorkingDir && !record.Config.WorkingDir.startsWith('/')) {
+      throw new InvalidParameterError(`the working directory '${record.Config.WorkingDir}' is invalid, it needs to be an absolute path`);
+    }
+    // The name is claimed in the same step that records the container, so two creates cannot both get it.
+    const clash = this.find(finalName.slice(1));
+    if (clash && clash.Name === finalName) {
+      throw new ConflictError(`Conflict. The container name "${finalName}" is already in use by container "${clash.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    try {
+      for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true });
+      await writeFile(record.HostnamePath, `${record.Config.Hostname}\n`);
+      await writeFile(record.HostsPath, hostsFile(record.Config.Hostname));
+      await writeFile(record.ResolvConfPath, await resolvConf());
+      this.save(record);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    this.emit('event', 'create', record);
+    return { Id: id, Warnings: [] };
+  }
+
+  private uniqueName(): string {
+    for (;;) {
+      const n = randomName();
+      if (!this.find(n)) return n;
+    }
+  }
+
+  // ---- start ----
+
+  async start(ref: string): Promise<void> {
+    const c = this.get(ref);
+    await this.locked(c.Id, async () => {
+      const cur = this.get(c.Id);
+      if (cur.State.Running) throw new NotModifiedError();
+      await this.doStart(cur);
+    });
+  }
+
+  private async doStart(c: ContainerRecord): Promise<void> {
+    const rt = this.runtimeOf(c);
+    const image = await this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); });
+    const dir = this.dir(c.Id);
+    const merged = join(dir, 'merged');
+    try {
+      await this.mountRootfs(c, image);
+      const user = await resolveUser(merged, c.Config.User);
+      const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
+      const cwd = c.Config.WorkingDir || '/';
+      await mkdir(join(merged, cwd), { recursive: true }).catch(() => {});
+      const spec = buildSpec({
+        id: c.Id,
+        rootfs: merged,
+        args: [c.Path, ...c.Args],
+        env,
+        cwd,
+        user,
+        hostname: c.Config.Hostname,
+        terminal: c.Config.Tty,
+        consoleSize: c.HostConfig.ConsoleSize,
+        readonlyRootfs: !!c.HostConfig.ReadonlyRootfs,
+        etcFiles: [
+          { source: c.HostnamePath, destination: '/etc/hostname' },
+          { source: c.HostsPath, destination: '/etc/hosts' },
+          { source: c.ResolvConfPath, destination: '/etc/resolv.conf' },
+        ],
+        cgroupsPath: `/berth/${c.Id}`,
+      });
+      const { pid } = await rt.create({
+        id: c.Id,
+        spec,
+        logPath: c.LogPath,
+        terminal: c.Config.Tty,
+        stdin: c.Config.OpenStdin,
+        stdinOnce: c.Config.StdinOnce,
+        consoleSize: c.HostConfig.ConsoleSize,
+      });
+      // Clients that attached before start get the stream before the process runs, so no output is lost.
+      const waiting = this.pendingAttach.get(c.Id) ?? [];
+      this.pendingAttach.delete(c.Id);
+      for (const deliver of waiting) deliver(await rt.attach(c.Id));
+      c.State = { ...emptyState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
+      this.save(c);
+      await rt.start(c.Id);
+      this.emit('event', 'start', c);
+    } catch (err) {
+      await rt.delete(c.Id).catch(() => {});
+      await unmount(merged);
+      const code = err instanceof StartError ? err.exitCode : 128;
+      c.State = { ...emptyState(), Status: c.State.StartedAt !== ZERO_TIME ? 'exited' : 'created', ExitCode: code, Error: errText(err), FinishedAt: new Date().toISOString() };
+      this.save(c);
+      for (const deliver of this.pendingAttach.get(c.Id) ?? []) deliver(closedAttach());
+      this.pendingAttach.delete(c.Id);
+      this.emit(`exit:${c.Id}`, code);
+      if (c.HostConfig.AutoRemove) await this.doRemove(c, { volumes: true });
+      throw err;
+    }
+  }
+
+  private async mountRootfs(c: ContainerRecord, image: Image): Promise<void> {
+    const dir = this.dir(c.Id);
+    const merged = join(dir, 'merged');
+    if (await isMounted(merged)) return;
+    const lower = [...image.layerDirs].reverse();
+    if (lower.length === 0) {
+      // An image without layers (FROM scratch with nothing added): give overlay an empty lower dir.
+      await mkdir(join(dir, 'empty'), { recursive: true });
+      lower.push(join(dir, 'empty'));
+    }
+    await mountOverlay(lower, join(dir, 'upper'), join(dir, 'work'), merged);
+  }
+
+  // ---- exit ----
+
+  private async onExit(id: string, code: number): Promise<void> {
+    const c = this.records.get(id);
+    if (!c) return;
+    await this.locked(id, async () => {
+      const cur = this.records.get(id);
+      if (!cur || !cur.State.Running) return;
+      await this.runtimeOf(cur).delete(id);
+      await unmount(join(this.dir(id), 'merged'));
+      cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
+      this.save(cur);
+      this.emit('event', 'die', cur);
+      this.emit(`exit:${id}`, code);
+      if (cur.HostConfig.AutoRemove) await this.doRemove(cur, { volumes: true });
+    });
+  }
+
+  // ---- attach ----
+
+  /**
+   * Connects to the container's stdio. For a container that is not running
+   * yet, the connection is handed over at start, before the process runs.
+   */
+  async attach(ref: string): Promise<{ record: ContainerRecord; connection: Promise<AttachConnection> }> {
+    const c = this.get(ref);
+    if (c.State.Running) return { record: c, connection: this.runtimeOf(c).attach(c.Id) };
+    if (c.State.Status === 'exited' || c.State.Status === 'dead') {
+      // Docker lets you attach to a stopped container and waits for the next start.
+    }
+    const connection = new Promise<AttachConnection>((resolve) => {
+      const list = this.pendingAttach.get(c.Id) ?? [];
+      list.push(resolve);
+      this.pendingAttach.set(c.Id, list);
+    });
+    return { record: c, connection };
+  }
+
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) {
+      c.HostConfig.ConsoleSize = [height, width];
+      return;
+    }
+    await this.runtimeOf(c).resize(c.Id, height, width);
+  }
+
+  // ---- wait ----
+
+  wait(ref: string, condition: WaitCondition = 'not-running'): Promise<{ StatusCode: number; Error: { Message: string } | null }> {
+    const c = this.get(ref);
+    const result = (code: number) => ({ StatusCode: code, Error: null });
+    if (condition === 'not-running' && !c.State.Running) return Promise.resolve(result(c.State.ExitCode));
+    return new Promise((resolve) => {
+      if (condition === 'removed') {
+        let last = c.State.ExitCode;
+        const onExit = (code: number) => { last = code; };
+        this.on(`exit:${c.Id}`, onExit);
+        this.once(`removed:${c.Id}`, () => { this.off(`exit:${c.Id}`, onExit); resolve(result(last)); });
+      } else {
+        this.once(`exit:${c.Id}`, (code: number) => resolve(result(code)));
+      }
+    });
+  }
+
+  // ---- signals ----
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const c = this.get(ref);
+    const sig = normalizeSignal(signal);
+    if (!c.State.Running) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    await this.runtimeOf(c).kill(c.Id, sig).catch((e: unknown) => {
+      if (e instanceof ConflictError) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+      throw e;
+    });
+    this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
+  }
+
+  /** `docker stop`: the stop signal, then SIGKILL after `timeout` seconds. */
+  async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw new NotModifiedError();
+    const t = timeout ?? c.Config.StopTimeout ?? 10;
+    const exited = this.wait(c.Id, 'next-exit');
+    const sig = normalizeSignal(signal || c.Config.StopSignal || 'SIGTERM');
+    await this.runtimeOf(c).kill(c.Id, sig).catch(() => {});
+    const graceful = t < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), sleep(t * 1000).then(() => false)]);
+    if (!graceful && this.records.get(c.Id)?.State.Running) {
+      await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
+      await exited;
+    }
+    this.emit('event', 'stop', c);
+  }
+
+  // ---- remove ----
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const c = this.get(ref);
+    if (c.State.Running) {
+      if (!opts.force) {
+        throw new ConflictError(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
+      }
+      const exited = this.wait(c.Id, 'next-exit');
+      await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
+      await Promise.race([exited, sleep(10_000)]);
+    }
+    await this.locked(c.Id, async () => {
+      const cur = this.records.get(c.Id);
+      if (!cur) return; // auto-removed meanwhile
+      await this.doRemove(cur, opts);
+    });
+  }
+
+  private async doRemove(c: ContainerRecord, _opts: { volumes?: boolean }): Promise<void> {
+    if (!this.records.has(c.Id)) return;
+    const rt = this.runtimeOf(c);
+    if (await rt.state(c.Id)) await rt.delete(c.Id);
+    await unmount(join(this.dir(c.Id), 'merged'));
+    await rm(this.dir(c.Id), { recursive: true, force: true });
+    this.records.delete(c.Id);
+    this.store.deleteContainer(c.Id);
+    for (const deliver of this.pendingAttach.get(c.Id) ?? []) deliver(closedAttach());
+    this.pendingAttach.delete(c.Id);
+    this.emit('event', 'destroy', c);
+    this.emit(`removed:${c.Id}`);
+  }
+
+  // ---- logs ----
+
+  logs(ref: string, opts: { follow: boolean; tail?: number; since?: number; until?: number; signal: AbortSignal }): AsyncGenerator<LogEntry> {
+    const c = this.get(ref);
+    const stopped = () => (this.records.get(c.Id)?.State.Running
+      ? new Promise<void>((resolve) => {
+        const done = () => { this.off(`exit:${c.Id}`, done); this.off(`removed:${c.Id}`, done); resolve(); };
+        this.once(`exit:${c.Id}`, done);
+        this.once(`removed:${c.Id}`, done);
+      })
+      : Promise.resolve());
+    return readLogs(c.LogPath, { ...opts, stopped });
+  }
+
+  /** Stops following exits; running containers keep running under their monitors. */
+  async shutdown(): Promise<void> {
+    await Promise.allSettled([...this.locks.values()]);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function mergeEnv(base: string[], override: string[]): string[] {
+  const out = [...base];
+  for (const e of override) {
+    const key = e.split('=')[0]!;
+    const i = out.findIndex((x) => x.split('=')[0] === key);
+    if (!e.includes('=')) continue; // `-e NAME` without value and unset on the client side
+    if (i >= 0) out[i] = e; else out.push(e);
+  }
+  return out;
+}
+
+function withDefaults(env: string[], hostname: string, tty: boolean, home: string): string[] {
+  const has = (k: string) => env.some((e) => e.startsWith(`${k}=`));
+  const out: string[] = [];
+  if (!has('PATH')) out.push(`PATH=${DEFAULT_PATH}`);
+  out.push(`HOSTNAME=${hostname}`);
+  if (tty && !has('TERM')) out.push('TERM=xterm');
+  out.push(...env.filter((e) => !e.startsWith('HOSTNAME=')));
+  if (!has('HOME')) out.push(`HOME=${home}`);
+  return out;
+}
+
+function hostsFile(hostname: string): string {
+  return [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    `127.0.0.1\t${hostname}`,
+    '',
+  ].join('\n');
+}
+
+async function resolvConf(): Promise<string> {
+  // As docker: the host's resolver configuration without loopback servers, which mean nothing in another netns.
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
+  return `${lines.join('\n').trim()}\n`;
+}
+
+/** For attach clients whose container went away before it started. */
+function closedAttach(): AttachConnection {
+  const e = new EventEmitter() as EventEmitter & AttachConnection;
+  e.write = () => {};
+  e.endInput = () => {};
+  e.close = () => {};
+  setImmediate(() => e.emit('end'));
+  return e;
+}

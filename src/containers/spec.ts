@@ -1,0 +1,71 @@
+/**
+ * The OCI runtime spec (config.json) for a container, with Docker's defaults:
+ * its capability set, masked and read-only /proc paths, and the same mounts.
+ */
+import type { ResolvedUser } from './user.js';
+
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface SpecInput {
+  id: string;
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: ResolvedUser;
+  hostname: string;
+  terminal: boolean;
+  consoleSize?: [number, number];
+  readonlyRootfs: boolean;
+  /** Files the engine manages inside the container: /etc/hosts, /etc/hostname, /etc/resolv.conf. */
+  etcFiles: { source: string; destination: string }[];
+  cgroupsPath: string;
+  annotations?: Record<string, string>;
+}
+
+export function buildSpec(s: SpecInput): Record<string, unknown> {
+  const caps = DEFAULT_CAPABILITIES;
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: s.terminal,
+      ...(s.terminal && s.consoleSize && s.consoleSize[0] > 0 ? { consoleSize: { height: s.consoleSize[0], width: s.consoleSize[1] } } : {}),
+      user: { uid: s.user.uid, gid: s.user.gid, ...(s.user.additionalGids.length ? { additionalGids: s.user.additionalGids } : {}) },
+      args: s.args,
+      env: s.env,
+      cwd: s.cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: false,
+    },
+    root: { path: s.rootfs, readonly: s.readonlyRootfs },
+    hostname: s.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev', 'relatime'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      ...s.etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
+    ],
+    annotations: s.annotations ?? {},
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      cgroupsPath: s.cgroupsPath,
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The container record: the shape of `GET /containers/{id}/json`, kept in the
+ * store as JSON, so inspect returns what dockerd would.
+ */
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** `Config` of the create request and of inspect. */
+export interface ContainerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  ExposedPorts?: Record<string, object>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Image: string;
+  Volumes: Record<string, object> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+}
+
+export interface RestartPolicy { Name: string; MaximumRetryCount: number }
+
+export interface HostConfig {
+  AutoRemove: boolean;
+  Runtime: string;
+  NetworkMode: string;
+  RestartPolicy: RestartPolicy;
+  Privileged: boolean;
+  ReadonlyRootfs: boolean;
+  CapAdd: string[] | null;
+  CapDrop: string[] | null;
+  Binds: string[] | null;
+  LogConfig: { Type: string; Config: Record<string, string> };
+  ConsoleSize: [number, number];
+  [key: string]: unknown;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  Image: string;          // image ID
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;           // with the leading slash, as docker
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  HostConfig: HostConfig;
+  Config: ContainerConfig;
+  GraphDriver: { Name: string; Data: Record<string, string> };
+  Mounts: unknown[];
+  NetworkSettings: Record<string, unknown>;
+}
+
+/** The create request body, as the docker CLI sends it. */
+export interface CreateRequest extends Partial<Omit<ContainerConfig, 'Image'>> {
+  Image: string;
+  HostConfig?: Partial<HostConfig>;
+  NetworkingConfig?: unknown;
+}

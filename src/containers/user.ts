@@ -1,0 +1,42 @@
+/**
+ * `--user` resolution against the container's own /etc/passwd and
+ * /etc/group, as docker does it: names or numbers, `user:group`, and the
+ * supplementary groups the user is listed in.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidParameterError } from '../errors/index.js';
+
+export interface ResolvedUser { uid: number; gid: number; additionalGids: number[]; home: string }
+
+async function readTable(rootfs: string, file: string): Promise<string[][]> {
+  // Read through the rootfs path without following links out of it: these are plain files in every sane image.
+  const text = await readFile(join(rootfs, file), 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+}
+
+export async function resolveUser(rootfs: string, spec: string): Promise<ResolvedUser> {
+  const [userPart = '', groupPart] = (spec || '0').split(':');
+  const passwd = await readTable(rootfs, 'etc/passwd');
+  const groups = await readTable(rootfs, 'etc/group');
+  let uid: number; let gid: number; let home = '/'; let name: string | undefined;
+  const entry = passwd.find((p) => p[0] === userPart) ?? (/^\d+$/.test(userPart) ? passwd.find((p) => p[2] === userPart) : undefined);
+  if (entry) {
+    name = entry[0]; uid = Number(entry[2]); gid = Number(entry[3]); home = entry[5] || '/';
+  } else if (/^\d+$/.test(userPart)) {
+    uid = Number(userPart); gid = 0;
+    if (uid === 0) home = '/root';
+  } else {
+    throw new InvalidParameterError(`unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  if (groupPart !== undefined && groupPart !== '') {
+    const g = groups.find((x) => x[0] === groupPart) ?? (/^\d+$/.test(groupPart) ? groups.find((x) => x[2] === groupPart) : undefined);
+    if (g) gid = Number(g[2]);
+    else if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
+    else throw new InvalidParameterError(`unable to find group ${groupPart}: no matching entries in group file`);
+  }
+  const additionalGids = name
+    ? groups.filter((g) => (g[3] ?? '').split(',').includes(name!)).map((g) => Number(g[2])).filter((g) => g !== gid)
+    : [];
+  return { uid, gid, additionalGids, home };
+}

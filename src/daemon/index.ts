@@ -1,0 +1,131 @@
+/**
+ * `berth daemon`: assembles the parts, takes the data root's lock, serves the
+ * API on its socket and shuts down cleanly on SIGTERM/SIGINT. Containers keep
+ * running under conmon across daemon restarts and are picked up again.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { createApiServer, type Engine, type EngineEvent } from '../api/index.js';
+import { ContainerService, type ContainerRecord } from '../containers/index.js';
+import { ImageService } from '../images/index.js';
+import { OciRuntime } from '../runtime/index.js';
+import { Store } from '../store/index.js';
+
+export interface DaemonOptions {
+  host: string;      // unix:///run/berth/berth.sock
+  dataRoot: string;
+  execRoot: string;
+  log?: (msg: string) => void;
+}
+
+export class DaemonError extends Error {}
+
+function socketPath(host: string): string {
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  if (host.startsWith('/')) return host;
+  throw new DaemonError(`unsupported host ${host}: berth listens on unix:// sockets only`);
+}
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+async function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** One daemon per data root: a PID file whose owner must be gone before another may start. */
+async function takeLock(pidFile: string): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(pidFile, `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (pid && pid !== process.pid && processAlive(pid)) {
+        throw new DaemonError(`another berth daemon (pid ${pid}) is already using the data root ${dirname(pidFile)}; stop it first or pass a different --data-root`);
+      }
+      await rm(pidFile, { force: true }); // stale: its daemon died without cleaning up
+    }
+  }
+  throw new DaemonError(`could not lock ${pidFile}`);
+}
+
+function cgroupVersion(): string {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Promise<void> }> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`));
+  const sock = socketPath(opts.host);
+  await mkdir(opts.dataRoot, { recursive: true, mode: 0o710 });
+  await mkdir(opts.execRoot, { recursive: true, mode: 0o700 });
+  await mkdir(dirname(sock), { recursive: true });
+  const pidFile = join(opts.dataRoot, 'berth.pid');
+  await takeLock(pidFile);
+  let store: Store | undefined;
+  try {
+    if (await socketAnswers(sock)) throw new DaemonError(`the socket ${sock} is in use by another daemon; pass a different -H`);
+    await rm(sock, { force: true });
+
+    store = new Store(join(opts.dataRoot, 'berth.db'));
+    const idFile = join(opts.dataRoot, 'engine-id');
+    const id = (await readFile(idFile, 'utf8').catch(() => '')).trim() || randomBytes(16).toString('hex');
+    await writeFile(idFile, id);
+    const images = new ImageService(store, join(opts.dataRoot, 'image'));
+    await images.init();
+    const oci = new OciRuntime({ execRoot: opts.execRoot });
+    await oci.init();
+    const runtimes = { oci };
+    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot });
+    await containers.init();
+
+    const listeners = new Set<(ev: EngineEvent) => void>();
+    containers.on('event', (action: string, c: ContainerRecord, extra?: Record<string, string>) => {
+      const now = Date.now();
+      const ev: EngineEvent = {
+        Type: 'container', Action: action, status: action, id: c.Id, from: c.Config.Image, scope: 'local',
+        Actor: { ID: c.Id, Attributes: { ...(c.Config.Labels ?? {}), image: c.Config.Image, name: c.Name.slice(1), ...(extra ?? {}) } },
+        time: Math.floor(now / 1000), timeNano: now * 1e6,
+      };
+      for (const l of listeners) l(ev);
+    });
+    const engine: Engine = {
+      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes,
+      onEvent: (l) => { listeners.add(l); return () => listeners.delete(l); },
+    };
+    const server = createApiServer(engine);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(sock, () => resolve());
+    });
+    await chmod(sock, 0o660);
+    log(`berth daemon listening on unix://${sock} (data root ${opts.dataRoot}, exec root ${opts.execRoot})`);
+
+    let stopping: Promise<void> | undefined;
+    const s = store;
+    const stop = () => (stopping ??= (async () => {
+      log('berth daemon shutting down');
+      server.close();
+      server.closeAllConnections();
+      await containers.shutdown();
+      oci.close();
+      s.close();
+      await rm(sock, { force: true });
+      await rm(pidFile, { force: true });
+    })());
+    return { stop };
+  } catch (e) {
+    store?.close();
+    await rm(pidFile, { force: true });
+    throw e;
+  }
+}

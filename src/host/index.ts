@@ -1,0 +1,68 @@
+/**
+ * The seam between berth and the machine: every external program (runc,
+ * conmon, mount, …) is started through here, so there is one place that knows
+ * how to run a command and report its failure.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { SystemError } from '../errors/index.js';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Do not throw on a non-zero exit; the caller inspects `code`. */
+  allowFailure?: boolean;
+}
+
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const spawnOpts: SpawnOptions = { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] };
+    const child = spawn(cmd, args, spawnOpts);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => reject(new SystemError(`${cmd}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      const res = {
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      };
+      if (res.code !== 0 && !opts.allowFailure) {
+        const detail = (res.stderr || res.stdout).trim();
+        reject(new SystemError(`${cmd} ${args[0] ?? ''} failed (exit ${res.code})${detail ? `: ${detail}` : ''}`));
+      } else {
+        resolve(res);
+      }
+    });
+    child.stdin!.on('error', () => { /* the child may exit before reading its input */ });
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+export async function mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
+  // The kernel takes lowerdirs top-most first.
+  const data = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', data, target]);
+}
+
+export async function unmount(target: string): Promise<void> {
+  const res = await run('umount', [target], { allowFailure: true });
+  if (res.code !== 0 && !/not mounted|no mount point|not found/i.test(res.stderr)) {
+    // A busy mount is detached lazily so a stuck reader cannot leak it forever.
+    await run('umount', ['-l', target], { allowFailure: true });
+  }
+}
+
+export async function isMounted(target: string): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  return mounts.split('\n').some((l) => l.split(' ')[4] === target);
+}

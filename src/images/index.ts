@@ -1,0 +1,232 @@
+/**
+ * The images part: references, the content store, layers and the image
+ * records. Other parts see images only through `ImageService`.
+ */
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { ConflictError, NotFoundError, noSuchImage } from '../errors/index.js';
+import type { Store } from '../store/index.js';
+import { applyChanges } from './changes.js';
+import { ContentStore, sha256 } from './content-store.js';
+import { LAYER_MEDIA_TYPE, layerFromTarball, unpackLayer, type LayerBlob } from './layers.js';
+import { canonical, familiarString, parseReference } from './reference.js';
+import {
+  CONFIG_MEDIA_TYPE, DEFAULT_PATH, MANIFEST_MEDIA_TYPE, goArch,
+  type ContainerConfigSection, type HistoryEntry, type Image, type ImageConfig, type Manifest,
+} from './types.js';
+
+export * from './types.js';
+export { parseReference, familiarString, canonical } from './reference.js';
+export { applyChanges } from './changes.js';
+
+export interface ImportOptions {
+  tag?: string;          // e.g. busybox:latest
+  changes?: string[];
+  message?: string;
+  source?: string;       // for history: "-" or a file name
+}
+
+export interface DeleteResponseItem { Untagged?: string; Deleted?: string }
+
+function hexOf(digest: string): string {
+  return digest.slice('sha256:'.length);
+}
+
+export class ImageService {
+  readonly content: ContentStore;
+  private readonly layersRoot: string;
+
+  constructor(private readonly store: Store, private readonly root: string) {
+    this.content = new ContentStore(join(root, 'blobs'));
+    this.layersRoot = join(root, 'layers');
+  }
+
+  async init(): Promise<void> {
+    await this.content.init();
+    await mkdir(this.layersRoot, { recursive: true });
+  }
+
+  /** An image by name (`busybox`, `busybox:1`), full or short ID. */
+  async resolve(nameOrId: string): Promise<Image> {
+    const id = this.findId(nameOrId);
+    if (!id) throw noSuchImage(nameOrId);
+    return this.load(id);
+  }
+
+  /** Like resolve, but undefined instead of an error. */
+  async find(nameOrId: string): Promise<Image | undefined> {
+    const id = this.findId(nameOrId);
+    return id ? this.load(id) : undefined;
+  }
+
+  private findId(nameOrId: string): string | undefined {
+    const idLike = nameOrId.replace(/^sha256:/, '');
+    if (/^[a-f0-9]{4,64}$/.test(idLike)) {
+      const matches = this.store.listImages().filter((i) => hexOf(i.id).startsWith(idLike));
+      if (matches.length === 1) return matches[0]!.id;
+    }
+    try {
+      const ref = parseReference(nameOrId);
+      if (ref.digest && !ref.tag) {
+        return this.store.listImages().find((i) => i.manifestDigest === ref.digest)?.id;
+      }
+      return this.store.resolveTag(canonical({ ...ref, digest: undefined }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async load(id: string): Promise<Image> {
+    const row = this.store.getImage(id);
+    if (!row) throw noSuchImage(id);
+    const config = await this.content.readJson<ImageConfig>(id);
+    return {
+      id,
+      config,
+      manifestDigest: row.manifestDigest,
+      repoTags: this.store.tagsOf(id).map(familiarString),
+      size: row.size,
+      created: row.created,
+      layerDirs: this.store.imageChain(id).map((c) => this.layerDir(c)),
+    };
+  }
+
+  async list(): Promise<Image[]> {
+    return Promise.all(this.store.listImages().map((r) => this.load(r.id)));
+  }
+
+  layerDir(chainId: string): string {
+    return join(this.layersRoot, hexOf(chainId), 'diff');
+  }
+
+  /** `docker import`: one layer from a root filesystem tarball. */
+  async importTarball(input: Readable, opts: ImportOptions = {}): Promise<Image> {
+    const ref = opts.tag ? parseReference(opts.tag) : undefined;
+    const layer = await layerFromTarball(this.content, input);
+    const created = new Date().toISOString();
+    let cfg: ContainerConfigSection = applyChanges({}, opts.changes ?? []);
+    if (!cfg.Env?.some((e) => e.startsWith('PATH='))) cfg = { ...cfg, Env: [`PATH=${DEFAULT_PATH}`, ...(cfg.Env ?? [])] };
+    const history: HistoryEntry = { created, created_by: '', comment: opts.message || `Imported from ${opts.source ?? '-'}` };
+    return this.commitImage([layer], { config: cfg, history: [history], created }, ref ? canonical(ref) : undefined);
+  }
+
+  /**
+   * Writes config and manifest blobs, unpacks any missing layer, then records
+   * the image and its tag in one transaction: until that commit the image
+   * does not exist, so a failure leaves nothing half-made behind.
+   */
+  async commitImage(
+    layers: LayerBlob[],
+    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string },
+    tag?: string,
+  ): Promise<Image> {
+    const config: ImageConfig = {
+      architecture: goArch(),
+      os: 'linux',
+      created: meta.created,
+      config: meta.config,
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history: meta.history,
+    };
+    const configBlob = await this.content.put(JSON.stringify(config));
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MANIFEST_MEDIA_TYPE,
+      config: { mediaType: CONFIG_MEDIA_TYPE, digest: configBlob.digest, size: configBlob.size },
+      layers: layers.map((l) => ({ mediaType: LAYER_MEDIA_TYPE, digest: l.digest, size: l.size })),
+    };
+    const manifestBlob = await this.content.put(JSON.stringify(manifest));
+
+    const chainIds: string[] = [];
+    let parent: string | null = null;
+    let size = 0;
+    for (const l of layers) {
+      const chainId: string = parent ? sha256(`${parent} ${l.diffId}`) : l.diffId;
+      await this.ensureUnpacked(chainId, l.digest);
+      this.store.putLayer({ chainId, diffId: l.diffId, parent, blobDigest: l.digest, size: l.uncompressedSize });
+      chainIds.push(chainId);
+      size += l.uncompressedSize;
+      parent = chainId;
+    }
+    this.store.transaction(() => {
+      this.store.putImage({ id: configBlob.digest, manifestDigest: manifestBlob.digest, size, created: meta.created }, chainIds);
+      if (tag) this.store.setTag(tag, configBlob.digest);
+    });
+    return this.load(configBlob.digest);
+  }
+
+  /** Unpacks into a temporary directory and renames, so a layer directory is always complete. */
+  private async ensureUnpacked(chainId: string, blobDigest: string): Promise<void> {
+    const final = join(this.layersRoot, hexOf(chainId));
+    if (await stat(join(final, 'diff')).then(() => true, () => false)) return;
+    const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
+    try {
+      await unpackLayer(this.content, blobDigest, join(tmp, 'diff'));
+      await rename(tmp, final);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async tag(source: string, target: string): Promise<void> {
+    const img = await this.resolve(source);
+    this.store.setTag(canonical(parseReference(target)), img.id);
+  }
+
+  /**
+   * `docker rmi`: untags a name; deletes the image when no tag is left (or
+   * when asked by ID). Images used by containers need `force`.
+   */
+  async remove(nameOrId: string, opts: { force?: boolean; inUse: (id: string) => string[] }): Promise<DeleteResponseItem[]> {
+    const img = await this.resolve(nameOrId);
+    const out: DeleteResponseItem[] = [];
+    const byId = hexOf(img.id).startsWith(nameOrId.replace(/^sha256:/, ''));
+    const tags = this.store.tagsOf(img.id);
+    if (!byId) {
+      const ref = canonical(parseReference(nameOrId));
+      if (tags.length > 1) {
+        this.store.deleteTag(ref);
+        return [{ Untagged: familiarString(ref) }];
+      }
+    } else if (tags.length > 1 && !opts.force) {
+      throw new ConflictError(`conflict: unable to delete ${hexOf(img.id).slice(0, 12)} (must be forced) - image is referenced in multiple repositories`);
+    }
+    const users = opts.inUse(img.id);
+    if (users.length && !opts.force) {
+      throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${hexOf(img.id).slice(0, 12)}`);
+    }
+    for (const t of tags) out.push({ Untagged: familiarString(t) });
+    if (users.length) {
+      // Forced while in use: docker untags but keeps the image for its containers.
+      for (const t of tags) this.store.deleteTag(t);
+      return out;
+    }
+    this.store.deleteImage(img.id);
+    await this.content.delete(img.manifestDigest);
+    await this.content.delete(img.id);
+    out.push({ Deleted: img.id });
+    await this.collectGarbage();
+    return out;
+  }
+
+  /** Removes layers and blobs no image references. */
+  async collectGarbage(): Promise<void> {
+    for (let layers = this.store.unreferencedLayers(); layers.length; layers = this.store.unreferencedLayers()) {
+      for (const chainId of layers) {
+        const l = this.store.getLayer(chainId);
+        this.store.deleteLayer(chainId);
+        await rm(join(this.layersRoot, hexOf(chainId)), { recursive: true, force: true });
+        if (l) await this.content.delete(l.blobDigest);
+      }
+    }
+  }
+
+  async imageExists(nameOrId: string): Promise<boolean> {
+    return this.findId(nameOrId) !== undefined;
+  }
+
+  notFound(ref: string): NotFoundError {
+    return noSuchImage(ref);
+  }
+}

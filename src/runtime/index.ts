@@ -1,0 +1,2 @@
+export * from './types.js';
+export { OciRuntime, StartError, type OciRuntimeOptions } from './oci.js';

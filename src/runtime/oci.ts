@@ -1,0 +1,242 @@
+/**
+ * The `oci` driver: runc under conmon, as podman runs it. conmon holds the
+ * workload's stdio, writes its log and exit code, and outlives the daemon, so
+ * the daemon can restart without killing containers.
+ *
+ * Layout under the exec root (a tmpfs like /run, so it is gone after reboot):
+ *   bundles/<id>/config.json   the spec, plus conmon's ctl/winsz FIFOs and attach socket
+ *   exits/<id>                 exit code written by conmon
+ *   s/<id[:12]>                conmon's symlink to the bundle; short so the socket path fits in 108 bytes
+ *   runc/                      runc's state (--root), private to this daemon
+ */
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
+import { run } from '../host/index.js';
+import type { AttachConnection, CreateOptions, Runtime, RuntimeState } from './types.js';
+
+interface SeqpacketSocket extends EventEmitter {
+  connect(path: string, cb?: () => void): void;
+  write(buf: Buffer): void;
+  end(cb?: () => void): void;
+  destroy(): void;
+  unref(): void;
+}
+
+const require = createRequire(import.meta.url);
+let SeqpacketCtor: (new () => SeqpacketSocket) | undefined;
+function seqpacket(): SeqpacketSocket {
+  // Loaded lazily: the CLI bundle never needs the native addon.
+  SeqpacketCtor ??= (require('node-unix-socket') as { SeqpacketSocket: new () => SeqpacketSocket }).SeqpacketSocket;
+  return new SeqpacketCtor();
+}
+
+export interface OciRuntimeOptions {
+  execRoot: string;
+  runtimePath?: string;
+  conmonPath?: string;
+}
+
+/** conmon's attach packets: one byte for the stream (2 stdout, 3 stderr), then the payload. */
+class ConmonAttach extends EventEmitter implements AttachConnection {
+  private inputEnded = false;
+  constructor(private readonly sock: SeqpacketSocket) {
+    super();
+    sock.on('data', (b: Buffer) => {
+      if (b.length < 1) return;
+      this.emit('data', b[0] === 3 ? 2 : 1, b.subarray(1));
+    });
+    sock.on('end', () => this.emit('end'));
+    sock.on('close', () => this.emit('end'));
+    sock.on('error', (e: Error) => this.emit('error', e));
+  }
+  write(data: Buffer): void {
+    if (this.inputEnded) return;
+    // conmon reads at most 8 KiB per packet.
+    for (let i = 0; i < data.length; i += 8192) this.sock.write(data.subarray(i, i + 8192));
+  }
+  endInput(): void {
+    if (this.inputEnded) return;
+    this.inputEnded = true;
+    try { this.sock.end(); } catch { /* already shut down */ }
+  }
+  close(): void {
+    this.inputEnded = true;
+    try { this.sock.destroy(); } catch { /* already closed */ }
+  }
+}
+
+export class OciRuntime extends EventEmitter implements Runtime {
+  readonly name = 'oci';
+  private readonly runc: string;
+  private readonly conmon: string;
+  private readonly runcRoot: string;
+  private readonly exits: string;
+  private readonly socks: string;
+  private readonly bundles: string;
+  private readonly reported = new Set<string>();
+  private watcher?: FSWatcher;
+
+  constructor(opts: OciRuntimeOptions) {
+    super();
+    this.runc = opts.runtimePath ?? '/usr/sbin/runc';
+    this.conmon = opts.conmonPath ?? '/usr/bin/conmon';
+    this.runcRoot = join(opts.execRoot, 'runc');
+    this.exits = join(opts.execRoot, 'exits');
+    this.socks = join(opts.execRoot, 's');
+    this.bundles = join(opts.execRoot, 'bundles');
+  }
+
+  async init(): Promise<void> {
+    for (const d of [this.runcRoot, this.exits, this.socks, this.bundles]) await mkdir(d, { recursive: true });
+    this.watcher = watch(this.exits, (_ev, file) => { if (file && !file.includes('.')) void this.checkExit(file); });
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  private bundle(id: string): string {
+    return join(this.bundles, id);
+  }
+
+  private async checkExit(id: string): Promise<void> {
+    if (this.reported.has(id)) return;
+    const code = await this.exitCode(id);
+    if (code === undefined || this.reported.has(id)) return;
+    this.reported.add(id);
+    this.emit('exit', id, code);
+  }
+
+  async create(opts: CreateOptions): Promise<{ pid: number }> {
+    const { id } = opts;
+    const bundle = this.bundle(id);
+    await rm(bundle, { recursive: true, force: true });
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(opts.spec));
+    await rm(join(this.exits, id), { force: true });
+    await rm(join(this.socks, id.slice(0, 12)), { force: true });
+    this.reported.delete(id);
+    const args = [
+      '--api-version', '1', '-c', id, '-u', id.slice(0, 12), '-r', this.runc, '-b', bundle,
+      '-p', join(bundle, 'pidfile'), '-n', id, '--exit-dir', this.exits, '-l', `k8s-file:${opts.logPath}`,
+      '--socket-dir-path', this.socks, '--conmon-pidfile', join(bundle, 'conmon.pid'),
+      '--runtime-arg', '--log-format=json', '--runtime-arg', '--log', '--runtime-arg', join(bundle, 'runc.log'),
+      '--runtime-arg', `--root=${this.runcRoot}`,
+      // Without --sync conmon forks and the result of `runc create` is only in the sync pipe anyway;
+      // with it, conmon stays our child and its exit tells us the container's.
+      '--sync',
+    ];
+    if (opts.stdin) args.push('-i');
+    if (opts.stdin && !opts.stdinOnce) args.push('--leave-stdin-open');
+    if (opts.terminal) args.push('-t');
+    const child = spawn(this.conmon, args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      // conmon leaves its console socket in TMPDIR when runc fails: keep it inside the bundle.
+      env: { ...process.env, _OCI_SYNCPIPE: '3', TMPDIR: bundle },
+    });
+    const stderr: Buffer[] = [];
+    child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    child.on('exit', () => { void this.checkExit(id); });
+    const syncPipe = child.stdio[3] as NodeJS.ReadableStream;
+    const msg = await new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
+      let buf = '';
+      syncPipe.on('data', (b: Buffer) => {
+        buf += b.toString();
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) {
+          try { resolve(JSON.parse(buf.slice(0, nl)) as { data?: number; message?: string }); } catch { resolve(undefined); }
+        }
+      });
+      syncPipe.on('end', () => resolve(undefined));
+      syncPipe.on('error', () => resolve(undefined));
+      child.on('error', () => resolve(undefined));
+    });
+    (child.stdio[3] as unknown as { destroy(): void }).destroy();
+    child.stdout!.destroy();
+    child.unref();
+    if (!msg || typeof msg.data !== 'number' || msg.data < 0) {
+      const detail = msg?.message?.trim() || Buffer.concat(stderr).toString().trim() || (await this.runcLogError(id)) || 'conmon failed to create the container';
+      await this.delete(id);
+      throw ociCreateError(detail);
+    }
+    if (opts.terminal && opts.consoleSize && opts.consoleSize[0] > 0) {
+      await this.resize(id, opts.consoleSize[0], opts.consoleSize[1]);
+    }
+    return { pid: msg.data };
+  }
+
+  private async runcLogError(id: string): Promise<string | undefined> {
+    const text = await readFile(join(this.bundle(id), 'runc.log'), 'utf8').catch(() => '');
+    const errors = text.split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { level: string; msg: string }; } catch { return undefined; } })
+      .filter((e) => e?.level === 'error');
+    return errors.at(-1)?.msg;
+  }
+
+  async attach(id: string): Promise<AttachConnection> {
+    const sock = seqpacket();
+    const path = join(this.socks, id.slice(0, 12), 'attach');
+    await new Promise<void>((resolve, reject) => {
+      try { sock.connect(path, () => resolve()); } catch (e) { reject(new ConflictError(`cannot attach: ${(e as Error).message}`)); }
+    });
+    return new ConmonAttach(sock);
+  }
+
+  private runcArgs(...args: string[]): string[] {
+    return [`--root=${this.runcRoot}`, ...args];
+  }
+
+  async start(id: string): Promise<void> {
+    await run(this.runc, this.runcArgs('start', id));
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    const res = await run(this.runc, this.runcArgs('kill', id, signal.replace(/^SIG/, '')), { allowFailure: true });
+    if (res.code !== 0) {
+      if (/not running|process already finished|container not running/i.test(res.stderr)) throw new ConflictError(`Container ${id} is not running`);
+      if (/invalid signal|unknown signal/i.test(res.stderr)) throw new InvalidParameterError(`Invalid signal: ${signal}`);
+      throw new SystemError(`runc kill: ${res.stderr.trim()}`);
+    }
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    // One line per write: conmon 2.1.6 handles only the first line of a read.
+    await appendFile(join(this.bundle(id), 'ctl'), `1 ${height} ${width}\n`).catch(() => {});
+  }
+
+  async state(id: string): Promise<RuntimeState | undefined> {
+    const res = await run(this.runc, this.runcArgs('state', id), { allowFailure: true });
+    if (res.code !== 0) return undefined;
+    return (JSON.parse(res.stdout) as { status: RuntimeState }).status;
+  }
+
+  async exitCode(id: string): Promise<number | undefined> {
+    const text = await readFile(join(this.exits, id), 'utf8').catch(() => '');
+    return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+  }
+
+  async delete(id: string): Promise<void> {
+    await run(this.runc, this.runcArgs('delete', '--force', id), { allowFailure: true });
+    await rm(join(this.exits, id), { force: true });
+    await rm(join(this.socks, id.slice(0, 12)), { force: true });
+    await rm(this.bundle(id), { recursive: true, force: true });
+    this.reported.delete(id);
+  }
+}
+
+/** Docker's wording for a workload that could not be started, with its exit code class. */
+export class StartError extends InvalidParameterError {
+  constructor(message: string, readonly exitCode: number) { super(message); }
+}
+
+function ociCreateError(detail: string): StartError {
+  const clean = detail.replace(/\n+$/, '');
+  const code = /executable file not found|no such file or directory/.test(clean) ? 127 : /permission denied/.test(clean) ? 126 : 128;
+  const text = /^runc create failed/.test(clean) ? clean : `runc create failed: ${clean}`;
+  return new StartError(`failed to create task for container: failed to create shim task: OCI runtime create failed: ${text}: unknown`, code);
+}

@@ -1,0 +1,53 @@
+/**
+ * The runtime interface: what turns a bundle (an OCI config.json and its
+ * root filesystem) into a running workload. `oci` (runc under conmon) is one
+ * driver; the `vm` runtime is another behind the same interface.
+ */
+import type { EventEmitter } from 'node:events';
+
+export interface CreateOptions {
+  id: string;
+  /** The OCI runtime spec (config.json) to run. */
+  spec: Record<string, unknown>;
+  /** Where the workload's output is logged (k8s-file format). */
+  logPath: string;
+  terminal: boolean;
+  /** Keep a pipe to the workload's stdin that attach clients write to. */
+  stdin: boolean;
+  /** Close stdin when the first attached client disconnects (docker's StdinOnce). */
+  stdinOnce: boolean;
+  consoleSize?: [number, number];
+}
+
+/** One attached client's view of the workload's stdio. */
+export interface AttachConnection extends EventEmitter {
+  /** stream 1 = stdout, 2 = stderr; emitted as 'data' (stream, chunk). */
+  on(event: 'data', listener: (stream: 1 | 2, chunk: Buffer) => void): this;
+  /** The workload's output ended (it exited and everything was delivered). */
+  on(event: 'end', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  write(data: Buffer): void;
+  /** Ends stdin (EOF for the workload) and keeps receiving output. */
+  endInput(): void;
+  close(): void;
+}
+
+export type RuntimeState = 'created' | 'running' | 'paused' | 'stopped';
+
+export interface Runtime extends EventEmitter {
+  readonly name: string;
+  /** Sets the workload up without starting it; resolves with its PID. Rejects with the runtime's message on failure. */
+  create(opts: CreateOptions): Promise<{ pid: number }>;
+  attach(id: string): Promise<AttachConnection>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string): Promise<void>;
+  resize(id: string, height: number, width: number): Promise<void>;
+  /** The workload's state, or undefined when the runtime does not know it. */
+  state(id: string): Promise<RuntimeState | undefined>;
+  /** The exit code once it exited, else undefined. */
+  exitCode(id: string): Promise<number | undefined>;
+  /** Releases everything the runtime holds for the workload. Safe to call twice. */
+  delete(id: string): Promise<void>;
+  /** Emits 'exit' (id, exitCode) whenever a workload exits. */
+  on(event: 'exit', listener: (id: string, code: number) => void): this;
+}

@@ -1,0 +1,155 @@
+/**
+ * Metadata in SQLite: images, tags, unpacked layers and containers. Every
+ * multi-row change runs in a transaction, so a crash leaves the old state or
+ * the new one, never half of each. Blobs and root filesystems live on disk
+ * beside the database; this store only records them.
+ */
+import Database from 'better-sqlite3';
+
+export interface ImageRow {
+  id: string;            // sha256:… of the config blob, as docker's image ID
+  manifestDigest: string;
+  size: number;          // unpacked size in bytes
+  created: string;
+}
+
+export interface LayerRow {
+  chainId: string;
+  diffId: string;
+  parent: string | null; // chain ID of the layer below
+  blobDigest: string;
+  size: number;          // unpacked size in bytes
+}
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  imageId: string;
+  record: string;        // JSON of the container record, owned by `containers/`
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS images (
+  id TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL, size INTEGER NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (
+  ref TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
+CREATE TABLE IF NOT EXISTS layers (
+  chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, blob_digest TEXT NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS image_layers (
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, idx INTEGER NOT NULL, chain_id TEXT NOT NULL,
+  PRIMARY KEY (image_id, idx));
+CREATE TABLE IF NOT EXISTS containers (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL, record TEXT NOT NULL);
+`;
+
+export class Store {
+  private db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ---- images and tags ----
+
+  putImage(img: ImageRow, chainIds: string[]): void {
+    this.transaction(() => {
+      this.db.prepare('INSERT OR IGNORE INTO images (id, manifest_digest, size, created) VALUES (?, ?, ?, ?)')
+        .run(img.id, img.manifestDigest, img.size, img.created);
+      const ins = this.db.prepare('INSERT OR IGNORE INTO image_layers (image_id, idx, chain_id) VALUES (?, ?, ?)');
+      chainIds.forEach((c, i) => ins.run(img.id, i, c));
+    });
+  }
+
+  getImage(id: string): ImageRow | undefined {
+    const r = this.db.prepare('SELECT id, manifest_digest AS manifestDigest, size, created FROM images WHERE id = ?').get(id);
+    return r as ImageRow | undefined;
+  }
+
+  listImages(): ImageRow[] {
+    return this.db.prepare('SELECT id, manifest_digest AS manifestDigest, size, created FROM images ORDER BY created DESC').all() as ImageRow[];
+  }
+
+  imageChain(id: string): string[] {
+    return (this.db.prepare('SELECT chain_id FROM image_layers WHERE image_id = ? ORDER BY idx').all(id) as { chain_id: string }[])
+      .map((r) => r.chain_id);
+  }
+
+  deleteImage(id: string): void {
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM tags WHERE image_id = ?').run(id);
+      this.db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
+      this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+    });
+  }
+
+  setTag(ref: string, imageId: string): void {
+    this.db.prepare('INSERT INTO tags (ref, image_id) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id')
+      .run(ref, imageId);
+  }
+
+  deleteTag(ref: string): boolean {
+    return this.db.prepare('DELETE FROM tags WHERE ref = ?').run(ref).changes > 0;
+  }
+
+  resolveTag(ref: string): string | undefined {
+    const r = this.db.prepare('SELECT image_id FROM tags WHERE ref = ?').get(ref) as { image_id: string } | undefined;
+    return r?.image_id;
+  }
+
+  tagsOf(imageId: string): string[] {
+    return (this.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+  }
+
+  // ---- layers ----
+
+  putLayer(l: LayerRow): void {
+    this.db.prepare('INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, blob_digest, size) VALUES (?, ?, ?, ?, ?)')
+      .run(l.chainId, l.diffId, l.parent, l.blobDigest, l.size);
+  }
+
+  getLayer(chainId: string): LayerRow | undefined {
+    return this.db.prepare('SELECT chain_id AS chainId, diff_id AS diffId, parent, blob_digest AS blobDigest, size FROM layers WHERE chain_id = ?')
+      .get(chainId) as LayerRow | undefined;
+  }
+
+  /** Layers that no image references any more, topmost first so children go before parents. */
+  unreferencedLayers(): string[] {
+    return (this.db.prepare(`SELECT chain_id FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)
+      AND chain_id NOT IN (SELECT parent FROM layers WHERE parent IS NOT NULL)`).all() as { chain_id: string }[]).map((r) => r.chain_id);
+  }
+
+  deleteLayer(chainId: string): void {
+    this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
+  }
+
+  // ---- containers ----
+
+  putContainer(c: ContainerRow): void {
+    this.db.prepare(`INSERT INTO containers (id, name, image_id, record) VALUES (?, ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record`).run(c.id, c.name, c.imageId, c.record);
+  }
+
+  listContainers(): ContainerRow[] {
+    return this.db.prepare('SELECT id, name, image_id AS imageId, record FROM containers').all() as ContainerRow[];
+  }
+
+  deleteContainer(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  }
+
+  containersUsingImage(imageId: string): string[] {
+    return (this.db.prepare('SELECT id FROM containers WHERE image_id = ?').all(imageId) as { id: string }[]).map((r) => r.id);
+  }
+}
