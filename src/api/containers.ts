@@ -24,7 +24,8 @@ function summary(c: ContainerRecord) {
     Names: [c.Name],
     Image: c.Config.Image,
     ImageID: c.Image,
-    Command: [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ').replace(/^'(.*)'$/, '$1'),
+    // moby's list.go: the path, then the arguments, quoting those with a space.
+    Command: [c.Path, ...c.Args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' '),
     Created: Math.floor(Date.parse(c.Created) / 1000),
     Ports: [],
     Labels: c.Config.Labels ?? {},

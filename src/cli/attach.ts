@@ -2,6 +2,7 @@
  * The client side of attach: stdin to the container, its output to ours,
  * raw mode and resizes for a TTY, and Ctrl-C forwarded as a signal otherwise.
  */
+import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { Demuxer } from '../api/index.js';
 import type { Client } from './client.js';
@@ -23,8 +24,14 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
   const raw = o.tty && o.stdin && stdin.isTTY;
   const cleanups: (() => void)[] = [];
   if (raw) {
+    // libuv's raw mode keeps ONLCR, so the container's CRLF would become CR CR LF; docker clears OPOST too.
+    const saved = spawnSync('stty', ['-g'], { stdio: ['inherit', 'pipe', 'ignore'] }).stdout?.toString().trim();
     stdin.setRawMode(true);
-    cleanups.push(() => stdin.setRawMode(false));
+    spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+    cleanups.push(() => {
+      stdin.setRawMode(false);
+      if (saved) spawnSync('stty', [saved], { stdio: ['inherit', 'ignore', 'ignore'] });
+    });
   }
   if (o.tty && process.stdout.isTTY) {
     const resize = () => {

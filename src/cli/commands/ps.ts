@@ -32,7 +32,7 @@ export function registerPs(program: Command): void {
       const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
       for (const c of list) {
         rows.push([
-          trunc ? shortId(c.Id) : c.Id, c.Image, `"${trunc ? ellipsis(c.Command, 20) : c.Command}"`, ago(c.Created), c.Status, '',
+          trunc ? shortId(c.Id) : c.Id, c.Image, JSON.stringify(trunc ? ellipsis(c.Command, 20) : c.Command), ago(c.Created), c.Status, '',
           c.Names.map((n) => n.slice(1)).join(','),
         ]);
       }

@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+/**
+ * Container start-up benchmark: `berth run --rm busybox true` against the
+ * floor (bare runc), the docker CLI on berth's socket and, where present, a
+ * real dockerd; plus the daemon's and conmon's memory.
+ *
+ *   node bench/run.mjs [--runs N] [--json]      (or BENCH_RUNS=N)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BERTH = join(ROOT, 'bin', 'berth');
+const DOCKER = '/usr/local/bin/docker';
+const DOCKERD_SOCK = '/var/run/docker.sock';
+const WARMUP = 2;
+
+const argv = process.argv.slice(2);
+const JSON_OUT = argv.includes('--json');
+const runsArg = argv.indexOf('--runs');
+const RUNS = Number(runsArg >= 0 ? argv[runsArg + 1] : process.env.BENCH_RUNS ?? 20);
+if (!Number.isInteger(RUNS) || RUNS < 1) { console.error('usage: node bench/run.mjs [--runs N] [--json]'); process.exit(2); }
+// With --json, stdout carries only the JSON document; progress goes to stderr.
+const say = (m) => (JSON_OUT ? process.stderr : process.stdout).write(`${m}\n`);
+
+// ---- cleanup: LIFO, run once, whether we finish, throw or get a signal ----
+const undo = [];
+let cleaning;
+function cleanup() {
+  cleaning ??= (async () => { while (undo.length) { try { await undo.pop()(); } catch (e) { console.error(`cleanup: ${e.message}`); } } })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { cleanup().finally(() => process.exit(130)); });
+
+// ---- processes ----
+/** Runs a command to completion; rejects on a non-zero exit so a broken setup is not timed as "fast". */
+function run(cmd, args, env = process.env) {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = ''; let err = '';
+    child.stdout.on('data', (b) => { out += b; });
+    child.stderr.on('data', (b) => { err += b; });
+    child.on('error', rej);
+    child.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`))));
+  });
+}
+const berth = (args) => run(process.execPath, [BERTH, ...args], { ...process.env, BERTH_HOST: host });
+
+function ping(socketPath) {
+  return new Promise((res) => {
+    const req = request({ socketPath, path: '/_ping', timeout: 2000 }, (r) => { r.resume(); res(r.statusCode === 200); });
+    req.on('error', () => res(false));
+    req.on('timeout', () => { req.destroy(); res(false); });
+    req.end();
+  });
+}
+
+/** Finds the first process whose command line (NUL-separated args joined by spaces) satisfies pred. */
+function findPid(pred) {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try { if (pred(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '))) return Number(pid); } catch { /* exited */ }
+  }
+  return undefined;
+}
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : undefined;
+}
+const mountsUnder = (dir) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
+
+// ---- timing ----
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+async function measure(name, once) {
+  say(`  ${name}: ${WARMUP} warm-up + ${RUNS} runs`);
+  const samples = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) { // warm-ups pay page cache, JIT and lazy-init costs
+    if (cleaning) throw new Error('interrupted'); // a signal arrived: start nothing new while cleaning up
+    const t0 = process.hrtime.bigint();
+    await once();
+    if (i >= WARMUP) samples.push(ms(t0));
+  }
+  const s = [...samples].sort((a, b) => a - b);
+  const pick = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; // nearest rank
+  return { median: pick(0.5), p90: pick(0.9), min: s[0], samples: samples.map((x) => +x.toFixed(2)) };
+}
+
+// ---- the daemon: an answering BERTH_HOST, else a private one ----
+let host = process.env.BERTH_HOST;
+let daemonPid;
+let tmp;
+
+async function startDaemon() {
+  if (host?.startsWith('unix://') && await ping(host.slice(7))) {
+    const sock = host.slice(7);
+    daemonPid = findPid((c) => c.includes(' daemon ') && c.includes(sock));
+    say(`using the berth daemon at ${host}${daemonPid ? ` (pid ${daemonPid})` : ''}`);
+    return;
+  }
+  // Short path: conmon's attach socket under the exec root must fit in 108 bytes.
+  tmp = mkdtempSync('/tmp/bb-');
+  undo.push(() => {
+    // A mount left behind would make rm -rf descend into (and delete) the mounted tree, so detach first.
+    for (const m of mountsUnder(tmp).reverse()) { console.error(`cleanup: unmounting leftover ${m}`); spawnSync('umount', ['-l', m]); }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  host = `unix://${tmp}/berth.sock`;
+  // Own process group: a terminal Ctrl-C reaches only us, so we can remove containers before the daemon stops.
+  const proc = spawn(process.execPath, [BERTH, 'daemon', '-H', host, '--data-root', `${tmp}/data`, '--exec-root', `${tmp}/run`],
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let log = '';
+  proc.stderr.on('data', (b) => { log += b; });
+  const exited = new Promise((r) => proc.on('exit', r));
+  undo.push(async () => {
+    // Containers outlive the daemon (conmon keeps them), so remove them all while it still answers.
+    const ids = (await berth(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
+    if (ids.length) await berth(['rm', '-f', ...ids]).catch((e) => console.error(`cleanup: ${e.message}`));
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (proc.exitCode === null && proc.signalCode === null) { console.error('cleanup: daemon ignored SIGTERM, killing it'); proc.kill('SIGKILL'); }
+  });
+  daemonPid = proc.pid;
+  for (let end = Date.now() + 15_000; !(await ping(`${tmp}/berth.sock`));) {
+    if (proc.exitCode !== null || Date.now() > end) throw new Error(`berth daemon did not come up:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  say(`started a private berth daemon (pid ${daemonPid}) in ${tmp}`);
+}
+
+// ---- the floor: bare runc on a copy of the image's root filesystem ----
+async function runcFloor(lowerDir) {
+  const dir = mkdtempSync('/tmp/bb-runc-');
+  const state = join(dir, 'state');
+  undo.push(async () => {
+    const left = (await run('runc', ['--root', state, 'list', '-q']).catch(() => '')).split('\n').filter(Boolean);
+    for (const id of left) await run('runc', ['--root', state, 'delete', '-f', id]).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // A copy, not the layer itself: runc may create mount points in the rootfs, and the layer must stay pristine.
+  if (lowerDir && existsSync(lowerDir)) cpSync(lowerDir, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  else { // the same static busybox the image is built from
+    mkdirSync(join(dir, 'rootfs/bin'), { recursive: true });
+    cpSync('/bin/busybox', join(dir, 'rootfs/bin/busybox'));
+    spawnSync('ln', ['-s', 'busybox', join(dir, 'rootfs/bin/true')]);
+  }
+  await run('runc', ['spec', '--bundle', dir]);
+  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['true'];
+  spec.process.env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  let n = 0;
+  return measure('runc run + delete', async () => {
+    const id = `bench-${process.pid}-${n++}`;
+    // --keep so that the delete is a real step, as berth's --rm is.
+    await run('runc', ['--root', state, 'run', '--keep', '--bundle', dir, id]);
+    await run('runc', ['--root', state, 'delete', id]);
+  });
+}
+
+// ---- report ----
+function report(r) {
+  if (JSON_OUT) { process.stdout.write(`${JSON.stringify(r, null, 2)}\n`); return; }
+  const f = (x) => (x === undefined ? '-' : x.toFixed(1));
+  say(`\nstart-up of a \`true\` container, ms over ${RUNS} runs (after ${WARMUP} warm-up):`);
+  say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}`);
+  for (const [k, label] of Object.entries(LABELS)) {
+    const t = r.timings[k];
+    say(`  ${label.padEnd(34)}${t ? `${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}` : `  ${r.skipped[k]}`}`);
+  }
+  say('');
+  for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x (medians)` : ''}`);
+  const kib = (x) => (x === undefined ? 'n/a' : `${(x / 1024).toFixed(1)} MiB`);
+  say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);
+}
+const LABELS = {
+  berth: 'berth run --rm busybox true',
+  dockerCli: 'docker CLI -> berth socket',
+  runc: 'runc run + delete (floor)',
+  dockerd: 'docker CLI -> dockerd',
+};
+
+async function main() {
+  await startDaemon();
+  if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
+  const timings = {};
+  const skipped = {};
+
+  say('measuring:');
+  timings.berth = await measure('berth', () => berth(['run', '--rm', 'busybox', 'true']));
+  if (existsSync(DOCKER)) timings.dockerCli = await measure('docker CLI on berth', () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: host }));
+  else skipped.dockerCli = `${DOCKER} not installed, skipped`;
+  const lower = JSON.parse(await berth(['inspect', 'busybox']))[0]?.GraphDriver?.Data?.LowerDir?.split(':')[0];
+  timings.runc = await runcFloor(lower);
+  if (existsSync(DOCKER) && await ping(DOCKERD_SOCK)) {
+    timings.dockerd = await measure('dockerd', () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: `unix://${DOCKERD_SOCK}` }));
+  } else { skipped.dockerd = 'dockerd: not running here, skipped'; say(`  ${skipped.dockerd}`); }
+
+  // Memory: let the daemon settle (GC, closed connections) before reading its idle RSS.
+  await new Promise((r) => setTimeout(r, 1000));
+  const memory = { daemonRssKiB: daemonPid ? rssKiB(daemonPid) : undefined, conmonRssKiB: undefined };
+  const id = (await berth(['run', '-d', 'busybox', 'sleep', '30'])).trim();
+  undo.push(() => berth(['rm', '-f', id]).catch(() => {}));
+  const conmon = findPid((c) => c.split(' ')[0].endsWith('conmon') && c.includes(id));
+  if (conmon) memory.conmonRssKiB = rssKiB(conmon); else say('  no conmon process found for the sleeping container');
+  await berth(['rm', '-f', id]);
+
+  const ratio = (a, b) => (timings[a] && timings[b] ? timings[a].median / timings[b].median : undefined);
+  const target = (name, r, ok) => ({ name, ratio: r, verdict: r === undefined ? 'N/A' : ok(r) ? 'PASS' : 'FAIL' });
+  const targets = [
+    target('berth at most 3x the runc floor', ratio('berth', 'runc'), (r) => r <= 3),
+    target('berth at most 1/5 of dockerd', ratio('berth', 'dockerd'), (r) => r <= 0.2),
+  ];
+  report({ runs: RUNS, warmup: WARMUP, host, timings, skipped, targets, memory });
+}
+
+try { await main(); } catch (e) { console.error(`bench: ${e.message}`); process.exitCode = 1; } finally { await cleanup(); }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what berth needs on Debian 12 (as root) and builds it. Idempotent and quiet when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "berth setup: run as root (it installs Debian packages and runs containers)" >&2
+  exit 1
+fi
+
+# command:package pairs; busybox must be Debian's static build, which goes into images.
+need=()
+for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python3:python3 stty:coreutils mount:mount; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+if ((${#need[@]})); then
+  echo "berth setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# better-sqlite3 builds from source here (no prebuilt download): that takes a minute and a half, once.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || ! node -e "require('better-sqlite3')" 2>/dev/null; then
+  echo "berth setup: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.package-lock.json
+fi
+
+node scripts/build.mjs

@@ -1,0 +1,139 @@
+/**
+ * End-to-end harness: each suite starts its own daemon on a private data
+ * root, exec root and socket, drives it with `berth` and the docker CLI, and
+ * checks afterwards that nothing was left on the host.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const BERTH = join(ROOT, 'bin', 'berth');
+export const DOCKER = '/usr/local/bin/docker';
+export const hasDocker = existsSync(DOCKER);
+
+export interface Result { code: number; stdout: string; stderr: string }
+
+export interface RunOpts { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }
+
+export function exec(cmd: string, args: string[], opts: RunOpts = {}): Promise<Result> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = ''; let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${cmd} ${args.join(' ')} timed out\n${stdout}\n${stderr}`)); }, opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code: code ?? 128, stdout, stderr }); });
+    if (opts.input !== undefined) child.stdin.end(opts.input); else child.stdin.end();
+  });
+}
+
+export interface TestDaemon {
+  dir: string;
+  dataRoot: string;
+  execRoot: string;
+  socket: string;
+  host: string;
+  proc: ChildProcess;
+  log: () => string;
+  berth(args: string[], opts?: RunOpts): Promise<Result>;
+  docker(args: string[], opts?: RunOpts): Promise<Result>;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
+  stop(): Promise<number | null>;
+}
+
+export function ping(socket: string): Promise<boolean> {
+  return new Promise((res) => {
+    const req = request({ socketPath: socket, path: '/_ping' }, (r) => { r.resume(); res(r.statusCode === 200); });
+    req.on('error', () => res(false));
+    req.end();
+  });
+}
+
+export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Starts a daemon in fresh directories; with `busybox`, bootstraps busybox:latest into it. */
+export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}): Promise<TestDaemon> {
+  // Short paths: conmon's attach socket must fit in 108 bytes.
+  const dir = opts.dir ?? mkdtempSync('/tmp/bt-');
+  const dataRoot = join(dir, 'data');
+  const execRoot = join(dir, 'run');
+  const socket = join(dir, 'berth.sock');
+  const host = `unix://${socket}`;
+  let logText = '';
+  const proc = spawn(process.execPath, [BERTH, 'daemon', '-H', host, '--data-root', dataRoot, '--exec-root', execRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
+  proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
+  let exited: number | null | undefined;
+  const exitPromise = new Promise<number | null>((r) => proc.on('exit', (code) => { exited = code; r(code); }));
+  await waitFor(async () => {
+    if (exited !== undefined) throw new Error(`daemon exited with ${exited}:\n${logText}`);
+    return ping(socket);
+  }, 15_000, 'the daemon to answer');
+  const env = { ...process.env, BERTH_HOST: host, DOCKER_HOST: host };
+  const d: TestDaemon = {
+    dir, dataRoot, execRoot, socket, host, proc,
+    log: () => logText,
+    berth: (args, o = {}) => exec(process.execPath, [BERTH, ...args], { ...o, env: { ...env, ...(o.env ?? {}) } }),
+    docker: (args, o = {}) => exec(DOCKER, args, { ...o, env: { ...env, ...(o.env ?? {}) } }),
+    api: (method, path, body) => new Promise((res, rej) => {
+      const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+      const req = request({ socketPath: socket, method, path, headers: data ? { 'Content-Type': 'application/json' } : {} }, (r) => {
+        let text = '';
+        r.on('data', (b: Buffer) => { text += b.toString(); });
+        r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: text }));
+      });
+      req.on('error', rej);
+      req.end(data);
+    }),
+    stop: async () => {
+      if (exited === undefined) proc.kill('SIGTERM');
+      return exitPromise;
+    },
+  };
+  if (opts.busybox) {
+    const r = await d.berth(['bootstrap', 'busybox']);
+    if (r.code !== 0) throw new Error(`bootstrap failed: ${r.stderr}`);
+  }
+  return d;
+}
+
+/** What a daemon left on the host: mounts under its directories, conmon/runc processes, cgroups of its containers. */
+export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts: string[]; processes: string[]; cgroups: string[] } {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(d.dir));
+  const processes: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmdline = '';
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
+    if (cmdline.includes(d.execRoot) && !cmdline.includes(' daemon ')) processes.push(`${pid}: ${cmdline}`);
+  }
+  const cgroups: string[] = [];
+  for (const ctrl of ['memory', 'pids', 'cpu', 'devices', 'freezer']) {
+    const base = `/sys/fs/cgroup/${ctrl}/berth`;
+    if (!existsSync(base)) continue;
+    for (const e of readdirSync(base)) if (containerIds.includes(e)) cgroups.push(`${base}/${e}`);
+  }
+  return { mounts, processes, cgroups };
+}
+
+export async function cleanup(d: TestDaemon): Promise<void> {
+  await d.stop();
+  await rm(d.dir, { recursive: true, force: true });
+}
+
+/** Container IDs the daemon knows, all states. */
+export async function containerIds(d: TestDaemon): Promise<string[]> {
+  const r = await d.berth(['ps', '-aq', '--no-trunc']);
+  return r.stdout.split('\n').filter(Boolean);
+}
