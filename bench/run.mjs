@@ -43,7 +43,7 @@ function run(cmd, args, env = process.env) {
     child.stdout.on('data', (b) => { out += b; });
     child.stderr.on('data', (b) => { err += b; });
     child.on('error', rej);
-    child.on('close', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`))));
+    child.on('close', (code, signal) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.trim()}`))));
   });
 }
 const berth = (args) => run(process.execPath, [BERTH, ...args], { ...process.env, BERTH_HOST: host });
@@ -83,7 +83,8 @@ async function measure(name, once) {
   }
   const s = [...samples].sort((a, b) => a - b);
   const pick = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; // nearest rank
-  return { median: pick(0.5), p90: pick(0.9), min: s[0], samples: samples.map((x) => +x.toFixed(2)) };
+  const r2 = (x) => +x.toFixed(2);
+  return { median: r2(pick(0.5)), p90: r2(pick(0.9)), min: r2(s[0]), samples: samples.map(r2) };
 }
 
 // ---- the daemon: an answering BERTH_HOST, else a private one ----
@@ -170,6 +171,8 @@ function report(r) {
     say(`  ${label.padEnd(34)}${t ? `${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}` : `  ${r.skipped[k]}`}`);
   }
   say('');
+  // Node 20 parses this file at every start (~80 ms on the machine this was written on), berth's CLI included.
+  if (process.env.NODE_EXTRA_CA_CERTS) say(`  note: NODE_EXTRA_CA_CERTS is set; every node start pays for reading it (see the node row)\n`);
   for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x (medians)` : ''}`);
   const kib = (x) => (x === undefined ? 'n/a' : `${(x / 1024).toFixed(1)} MiB`);
   say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);
@@ -178,6 +181,7 @@ const LABELS = {
   berth: 'berth run --rm busybox true',
   dockerCli: 'docker CLI -> berth socket',
   runc: 'runc run + delete (floor)',
+  node: 'node -e 0 (the CLI\'s runtime alone)',
   dockerd: 'docker CLI -> dockerd',
 };
 
@@ -196,6 +200,8 @@ async function main() {
   if (existsSync(DOCKER) && await ping(DOCKERD_SOCK)) {
     timings.dockerd = await measure('dockerd', () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: `unix://${DOCKERD_SOCK}` }));
   } else { skipped.dockerd = 'dockerd: not running here, skipped'; say(`  ${skipped.dockerd}`); }
+  // How much of the berth figure is just starting Node, which no daemon-side work can win back.
+  timings.node = await measure('node startup', () => run(process.execPath, ['-e', '0']));
 
   // Memory: let the daemon settle (GC, closed connections) before reading its idle RSS.
   await new Promise((r) => setTimeout(r, 1000));

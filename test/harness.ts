@@ -16,7 +16,7 @@ export const hasDocker = existsSync(DOCKER);
 
 export interface Result { code: number; stdout: string; stderr: string }
 
-export interface RunOpts { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }
+export interface RunOpts { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }
 
 export function exec(cmd: string, args: string[], opts: RunOpts = {}): Promise<Result> {
   return new Promise((resolvePromise, reject) => {

@@ -29,13 +29,15 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
   } else {
     throw new InvalidParameterError(`unable to find user ${userPart}: no matching entries in passwd file`);
   }
-  if (groupPart !== undefined && groupPart !== '') {
+  const explicitGroup = groupPart !== undefined && groupPart !== '';
+  if (explicitGroup) {
     const g = groups.find((x) => x[0] === groupPart) ?? (/^\d+$/.test(groupPart) ? groups.find((x) => x[2] === groupPart) : undefined);
     if (g) gid = Number(g[2]);
     else if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
     else throw new InvalidParameterError(`unable to find group ${groupPart}: no matching entries in group file`);
   }
-  const additionalGids = name
+  // As runc/moby: supplementary groups from /etc/group only when no group was given (`user`, not `user:group`).
+  const additionalGids = name && !explicitGroup
     ? groups.filter((g) => (g[3] ?? '').split(',').includes(name!)).map((g) => Number(g[2])).filter((g) => g !== gid)
     : [];
   return { uid, gid, additionalGids, home };

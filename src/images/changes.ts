@@ -2,6 +2,7 @@
  * The Dockerfile subset `docker import --change` and `docker commit -c`
  * accept, applied to an image config.
  */
+import { posix } from 'node:path';
 import { InvalidParameterError } from '../errors/index.js';
 import type { ContainerConfigSection } from './types.js';
 
@@ -24,13 +25,9 @@ function keyValues(arg: string): [string, string][] {
     if (!m) throw new InvalidParameterError(`invalid change: ${arg}`);
     return [[m[1]!, m[2]!]];
   }
-  const re = /([^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    let v = m[2]!;
-    if (v.startsWith('"')) v = JSON.parse(v) as string;
-    else if (v.startsWith("'")) v = v.slice(1, -1);
-    out.push([m[1]!, v]);
-  }
+  const re = /("(?:[^"\\]|\\.)*"|'[^']*'|[^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g;
+  const unquote = (v: string) => (v.startsWith('"') ? JSON.parse(v) as string : v.startsWith("'") ? v.slice(1, -1) : v);
+  for (let m = re.exec(t); m; m = re.exec(t)) out.push([unquote(m[1]!), unquote(m[2]!)]);
   return out;
 }
 
@@ -43,7 +40,8 @@ export function applyChanges(cfg: ContainerConfigSection, changes: string[]): Co
     switch (instr.toUpperCase()) {
       case 'CMD': c.Cmd = jsonOrShell(arg); break;
       case 'ENTRYPOINT': c.Entrypoint = jsonOrShell(arg); break;
-      case 'WORKDIR': c.WorkingDir = arg.trim(); break;
+      // A relative WORKDIR is relative to the current one, as in a Dockerfile.
+      case 'WORKDIR': c.WorkingDir = posix.resolve('/', c.WorkingDir ?? '', arg.trim()); break;
       case 'USER': c.User = arg.trim(); break;
       case 'STOPSIGNAL': c.StopSignal = arg.trim(); break;
       case 'ENV': {
@@ -60,7 +58,14 @@ export function applyChanges(cfg: ContainerConfigSection, changes: string[]): Co
         break;
       case 'EXPOSE':
         c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-        for (const p of arg.trim().split(/\s+/)) c.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
+        for (const p of arg.trim().split(/\s+/)) {
+          const [port = '', rawProto] = p.split('/');
+          const proto = rawProto || 'tcp';
+          // `8000-8002` exposes each port of the range, like nat.ParsePortSpecs.
+          const range = /^(\d+)-(\d+)$/.exec(port);
+          if (!range) { c.ExposedPorts[`${port}/${proto}`] = {}; continue; }
+          for (let n = Number(range[1]); n <= Number(range[2]); n++) c.ExposedPorts[`${n}/${proto}`] = {};
+        }
         break;
       case 'VOLUME': {
         c.Volumes = { ...(c.Volumes ?? {}) };

@@ -5,7 +5,8 @@
  * `trusted.overlay.opaque` xattr).
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, realpath, rm, symlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, realpath, rm, symlink } from 'node:fs/promises';
 import { dirname, join, posix, sep } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -44,7 +45,8 @@ export async function storeTarStream(content: ContentStore, tarStream: Readable)
 /** Tars `dir` (owner root, fixed mtimes, sorted) into a layer blob. */
 export async function layerFromDirectory(content: ContentStore, dir: string): Promise<LayerBlob> {
   const entries = (await readdir(dir)).sort();
-  const stream = createTar({ cwd: dir, portable: true, mtime: new Date(0) }, entries);
+  // Not `portable`: node-tar then drops group and other write bits (/tmp would lose its 1777).
+  const stream = createTar({ cwd: dir, mtime: new Date(0) }, entries);
   return storeTarStream(content, stream);
 }
 
@@ -81,6 +83,10 @@ export async function unpackLayer(content: ContentStore, blobDigest: string, tar
   const whiteouts: string[] = [];
   const opaque: string[] = [];
   const symlinks: { path: string; target: string }[] = [];
+  // node-tar creates with open()/mkdir() under the process umask and chowns afterwards, which also clears
+  // setuid/setgid: entries whose mode that would change are chmod-ed again at the end.
+  const umask = processUmask();
+  const modes: { path: string; mode: number }[] = [];
   const extractor = tar.x({
     cwd: target,
     preserveOwner: true,
@@ -94,6 +100,10 @@ export async function unpackLayer(content: ContentStore, blobDigest: string, tar
       // node-tar rewrites absolute and upward symlink targets, which are normal inside an image
       // (/etc/localtime -> /usr/share/zoneinfo/UTC): they are made afterwards, each checked to land inside the root.
       if (e.type === 'SymbolicLink' && e.linkpath) { symlinks.push({ path: norm, target: e.linkpath }); return false; }
+      const mode = (entry as { mode?: number }).mode;
+      if (typeof mode === 'number' && (mode & (umask | 0o7000)) !== 0 && (e.type === 'File' || e.type === 'Directory' || e.type === 'OldFile')) {
+        modes.push({ path: norm, mode: mode & 0o7777 });
+      }
       const base = posix.basename(norm);
       if (base === '.wh..wh..opq') { opaque.push(posix.dirname(norm)); return false; }
       if (base.startsWith('.wh.')) { whiteouts.push(posix.join(posix.dirname(norm), base.slice(4))); return false; }
@@ -110,6 +120,12 @@ export async function unpackLayer(content: ContentStore, blobDigest: string, tar
     source.pipe(gunzip).pipe(extractor);
   });
   for (const l of symlinks) await placeSymlink(target, l.path, l.target);
+  for (const m of modes) {
+    const p = join(target, m.path);
+    // Only what the extraction itself made: never follow a symlink out of the root.
+    const st = await lstat(p).catch(() => undefined);
+    if (st && !st.isSymbolicLink()) await chmod(p, m.mode);
+  }
   for (const w of whiteouts) {
     const p = join(target, w);
     await mkdir(dirname(p), { recursive: true });
@@ -137,4 +153,10 @@ async function placeSymlink(root: string, path: string, target: string): Promise
   const existing = await lstat(abs).catch(() => undefined);
   if (existing) await rm(abs, { recursive: true, force: true });
   await symlink(target, abs);
+}
+
+/** The process umask, read without changing it (process.umask() with no argument is deprecated). */
+function processUmask(): number {
+  const m = /^Umask:\s*([0-7]+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? parseInt(m[1]!, 8) : 0o022;
 }

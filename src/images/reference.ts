@@ -19,7 +19,6 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export function parseReference(input: string): Reference {
-  const bad = () => new InvalidParameterError(`invalid reference format: repository name (${input}) must be lowercase`);
   if (!input || input !== input.trim()) throw new InvalidParameterError('invalid reference format');
   let rest = input;
   let digest: string | undefined;
@@ -39,14 +38,16 @@ export function parseReference(input: string): Reference {
   }
   const parts = rest.split('/');
   let domain = DEFAULT_DOMAIN;
-  if (parts.length > 1 && (parts[0]!.includes('.') || parts[0]!.includes(':') || parts[0] === 'localhost')) {
+  // Like docker, an uppercase first component is taken for a registry host (namespaces are lowercase).
+  if (parts.length > 1 && (/[.:]/.test(parts[0]!) || parts[0] === 'localhost' || parts[0] !== parts[0]!.toLowerCase())) {
     domain = parts.shift()!;
   }
   if (domain === 'index.docker.io') domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && parts.length === 1) parts.unshift('library');
   for (const p of parts) {
     if (!PATH_COMPONENT.test(p)) {
-      if (p.toLowerCase() !== p) throw bad();
+      // docker names the normalized remote name: `Busybox` → `library/Busybox`.
+      if (p.toLowerCase() !== p) throw new InvalidParameterError(`invalid reference format: repository name (${parts.join('/')}) must be lowercase`);
       throw new InvalidParameterError(`invalid reference format: ${input}`);
     }
   }

@@ -7,6 +7,7 @@
  *   bundles/<id>/config.json   the spec, plus conmon's ctl/winsz FIFOs and attach socket
  *   exits/<id>                 exit code written by conmon
  *   s/<id[:12]>                conmon's symlink to the bundle; short so the socket path fits in 108 bytes
+ *   t/<id[:12]>/               conmon's TMPDIR: its console socket, short for the same reason
  *   runc/                      runc's state (--root), private to this daemon
  */
 import { spawn } from 'node:child_process';
@@ -78,6 +79,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
   private readonly exits: string;
   private readonly socks: string;
   private readonly bundles: string;
+  private readonly tmp: string;
   private readonly reported = new Set<string>();
   private watcher?: FSWatcher;
 
@@ -89,10 +91,11 @@ export class OciRuntime extends EventEmitter implements Runtime {
     this.exits = join(opts.execRoot, 'exits');
     this.socks = join(opts.execRoot, 's');
     this.bundles = join(opts.execRoot, 'bundles');
+    this.tmp = join(opts.execRoot, 't');
   }
 
   async init(): Promise<void> {
-    for (const d of [this.runcRoot, this.exits, this.socks, this.bundles]) await mkdir(d, { recursive: true });
+    for (const d of [this.runcRoot, this.exits, this.socks, this.bundles, this.tmp]) await mkdir(d, { recursive: true });
     this.watcher = watch(this.exits, (_ev, file) => { if (file && !file.includes('.')) void this.checkExit(file); });
   }
 
@@ -117,6 +120,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     const bundle = this.bundle(id);
     await rm(bundle, { recursive: true, force: true });
     await mkdir(bundle, { recursive: true });
+    await mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(opts.spec));
     await rm(join(this.exits, id), { force: true });
     await rm(join(this.socks, id.slice(0, 12)), { force: true });
@@ -137,8 +141,8 @@ export class OciRuntime extends EventEmitter implements Runtime {
     const child = spawn(this.conmon, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      // conmon leaves its console socket in TMPDIR when runc fails: keep it inside the bundle.
-      env: { ...process.env, _OCI_SYNCPIPE: '3', TMPDIR: bundle },
+      // conmon makes its console socket in TMPDIR (and leaves it there when runc fails): a short private one.
+      env: { ...process.env, _OCI_SYNCPIPE: '3', TMPDIR: join(this.tmp, id.slice(0, 12)) },
     });
     const stderr: Buffer[] = [];
     child.stderr!.on('data', (b: Buffer) => stderr.push(b));
@@ -225,6 +229,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     await rm(join(this.exits, id), { force: true });
     await rm(join(this.socks, id.slice(0, 12)), { force: true });
     await rm(this.bundle(id), { recursive: true, force: true });
+    await rm(join(this.tmp, id.slice(0, 12)), { recursive: true, force: true });
     this.reported.delete(id);
   }
 }

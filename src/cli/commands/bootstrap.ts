@@ -75,8 +75,9 @@ function debianRootfs(dir: string, suite: string): void {
   }
 }
 
-function tarOf(dir: string, portable: boolean): Readable {
-  return createTar({ cwd: dir, portable, mtime: portable ? new Date(0) : undefined }, readdirSync(dir).sort());
+/** Owners and modes as they are on disk (node-tar's `portable` would clear group/other write bits, so /tmp lost 1777). */
+function tarOf(dir: string, fixedTimes: boolean): Readable {
+  return createTar({ cwd: dir, mtime: fixedTimes ? new Date(0) : undefined }, readdirSync(dir).sort());
 }
 
 export function registerBootstrap(program: Command): void {

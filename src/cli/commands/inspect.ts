@@ -68,8 +68,17 @@ export function formatTemplate(tpl: string, value: unknown): string {
     for (const k of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[k];
     if (json) return JSON.stringify(v ?? null);
     if (v === undefined || v === null) return '<no value>';
-    if (Array.isArray(v)) return `[${v.join(' ')}]`;
-    if (typeof v === 'object') return `map[${Object.entries(v).map(([k, x]) => `${k}:${String(x)}`).join(' ')}]`;
-    return String(v);
+    return goValue(v);
   }).replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+}
+
+/** How Go's fmt prints a decoded JSON value with %v: `[a b]`, `map[k:v]` with sorted keys, `<nil>`. */
+function goValue(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
+  if (typeof v === 'object') {
+    const keys = Object.keys(v).sort();
+    return `map[${keys.map((k) => `${k}:${goValue((v as Record<string, unknown>)[k])}`).join(' ')}]`;
+  }
+  return String(v);
 }

@@ -28,10 +28,12 @@ export function registerLogs(program: Command): void {
 export function toUnix(v?: string): string | undefined {
   if (!v) return undefined;
   if (/^\d+(\.\d+)?$/.test(v)) return v;
-  const dur = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v);
-  if (dur && v) {
-    const secs = Number(dur[1] ?? 0) * 3600 + Number(dur[2] ?? 0) * 60 + Number(dur[3] ?? 0);
-    return String(Math.floor(Date.now() / 1000) - secs);
+  // Go's time.ParseDuration grammar: `10m`, `1h30m`, `1.5h`, `500ms`.
+  if (/^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.test(v)) {
+    const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+    let ms = 0;
+    for (const [, n, u] of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * unit[u!]!;
+    return String(Math.floor((Date.now() - ms) / 1000));
   }
   const t = Date.parse(v);
   if (Number.isNaN(t)) throw new Error(`invalid value for "since": ${v}`);

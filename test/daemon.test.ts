@@ -1,0 +1,57 @@
+/** The daemon's life: one per data root, clean SIGTERM, a clear CLI message when none answers, live restore. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { test } from 'node:test';
+import { BERTH, cleanup, exec, leftovers, startDaemon, waitFor } from './harness.js';
+
+test('the CLI says in one line that no daemon answers', async () => {
+  const dir = mkdtempSync('/tmp/bt-');
+  const r = await exec(process.execPath, [BERTH, '-H', `unix://${dir}/none.sock`, 'ps']);
+  await rm(dir, { recursive: true, force: true });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `Cannot connect to the berth daemon at unix://${dir}/none.sock. Is the berth daemon running?\n`);
+});
+
+test('a second daemon on the same data root refuses to start', async () => {
+  const d = await startDaemon();
+  try {
+    const r = await exec(process.execPath, [BERTH, 'daemon', '-H', `unix://${d.dir}/other.sock`, '--data-root', d.dataRoot, '--exec-root', `${d.dir}/run2`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`another berth daemon \\(pid ${d.proc.pid}\\) is already using the data root ${d.dataRoot}`));
+    assert.ok(existsSync(d.socket), 'the first daemon still serves');
+  } finally {
+    await cleanup(d);
+  }
+});
+
+test('SIGTERM stops the daemon cleanly', async () => {
+  const d = await startDaemon();
+  const code = await d.stop();
+  assert.equal(code, 0, d.log());
+  assert.equal(existsSync(d.socket), false, 'socket removed');
+  assert.equal(existsSync(`${d.dataRoot}/berth.pid`), false, 'lock released');
+  assert.match(d.log(), /shutting down/);
+  await rm(d.dir, { recursive: true, force: true });
+});
+
+test('containers outlive a daemon restart, and exits during the outage are picked up', async () => {
+  const first = await startDaemon({ busybox: true });
+  const long = (await first.berth(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'echo up; sleep 60'])).stdout.trim();
+  const short = (await first.berth(['run', '-d', '--name', 'quitter', 'busybox', 'sh', '-c', 'sleep 1; exit 5'])).stdout.trim();
+  assert.equal(await first.stop(), 0);
+  await new Promise((r) => setTimeout(r, 1500));
+  const second = await startDaemon({ dir: first.dir });
+  try {
+    assert.equal((await second.berth(['inspect', '-f', '{{.State.Status}}', 'survivor'])).stdout, 'running\n');
+    assert.equal((await second.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'quitter'])).stdout, 'exited 5\n');
+    assert.equal((await second.berth(['logs', 'survivor'])).stdout, 'up\n');
+    const stop = await second.berth(['stop', '-t', '1', 'survivor']);
+    assert.equal(stop.code, 0, stop.stderr);
+    await waitFor(async () => (await second.berth(['inspect', '-f', '{{.State.Status}}', 'survivor'])).stdout === 'exited\n', 10_000, 'exit');
+    assert.equal((await second.berth(['rm', 'survivor', 'quitter'])).code, 0);
+    assert.deepEqual(leftovers(second, [long, short]), { mounts: [], processes: [], cgroups: [] });
+  } finally {
+    await cleanup(second);
+  }
+});
