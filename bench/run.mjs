@@ -72,19 +72,27 @@ const mountsUnder = (dir) => readFileSync('/proc/self/mountinfo', 'utf8').split(
 
 // ---- timing ----
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-async function measure(name, once) {
-  say(`  ${name}: ${WARMUP} warm-up + ${RUNS} runs`);
-  const samples = [];
+/**
+ * Times each scenario's `once`, round-robin: on a shared machine background load drifts, and
+ * interleaving makes it hit every scenario alike, so the ratios stay meaningful.
+ */
+async function measureAll(scenarios) {
+  const samples = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
+  say(`measuring ${Object.keys(scenarios).join(', ')}: ${WARMUP} warm-up + ${RUNS} rounds`);
   for (let i = 0; i < WARMUP + RUNS; i++) { // warm-ups pay page cache, JIT and lazy-init costs
-    if (cleaning) throw new Error('interrupted'); // a signal arrived: start nothing new while cleaning up
-    const t0 = process.hrtime.bigint();
-    await once();
-    if (i >= WARMUP) samples.push(ms(t0));
+    for (const [k, once] of Object.entries(scenarios)) {
+      if (cleaning) throw new Error('interrupted'); // a signal arrived: start nothing new while cleaning up
+      const t0 = process.hrtime.bigint();
+      await once();
+      if (i >= WARMUP) samples[k].push(ms(t0));
+    }
   }
-  const s = [...samples].sort((a, b) => a - b);
-  const pick = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; // nearest rank
   const r2 = (x) => +x.toFixed(2);
-  return { median: r2(pick(0.5)), p90: r2(pick(0.9)), min: r2(s[0]), samples: samples.map(r2) };
+  return Object.fromEntries(Object.entries(samples).map(([k, xs]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const pick = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; // nearest rank
+    return [k, { median: r2(pick(0.5)), p90: r2(pick(0.9)), min: r2(s[0]), samples: xs.map(r2) }];
+  }));
 }
 
 // ---- the daemon: an answering BERTH_HOST, else a private one ----
@@ -130,6 +138,7 @@ async function startDaemon() {
 }
 
 // ---- the floor: bare runc on a copy of the image's root filesystem ----
+/** Prepares the bundle; returns one timed iteration. */
 async function runcFloor(lowerDir) {
   const dir = mkdtempSync('/tmp/bb-runc-');
   const state = join(dir, 'state');
@@ -152,19 +161,19 @@ async function runcFloor(lowerDir) {
   spec.process.env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
   let n = 0;
-  return measure('runc run + delete', async () => {
+  return async () => {
     const id = `bench-${process.pid}-${n++}`;
     // --keep so that the delete is a real step, as berth's --rm is.
     await run('runc', ['--root', state, 'run', '--keep', '--bundle', dir, id]);
     await run('runc', ['--root', state, 'delete', id]);
-  });
+  };
 }
 
 // ---- report ----
 function report(r) {
   if (JSON_OUT) { process.stdout.write(`${JSON.stringify(r, null, 2)}\n`); return; }
   const f = (x) => (x === undefined ? '-' : x.toFixed(1));
-  say(`\nstart-up of a \`true\` container, ms over ${RUNS} runs (after ${WARMUP} warm-up):`);
+  say(`\nstart-up of a \`true\` container, ms over ${RUNS} interleaved runs (after ${WARMUP} warm-up):`);
   say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}`);
   for (const [k, label] of Object.entries(LABELS)) {
     const t = r.timings[k];
@@ -173,7 +182,9 @@ function report(r) {
   say('');
   // Node 20 parses this file at every start (~80 ms on the machine this was written on), berth's CLI included.
   if (process.env.NODE_EXTRA_CA_CERTS) say(`  note: NODE_EXTRA_CA_CERTS is set; every node start pays for reading it (see the node row)\n`);
-  for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x (medians)` : ''}`);
+  const x = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
+  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)}\n`);
+  for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x` : ''}`);
   const kib = (x) => (x === undefined ? 'n/a' : `${(x / 1024).toFixed(1)} MiB`);
   say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);
 }
@@ -188,20 +199,21 @@ const LABELS = {
 async function main() {
   await startDaemon();
   if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
-  const timings = {};
   const skipped = {};
-
-  say('measuring:');
-  timings.berth = await measure('berth', () => berth(['run', '--rm', 'busybox', 'true']));
-  if (existsSync(DOCKER)) timings.dockerCli = await measure('docker CLI on berth', () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: host }));
-  else skipped.dockerCli = `${DOCKER} not installed, skipped`;
+  const dockerRun = (sock) => () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: `unix://${sock}` });
   const lower = JSON.parse(await berth(['inspect', 'busybox']))[0]?.GraphDriver?.Data?.LowerDir?.split(':')[0];
-  timings.runc = await runcFloor(lower);
-  if (existsSync(DOCKER) && await ping(DOCKERD_SOCK)) {
-    timings.dockerd = await measure('dockerd', () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: `unix://${DOCKERD_SOCK}` }));
-  } else { skipped.dockerd = 'dockerd: not running here, skipped'; say(`  ${skipped.dockerd}`); }
-  // How much of the berth figure is just starting Node, which no daemon-side work can win back.
-  timings.node = await measure('node startup', () => run(process.execPath, ['-e', '0']));
+  const scenarios = {
+    berth: () => berth(['run', '--rm', 'busybox', 'true']),
+    dockerCli: existsSync(DOCKER) ? dockerRun(host.slice(7)) : undefined,
+    runc: await runcFloor(lower),
+    // How much of the berth figure is just starting Node, which no daemon-side work can win back.
+    node: () => run(process.execPath, ['-e', '0']),
+    dockerd: existsSync(DOCKER) && await ping(DOCKERD_SOCK) ? dockerRun(DOCKERD_SOCK) : undefined,
+  };
+  if (!scenarios.dockerCli) skipped.dockerCli = `${DOCKER} not installed, skipped`;
+  if (!scenarios.dockerd) { skipped.dockerd = 'dockerd: not running here, skipped'; say(skipped.dockerd); }
+  for (const k of Object.keys(scenarios)) if (!scenarios[k]) delete scenarios[k];
+  const timings = await measureAll(scenarios);
 
   // Memory: let the daemon settle (GC, closed connections) before reading its idle RSS.
   await new Promise((r) => setTimeout(r, 1000));
@@ -218,7 +230,9 @@ async function main() {
     target('berth at most 3x the runc floor', ratio('berth', 'runc'), (r) => r <= 3),
     target('berth at most 1/5 of dockerd', ratio('berth', 'dockerd'), (r) => r <= 0.2),
   ];
-  report({ runs: RUNS, warmup: WARMUP, host, timings, skipped, targets, memory });
+  // docker CLI on berth / floor is the daemon's share alone: the docker CLI itself starts in ~10 ms.
+  const ratios = { berthOverRunc: ratio('berth', 'runc'), berthOverDockerd: ratio('berth', 'dockerd'), dockerCliOnBerthOverRunc: ratio('dockerCli', 'runc') };
+  report({ runs: RUNS, warmup: WARMUP, host, timings, skipped, ratios, targets, memory });
 }
 
 try { await main(); } catch (e) { console.error(`bench: ${e.message}`); process.exitCode = 1; } finally { await cleanup(); }
