@@ -46,7 +46,7 @@ function run(cmd, args, env = process.env) {
     child.on('close', (code, signal) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.trim()}`))));
   });
 }
-const berth = (args) => run(process.execPath, [BERTH, ...args], { ...process.env, BERTH_HOST: host });
+const berth = (args) => run(BERTH, [...args], { ...process.env, BERTH_HOST: host });
 
 function ping(socketPath) {
   return new Promise((res) => {
@@ -116,7 +116,7 @@ async function startDaemon() {
   });
   host = `unix://${tmp}/berth.sock`;
   // Own process group: a terminal Ctrl-C reaches only us, so we can remove containers before the daemon stops.
-  const proc = spawn(process.execPath, [BERTH, 'daemon', '-H', host, '--data-root', `${tmp}/data`, '--exec-root', `${tmp}/run`],
+  const proc = spawn(BERTH, ['daemon', '-H', host, '--data-root', `${tmp}/data`, '--exec-root', `${tmp}/run`],
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let log = '';
   proc.stderr.on('data', (b) => { log += b; });

@@ -18,7 +18,7 @@ const ping = () => new Promise((res) => {
 });
 
 function berth(args, opts = {}) {
-  return spawnSync(process.execPath, [BERTH, ...args], { env, encoding: 'utf8', ...opts });
+  return spawnSync(BERTH, [...args], { env, encoding: 'utf8', ...opts });
 }
 
 function step(text) { process.stdout.write(`\n\x1b[1m▸ ${text}\x1b[0m\n`); }
@@ -27,7 +27,7 @@ if (!(await ping())) {
   const log = '/var/log/berth.log';
   step(`starting berth daemon on ${host} (log: ${log})`);
   const out = openSync(log, 'a');
-  const child = spawn(process.execPath, [BERTH, 'daemon', '-H', host], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(BERTH, ['daemon', '-H', host], { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   const until = Date.now() + 20_000;
   while (!(await ping())) {

@@ -7,7 +7,7 @@ import { BERTH, cleanup, exec, leftovers, startDaemon, waitFor } from './harness
 
 test('the CLI says in one line that no daemon answers', async () => {
   const dir = mkdtempSync('/tmp/bt-');
-  const r = await exec(process.execPath, [BERTH, '-H', `unix://${dir}/none.sock`, 'ps']);
+  const r = await exec(BERTH, ['-H', `unix://${dir}/none.sock`, 'ps']);
   await rm(dir, { recursive: true, force: true });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `Cannot connect to the berth daemon at unix://${dir}/none.sock. Is the berth daemon running?\n`);
@@ -16,7 +16,7 @@ test('the CLI says in one line that no daemon answers', async () => {
 test('a second daemon on the same data root refuses to start', async () => {
   const d = await startDaemon();
   try {
-    const r = await exec(process.execPath, [BERTH, 'daemon', '-H', `unix://${d.dir}/other.sock`, '--data-root', d.dataRoot, '--exec-root', `${d.dir}/run2`]);
+    const r = await exec(BERTH, ['daemon', '-H', `unix://${d.dir}/other.sock`, '--data-root', d.dataRoot, '--exec-root', `${d.dir}/run2`]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`another berth daemon \\(pid ${d.proc.pid}\\) is already using the data root ${d.dataRoot}`));
     assert.ok(existsSync(d.socket), 'the first daemon still serves');

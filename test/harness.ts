@@ -71,7 +71,7 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}
   const socket = join(dir, 'berth.sock');
   const host = `unix://${socket}`;
   let logText = '';
-  const proc = spawn(process.execPath, [BERTH, 'daemon', '-H', host, '--data-root', dataRoot, '--exec-root', execRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(BERTH, ['daemon', '-H', host, '--data-root', dataRoot, '--exec-root', execRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
   proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
   let exited: number | null | undefined;
@@ -84,7 +84,7 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}
   const d: TestDaemon = {
     dir, dataRoot, execRoot, socket, host, proc,
     log: () => logText,
-    berth: (args, o = {}) => exec(process.execPath, [BERTH, ...args], { ...o, env: { ...env, ...(o.env ?? {}) } }),
+    berth: (args, o = {}) => exec(BERTH, [...args], { ...o, env: { ...env, ...(o.env ?? {}) } }),
     docker: (args, o = {}) => exec(DOCKER, args, { ...o, env: { ...env, ...(o.env ?? {}) } }),
     api: (method, path, body) => new Promise((res, rej) => {
       const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);

@@ -23,7 +23,7 @@ describe('interactive TTY', () => {
     assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] });
   });
 
-  for (const [name, cli] of [['berth', [process.execPath, BERTH]], ['docker', [DOCKER]]] as const) {
+  for (const [name, cli] of [['berth', [BERTH]], ['docker', [DOCKER]]] as const) {
     test(`${name} run -it gives a shell on a terminal of the right size`, { skip: name === 'docker' && !hasDocker }, async () => {
       const r = await drive(d, ['echo $((6*7)); tty; stty size', 'exit 4'], [...cli, 'run', '-it', '--rm', 'busybox', 'sh']);
       assert.equal(r.code, 4, r.output);
@@ -33,7 +33,7 @@ describe('interactive TTY', () => {
   }
 
   test('Ctrl-C reaches the foreground process, not the CLI', async () => {
-    const r = await drive(d, ['sleep 30', '\\x03echo after=$?', 'exit'], [process.execPath, BERTH, 'run', '-it', '--rm', 'busybox', 'sh']);
+    const r = await drive(d, ['sleep 30', '\\x03echo after=$?', 'exit'], [BERTH, 'run', '-it', '--rm', 'busybox', 'sh']);
     assert.match(r.output, /after=130/);
     assert.equal(r.code, 0);
   });

@@ -7,8 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
 
-export const API_VERSION = '1.45';
-export const MIN_API_VERSION = '1.24';
+export { API_VERSION, MIN_API_VERSION } from './version.js';
 
 export interface Ctx {
   req: IncomingMessage;

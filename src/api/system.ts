@@ -2,9 +2,10 @@
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Engine } from './engine.js';
-import { API_VERSION, MIN_API_VERSION, sendJson, type Router } from './router.js';
+import { sendJson, type Router } from './router.js';
+import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from './version.js';
 
-export const BERTH_VERSION = '0.1.0';
+export { BERTH_VERSION };
 
 function osName(): string {
   try {

@@ -84,7 +84,14 @@ export class ContainerService extends EventEmitter {
       this.records.set(row.id, JSON.parse(row.record) as ContainerRecord);
     }
     for (const c of this.records.values()) {
-      if (!c.State.Running) continue;
+      if (!c.State.Running) {
+        // The daemon died between `runc create` and `runc start`, or before it cleaned up an exit.
+        const rt = this.runtimeOf(c);
+        if (await rt.holds(c.Id)) await rt.delete(c.Id);
+        const merged = join(this.dir(c.Id), 'merged');
+        if (await isMounted(merged)) await unmount(merged);
+        continue;
+      }
       const rt = this.runtimeOf(c);
       const code = await rt.exitCode(c.Id);
       if (code !== undefined) { await this.onExit(c.Id, code); continue; }
@@ -469,8 +476,10 @@ export class ContainerService extends EventEmitter {
   private async doRemove(c: ContainerRecord, _opts: { volumes?: boolean }): Promise<void> {
     if (!this.records.has(c.Id)) return;
     const rt = this.runtimeOf(c);
-    if (await rt.state(c.Id)) await rt.delete(c.Id);
-    await unmount(join(this.dir(c.Id), 'merged'));
+    // A stopped container was released when it exited; only leftovers of a crash still need the runtime.
+    if (c.State.Running || await rt.holds(c.Id)) await rt.delete(c.Id);
+    const merged = join(this.dir(c.Id), 'merged');
+    if (await isMounted(merged)) await unmount(merged);
     await rm(this.dir(c.Id), { recursive: true, force: true });
     this.records.delete(c.Id);
     this.store.deleteContainer(c.Id);

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
@@ -222,6 +222,10 @@ export class OciRuntime extends EventEmitter implements Runtime {
   async exitCode(id: string): Promise<number | undefined> {
     const text = await readFile(join(this.exits, id), 'utf8').catch(() => '');
     return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+  }
+
+  async holds(id: string): Promise<boolean> {
+    return stat(this.bundle(id)).then(() => true, () => false);
   }
 
   async delete(id: string): Promise<void> {

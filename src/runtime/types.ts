@@ -46,6 +46,8 @@ export interface Runtime extends EventEmitter {
   state(id: string): Promise<RuntimeState | undefined>;
   /** The exit code once it exited, else undefined. */
   exitCode(id: string): Promise<number | undefined>;
+  /** Whether the runtime still holds anything for the workload (cheap: no external process). */
+  holds(id: string): Promise<boolean>;
   /** Releases everything the runtime holds for the workload. Safe to call twice. */
   delete(id: string): Promise<void>;
   /** Emits 'exit' (id, exitCode) whenever a workload exits. */

@@ -9,9 +9,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import * as tar from 'tar';
-
-const createTar = tar.c as unknown as (opts: Record<string, unknown>, files: string[]) => Readable;
 import { clientOf, ExitError } from '../context.js';
 import { importTarball } from './images.js';
 
@@ -76,7 +73,10 @@ function debianRootfs(dir: string, suite: string): void {
 }
 
 /** Owners and modes as they are on disk (node-tar's `portable` would clear group/other write bits, so /tmp lost 1777). */
-function tarOf(dir: string, fixedTimes: boolean): Readable {
+async function tarOf(dir: string, fixedTimes: boolean): Promise<Readable> {
+  // Loaded here, not at the top: every other command starts faster without it.
+  const tar = await import('tar');
+  const createTar = tar.c as unknown as (opts: Record<string, unknown>, files: string[]) => Readable;
   return createTar({ cwd: dir, mtime: fixedTimes ? new Date(0) : undefined }, readdirSync(dir).sort());
 }
 
@@ -97,13 +97,13 @@ export function registerBootstrap(program: Command): void {
           busyboxRootfs(work);
           changes = [`ENV ${PATH_ENV}`, 'CMD ["sh"]'];
           message = `berth bootstrap busybox (Debian busybox-static ${version})`;
-          stream = tarOf(work, true);
+          stream = await tarOf(work, true);
         } else if (flavour === 'debian') {
           ref = o.tag ?? `debian:${o.suite}`;
           debianRootfs(work, o.suite);
           changes = [`ENV ${PATH_ENV}`, 'CMD ["bash"]'];
           message = `berth bootstrap debian (debootstrap --variant=minbase ${o.suite})`;
-          stream = tarOf(work, false);
+          stream = await tarOf(work, false);
         } else {
           throw new ExitError(1, `unknown flavour "${flavour}": choose busybox or debian`);
         }

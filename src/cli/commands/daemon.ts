@@ -10,7 +10,8 @@ export function registerDaemon(program: Command): void {
     .option('--exec-root <dir>', 'Root directory for execution state files', '/run/berth')
     .action(async (o: { host: string; dataRoot: string; execRoot: string }) => {
       if (process.getuid?.() !== 0) throw new ExitError(1, 'berth daemon needs to run as root');
-      const { runDaemon, DaemonError } = await import('../../daemon/index.js');
+      // The daemon is its own bundle beside this one (see scripts/build.mjs), loaded only here.
+      const { runDaemon, DaemonError } = (await import(new URL('./daemon.js', import.meta.url).href)) as typeof import('../../daemon/index.js');
       let daemon;
       try {
         daemon = await runDaemon({ host: o.host, dataRoot: o.dataRoot, execRoot: o.execRoot });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ApiError } from '../client.js';
 import { clientOf, ExitError } from '../context.js';
-import { BERTH_VERSION } from '../../api/index.js';
+import { API_VERSION, BERTH_VERSION } from '../../api/index.js';
 
 export function registerInspect(program: Command): void {
   program.command('inspect').description('Return low-level information on containers or images')
@@ -37,7 +37,7 @@ export function registerInspect(program: Command): void {
   program.command('version').description('Show the berth version information')
     .action(async (_o: unknown, cmd: Command) => {
       const client = clientOf(cmd);
-      process.stdout.write(`Client:\n Version:           ${BERTH_VERSION}\n API version:       1.45\n Node version:      ${process.version}\n OS/Arch:           linux/${process.arch === 'x64' ? 'amd64' : process.arch}\n\n`);
+      process.stdout.write(`Client:\n Version:           ${BERTH_VERSION}\n API version:       ${API_VERSION}\n Node version:      ${process.version}\n OS/Arch:           linux/${process.arch === 'x64' ? 'amd64' : process.arch}\n\n`);
       const v = await client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; GoVersion: string; Os: string; Arch: string; KernelVersion: string }>('GET', '/version');
       process.stdout.write(`Server: berth\n Engine:\n  Version:          ${v.Version}\n  API version:      ${v.ApiVersion} (minimum version ${v.MinAPIVersion})\n  Runtime:          ${v.GoVersion}\n  OS/Arch:          ${v.Os}/${v.Arch}\n  Kernel:           ${v.KernelVersion}\n`);
     });

@@ -57,9 +57,11 @@ export function registerRun(program: Command): void {
     }
     const tty = !!flags.tty;
     const stdin = !!flags.interactive;
-    const sock = await openAttach(client, id, { tty, stdin });
-    // Registered before start, so an exit cannot slip past it.
-    const waitRes = await client.raw('POST', `/containers/${id}/wait`, { query: { condition: flags.rm ? 'removed' : 'next-exit' } });
+    // Both are registered before start, so neither output nor the exit can slip past them.
+    const [sock, waitRes] = await Promise.all([
+      openAttach(client, id, { tty, stdin }),
+      client.raw('POST', `/containers/${id}/wait`, { query: { condition: flags.rm ? 'removed' : 'next-exit' } }),
+    ]);
     const status = (async () => {
       const chunks: Buffer[] = [];
       for await (const c of waitRes) chunks.push(c as Buffer);
