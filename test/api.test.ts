@@ -4,18 +4,12 @@ import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Demuxer } from '../src/api/index.js';
-import { cleanup, containerIds, leftovers, startDaemon, type TestDaemon } from './harness.js';
+import { containerIds, startDaemon, teardown, type TestDaemon } from './harness.js';
 
 describe('Engine API', () => {
   let d: TestDaemon;
   before(async () => { d = await startDaemon({ busybox: true }); });
-  after(async () => {
-    const ids = await containerIds(d);
-    for (const id of ids) await d.berth(['rm', '-f', id]);
-    const left = leftovers(d, ids);
-    await cleanup(d);
-    assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] });
-  });
+  after(() => teardown(d));
 
   test('/_ping and /version negotiate', async () => {
     const p = await d.api('GET', '/_ping');

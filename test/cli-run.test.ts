@@ -3,19 +3,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanup, containerIds, leftovers, startDaemon, waitFor, type TestDaemon } from './harness.js';
+import { startDaemon, teardown, type TestDaemon, waitFor } from './harness.js';
 
 describe('berth run', () => {
   let d: TestDaemon;
   const seen: string[] = [];
   before(async () => { d = await startDaemon({ busybox: true }); });
-  after(async () => {
-    seen.push(...(await containerIds(d)));
-    for (const id of await containerIds(d)) await d.berth(['rm', '-f', id]);
-    const left = leftovers(d, seen);
-    await cleanup(d);
-    assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] }, 'nothing left behind');
-  });
+  after(() => teardown(d, seen));
 
   test('prints the output and exits 0', async () => {
     const r = await d.berth(['run', '--rm', 'busybox', 'echo', 'hello']);
@@ -163,13 +157,7 @@ describe('berth run', () => {
 describe('bad input', () => {
   let d: TestDaemon;
   before(async () => { d = await startDaemon({ busybox: true }); });
-  after(async () => {
-    const ids = await containerIds(d);
-    const left = leftovers(d, ids);
-    await cleanup(d);
-    assert.deepEqual(ids, [], 'no containers were left by failed commands');
-    assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] });
-  });
+  after(() => teardown(d, [], { expectNone: true }));
 
   test('an unknown image', async () => {
     const r = await d.berth(['run', '--rm', 'nope']);

@@ -1,18 +1,12 @@
 /** The real docker CLI (v28) against berth's socket: what it prints and its exit codes, as with dockerd. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cleanup, containerIds, hasDocker, leftovers, startDaemon, type TestDaemon } from './harness.js';
+import { hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
 
 describe('docker CLI against berth', { skip: hasDocker ? false : 'no /usr/local/bin/docker here' }, () => {
   let d: TestDaemon;
   before(async () => { d = await startDaemon({ busybox: true }); });
-  after(async () => {
-    const ids = await containerIds(d);
-    for (const id of ids) await d.berth(['rm', '-f', id]);
-    const left = leftovers(d, ids);
-    await cleanup(d);
-    assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] });
-  });
+  after(() => teardown(d));
 
   test('docker version negotiates the API', async () => {
     const r = await d.docker(['version', '--format', '{{.Server.APIVersion}} {{.Server.Os}}']);

@@ -3,6 +3,7 @@
  * root, exec root and socket, drives it with `berth` and the docker CLI, and
  * checks afterwards that nothing was left on the host.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -136,4 +137,17 @@ export async function cleanup(d: TestDaemon): Promise<void> {
 export async function containerIds(d: TestDaemon): Promise<string[]> {
   const r = await d.berth(['ps', '-aq', '--no-trunc']);
   return r.stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * A suite's end: removes what its tests left running, stops the daemon, deletes its directories, and
+ * fails if any mount, conmon/runc process or container cgroup outlived it.
+ */
+export async function teardown(d: TestDaemon, seenIds: string[] = [], opts: { expectNone?: boolean } = {}): Promise<void> {
+  const ids = await containerIds(d);
+  if (opts.expectNone) assert.deepEqual(ids, [], 'the tests left no containers (failed commands and --rm clean up)');
+  for (const id of ids) await d.berth(['rm', '-f', id]);
+  const left = leftovers(d, [...seenIds, ...ids]);
+  await cleanup(d);
+  assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] }, 'nothing left behind');
 }

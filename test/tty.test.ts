@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BERTH, cleanup, containerIds, DOCKER, exec, hasDocker, leftovers, startDaemon, type TestDaemon } from './harness.js';
+import { BERTH, DOCKER, exec, hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
 
 const DRIVER = join(import.meta.dirname, 'pty-drive.py');
 
@@ -15,13 +15,7 @@ async function drive(d: TestDaemon, lines: string[], cmd: string[]): Promise<{ o
 describe('interactive TTY', () => {
   let d: TestDaemon;
   before(async () => { d = await startDaemon({ busybox: true }); });
-  after(async () => {
-    const ids = await containerIds(d);
-    const left = leftovers(d, ids);
-    await cleanup(d);
-    assert.deepEqual(ids, [], '--rm removed them');
-    assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] });
-  });
+  after(() => teardown(d, [], { expectNone: true }));
 
   for (const [name, cli] of [['berth', [BERTH]], ['docker', [DOCKER]]] as const) {
     test(`${name} run -it gives a shell on a terminal of the right size`, { skip: name === 'docker' && !hasDocker }, async () => {

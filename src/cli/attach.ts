@@ -70,3 +70,32 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
     sock.on('error', finish);
   });
 }
+
+/**
+ * docker's foreground flow: attach and register the wait (both before start, so neither output nor
+ * the exit can slip past), start, pump the streams, and resolve with the exit code. A failed start
+ * rejects with the daemon's error after the streams are released.
+ */
+export async function startAttached(client: Client, id: string, o: AttachOptions & { condition: 'next-exit' | 'removed' }): Promise<number> {
+  const [sock, waitRes] = await Promise.all([
+    openAttach(client, id, o),
+    client.raw('POST', `/containers/${id}/wait`, { query: { condition: o.condition } }),
+  ]);
+  const status = (async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of waitRes) chunks.push(c as Buffer);
+    return (JSON.parse(Buffer.concat(chunks).toString()) as { StatusCode: number }).StatusCode;
+  })();
+  const pumped = pumpAttach(client, id, sock, o);
+  try {
+    await client.call('POST', `/containers/${id}/start`);
+  } catch (e) {
+    sock.destroy();
+    waitRes.destroy();
+    process.stdin.pause();
+    status.catch(() => {});
+    throw e;
+  }
+  await pumped;
+  return status;
+}

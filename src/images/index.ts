@@ -37,7 +37,7 @@ export class ImageService {
   readonly content: ContentStore;
   private readonly layersRoot: string;
 
-  constructor(private readonly store: Store, private readonly root: string) {
+  constructor(private readonly store: Store, root: string) {
     this.content = new ContentStore(join(root, 'blobs'));
     this.layersRoot = join(root, 'layers');
   }

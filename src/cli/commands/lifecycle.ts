@@ -1,6 +1,6 @@
 /** `start`, `stop`, `kill`, `rm`, `wait`: verbs over one or more containers. */
 import type { Command } from 'commander';
-import { openAttach, pumpAttach } from '../attach.js';
+import { startAttached } from '../attach.js';
 import { ApiError } from '../client.js';
 import { clientOf, ExitError, forEachArg } from '../context.js';
 
@@ -15,14 +15,7 @@ export function registerLifecycle(program: Command): void {
         if (ids.length > 1) throw new ExitError(1, 'you cannot start and attach multiple containers at once');
         const c = await client.json<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ids[0]}/json`);
         const tty = c.Config.Tty; const stdin = !!o.interactive;
-        const sock = await openAttach(client, c.Id, { tty, stdin });
-        const waitRes = await client.raw('POST', `/containers/${c.Id}/wait`, { query: { condition: 'next-exit' } });
-        const pumped = pumpAttach(client, c.Id, sock, { tty, stdin });
-        await client.call('POST', `/containers/${c.Id}/start`);
-        await pumped;
-        const chunks: Buffer[] = [];
-        for await (const ch of waitRes) chunks.push(ch as Buffer);
-        throw new ExitError((JSON.parse(Buffer.concat(chunks).toString()) as { StatusCode: number }).StatusCode);
+        throw new ExitError(await startAttached(client, c.Id, { tty, stdin, condition: 'next-exit' }));
       }
       await forEachArg(ids, async (id) => {
         await client.call('POST', `/containers/${id}/start`);

@@ -1,7 +1,7 @@
 /** `berth run` and `berth create`: create (pulling when the image is missing), attach, start, wait. */
 import type { Command } from 'commander';
 import { ApiError, type Client } from '../client.js';
-import { openAttach, pumpAttach } from '../attach.js';
+import { startAttached } from '../attach.js';
 import { clientOf, ExitError } from '../context.js';
 import { pullImage } from './pull.js';
 import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
@@ -57,27 +57,12 @@ export function registerRun(program: Command): void {
     }
     const tty = !!flags.tty;
     const stdin = !!flags.interactive;
-    // Both are registered before start, so neither output nor the exit can slip past them.
-    const [sock, waitRes] = await Promise.all([
-      openAttach(client, id, { tty, stdin }),
-      client.raw('POST', `/containers/${id}/wait`, { query: { condition: flags.rm ? 'removed' : 'next-exit' } }),
-    ]);
-    const status = (async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of waitRes) chunks.push(c as Buffer);
-      return (JSON.parse(Buffer.concat(chunks).toString()) as { StatusCode: number }).StatusCode;
-    })();
-    const pumped = pumpAttach(client, id, sock, { tty, stdin });
+    let code: number;
     try {
-      await client.call('POST', `/containers/${id}/start`);
+      code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit' });
     } catch (e) {
-      sock.destroy();
-      waitRes.destroy();
-      process.stdin.pause();
       throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, `berth: ${describeRun(e)}`);
     }
-    await pumped;
-    const code = await status;
     throw new ExitError(code);
   });
 
