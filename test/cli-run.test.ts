@@ -1,9 +1,10 @@
 /** `berth run` and friends end to end, against a private daemon with real runc, conmon and overlayfs. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDaemon, teardown, type TestDaemon, waitFor } from './harness.js';
+import { BERTH, startDaemon, teardown, type TestDaemon, waitFor } from './harness.js';
 
 describe('berth run', () => {
   let d: TestDaemon;
@@ -116,6 +117,18 @@ describe('berth run', () => {
     assert.equal(notRunning.code, 1);
     assert.match(notRunning.stderr, /is not running/);
     await d.berth(['rm', a, b]);
+  });
+
+  test('Ctrl-C on the CLI reaches the container as SIGINT, as docker\'s sig-proxy', async () => {
+    const child = spawn(BERTH, ['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got INT; exit 9" INT; echo ready; while true; do sleep 0.1; done'],
+      { env: { ...process.env, BERTH_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitFor(() => out.includes('ready'), 10_000, 'the container to start');
+    child.kill('SIGINT');
+    assert.equal(await exited, 9);
+    assert.equal(out, 'ready\ngot INT\n');
   });
 
   test('create, start -a and the name conflict', async () => {
