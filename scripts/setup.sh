@@ -22,10 +22,12 @@ if ((${#need[@]})); then
 fi
 
 # better-sqlite3 builds from source here (no prebuilt download): that takes a minute and a half, once.
+# `npm install`, not `npm ci`: node-unix-socket names optional per-platform packages that were never
+# published, which `npm ci` treats as a lock file out of sync. The lock file still pins every version.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || ! node -e "require('better-sqlite3')" 2>/dev/null; then
   echo "berth setup: installing npm packages" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.package-lock.json
 fi
 

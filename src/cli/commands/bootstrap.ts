@@ -54,7 +54,7 @@ function aptMirror(): string {
     const m = /^deb\s+(?:\[[^\]]*\]\s+)?(https?:\/\/\S+)\s+\S+\s+main/m.exec(text) ?? /^URIs:\s*(https?:\/\/\S+)/m.exec(text);
     if (m && !/security/.test(m[1]!)) return m[1]!;
   }
-  return 'http://deb.debian.org/debian';
+  throw new ExitError(1, 'no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d: debootstrap needs one');
 }
 
 function debianRootfs(dir: string, suite: string): void {
