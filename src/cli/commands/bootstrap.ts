@@ -61,7 +61,8 @@ function debianRootfs(dir: string, suite: string): void {
   if (!existsSync('/usr/sbin/debootstrap')) throw new ExitError(1, 'debootstrap not found: apt-get install debootstrap');
   const mirror = aptMirror();
   process.stderr.write(`Running debootstrap --variant=minbase ${suite} from ${mirror} (this takes a few minutes)\n`);
-  const r = spawnSync('debootstrap', ['--variant=minbase', suite, dir, mirror], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Progress goes to stderr: stdout carries only the image ID, as with import.
+  const r = spawnSync('debootstrap', ['--variant=minbase', suite, dir, mirror], { stdio: ['ignore', 2, 2] });
   if (r.status !== 0) throw new ExitError(1, `debootstrap failed with exit code ${r.status}`);
   // As Debian's own images: no device nodes (the runtime makes /dev), no package caches.
   for (const d of ['dev', 'var/cache/apt/archives', 'var/lib/apt/lists']) {
