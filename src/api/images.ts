@@ -10,7 +10,7 @@ function summary(img: Image) {
     Id: img.id,
     ParentId: '',
     RepoTags: img.repoTags,
-    RepoDigests: [],
+    RepoDigests: img.repoDigests,
     Created: Math.floor(Date.parse(img.created) / 1000),
     Size: img.size,
     VirtualSize: img.size,
@@ -25,7 +25,7 @@ function inspect(img: Image) {
   return {
     Id: img.id,
     RepoTags: img.repoTags,
-    RepoDigests: [],
+    RepoDigests: img.repoDigests,
     Parent: '',
     Comment: img.config.history?.at(-1)?.comment ?? '',
     Created: img.created,

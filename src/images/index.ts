@@ -2,14 +2,16 @@
  * The images part: references, the content store, layers and the image
  * records. Other parts see images only through `ImageService`.
  */
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ConflictError, NotFoundError, noSuchImage } from '../errors/index.js';
+import { ConflictError, InvalidParameterError, NotFoundError, noSuchImage } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { applyChanges } from './changes.js';
 import { ContentStore, sha256 } from './content-store.js';
-import { LAYER_MEDIA_TYPE, layerFromTarball, unpackLayer, type LayerBlob } from './layers.js';
+import { LAYER_MEDIA_TYPE, layerFromTarball, type LayerBlob } from './layers.js';
+import { compressionOf, unpackStream } from './unpack.js';
 import { canonical, familiarString, parseReference } from './reference.js';
 import {
   CONFIG_MEDIA_TYPE, DEFAULT_PATH, MANIFEST_MEDIA_TYPE, goArch,
@@ -69,7 +71,7 @@ export class ImageService {
     try {
       const ref = parseReference(nameOrId);
       if (ref.digest && !ref.tag) {
-        return this.store.listImages().find((i) => i.manifestDigest === ref.digest)?.id;
+        return this.store.resolveRepoDigest(canonical(ref)) ?? this.store.listImages().find((i) => i.manifestDigest === ref.digest)?.id;
       }
       return this.store.resolveTag(canonical({ ...ref, digest: undefined }));
     } catch {
@@ -86,6 +88,7 @@ export class ImageService {
       config,
       manifestDigest: row.manifestDigest,
       repoTags: this.store.tagsOf(id).map(familiarString),
+      repoDigests: this.store.repoDigestsOf(id).map(familiarString),
       size: row.size,
       created: row.created,
       layerDirs: this.store.imageChain(id).map((c) => this.layerDir(c)),
@@ -111,11 +114,7 @@ export class ImageService {
     return this.commitImage([layer], { config: cfg, history: [history], created }, ref ? canonical(ref) : undefined);
   }
 
-  /**
-   * Writes config and manifest blobs, unpacks any missing layer, then records
-   * the image and its tag in one transaction: until that commit the image
-   * does not exist, so a failure leaves nothing half-made behind.
-   */
+  /** Builds config and manifest for layers berth made itself, then adds the image. */
   async commitImage(
     layers: LayerBlob[],
     meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string },
@@ -136,34 +135,64 @@ export class ImageService {
       config: { mediaType: CONFIG_MEDIA_TYPE, digest: configBlob.digest, size: configBlob.size },
       layers: layers.map((l) => ({ mediaType: LAYER_MEDIA_TYPE, digest: l.digest, size: l.size })),
     };
-    const manifestBlob = await this.content.put(JSON.stringify(manifest));
+    return this.addImage(Buffer.from(JSON.stringify(manifest)), { tag });
+  }
 
-    const chainIds: string[] = [];
-    let parent: string | null = null;
-    let size = 0;
-    for (const l of layers) {
-      const chainId: string = parent ? sha256(`${parent} ${l.diffId}`) : l.diffId;
-      await this.ensureUnpacked(chainId, l.digest);
-      this.store.putLayer({ chainId, diffId: l.diffId, parent, blobDigest: l.digest, size: l.uncompressedSize });
-      chainIds.push(chainId);
-      size += l.uncompressedSize;
-      parent = chainId;
+  /**
+   * Records an image from its manifest, byte for byte as given (pull, load
+   * and commit all end here). The config and layer blobs must already be in
+   * the content store. Missing layers are unpacked and checked against the
+   * config's diff IDs; then the image, its tag and its repo digest are
+   * recorded in one transaction: until that commit the image does not
+   * exist, so a failure leaves nothing half-made.
+   */
+  async addImage(manifestBytes: Buffer, opts: { tag?: string; repoDigest?: string } = {}): Promise<Image> {
+    const manifest = parseManifest(manifestBytes);
+    const config = await this.content.readJson<ImageConfig>(manifest.config.digest);
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) {
+      throw new InvalidParameterError(`image config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
     }
-    this.store.transaction(() => {
-      this.store.putImage({ id: configBlob.digest, manifestDigest: manifestBlob.digest, size, created: meta.created }, chainIds);
-      if (tag) this.store.setTag(tag, configBlob.digest);
+    const chainIds = chainIdsOf(diffIds);
+    await Promise.all(manifest.layers.map(async (l, i) => {
+      await this.ensureUnpacked(chainIds[i]!, l.digest, l.mediaType, diffIds[i]!);
+    }));
+    const sizes = await Promise.all(chainIds.map((c) => dirSize(this.layerDir(c))));
+    manifest.layers.forEach((l, i) => {
+      this.store.putLayer({ chainId: chainIds[i]!, diffId: diffIds[i]!, parent: i ? chainIds[i - 1]! : null, blobDigest: l.digest, size: sizes[i]! });
     });
-    return this.load(configBlob.digest);
+    const stored = await this.content.put(manifestBytes);
+    const id = manifest.config.digest;
+    const created = config.created ?? new Date(0).toISOString();
+    this.store.transaction(() => {
+      this.store.putImage({ id, manifestDigest: stored.digest, size: sizes.reduce((a, b) => a + b, 0), created }, chainIds);
+      if (opts.tag) this.store.setTag(canonical(parseReference(opts.tag)), id);
+      if (opts.repoDigest) this.store.setRepoDigest(opts.repoDigest, id);
+    });
+    return this.load(id);
+  }
+
+  async manifestOf(image: Image): Promise<{ bytes: Buffer; manifest: Manifest }> {
+    const bytes = await this.content.read(image.manifestDigest);
+    return { bytes, manifest: parseManifest(bytes) };
+  }
+
+  /** Whether the layer with this chain ID is already unpacked (so a pull can skip its download). */
+  async hasLayer(chainId: string): Promise<boolean> {
+    return stat(this.layerDir(chainId)).then(() => true, () => false);
   }
 
   /** Unpacks into a temporary directory and renames, so a layer directory is always complete. */
-  private async ensureUnpacked(chainId: string, blobDigest: string): Promise<void> {
+  async ensureUnpacked(chainId: string, blobDigest: string, mediaType: string, diffId: string): Promise<void> {
     const final = join(this.layersRoot, hexOf(chainId));
     if (await stat(join(final, 'diff')).then(() => true, () => false)) return;
-    const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
+    const tmp = `${final}.tmp-${randomBytes(4).toString('hex')}`;
     try {
-      await unpackLayer(this.content, blobDigest, join(tmp, 'diff'));
-      await rename(tmp, final);
+      await unpackStream(this.content.stream(blobDigest), compressionOf(mediaType), join(tmp, 'diff'), diffId);
+      await rename(tmp, final).catch(async (e: NodeJS.ErrnoException) => {
+        // Another pull of the same layer finished first: its copy is as good as ours.
+        if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+      });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -229,4 +258,38 @@ export class ImageService {
   notFound(ref: string): NotFoundError {
     return noSuchImage(ref);
   }
+}
+
+const MANIFEST_TYPES = new Set([MANIFEST_MEDIA_TYPE, 'application/vnd.docker.distribution.manifest.v2+json']);
+
+/** An image manifest (OCI or Docker schema 2); indexes are resolved by the caller first. */
+export function parseManifest(bytes: Buffer): Manifest {
+  let m: Manifest;
+  try { m = JSON.parse(bytes.toString()) as Manifest; } catch { throw new InvalidParameterError('the manifest is not valid JSON'); }
+  const type = m.mediaType ?? MANIFEST_MEDIA_TYPE;
+  if (m.schemaVersion !== 2 || !MANIFEST_TYPES.has(type) || !m.config?.digest || !Array.isArray(m.layers)) {
+    throw new InvalidParameterError(`unsupported manifest (media type ${type})`);
+  }
+  return m;
+}
+
+/** The OCI chain IDs: the first layer's diff ID, then sha256(parent + " " + diff ID). */
+export function chainIdsOf(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) out.push(out.length ? sha256(`${out[out.length - 1]} ${d}`) : d);
+  return out;
+}
+
+/** Bytes used by a directory tree, as docker reports an image's size. */
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) total += (await lstat(p)).size;
+    }
+  };
+  await walk(dir).catch(() => {});
+  return total;
 }

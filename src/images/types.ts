@@ -53,6 +53,7 @@ export interface Image {
   config: ImageConfig;
   manifestDigest: string;
   repoTags: string[];      // familiar form: busybox:latest
+  repoDigests: string[];   // familiar form: busybox@sha256:…
   size: number;
   created: string;
   /** Unpacked layer directories, bottom layer first. */

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS layers (
 CREATE TABLE IF NOT EXISTS image_layers (
   image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, idx INTEGER NOT NULL, chain_id TEXT NOT NULL,
   PRIMARY KEY (image_id, idx));
+CREATE TABLE IF NOT EXISTS repo_digests (
+  ref TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
 CREATE TABLE IF NOT EXISTS containers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL, record TEXT NOT NULL);
 `;
@@ -89,6 +91,7 @@ export class Store {
   deleteImage(id: string): void {
     this.transaction(() => {
       this.db.prepare('DELETE FROM tags WHERE image_id = ?').run(id);
+      this.db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(id);
       this.db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
       this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
     });
@@ -110,6 +113,21 @@ export class Store {
 
   tagsOf(imageId: string): string[] {
     return (this.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+  }
+
+  /** `repo@sha256:…`: the manifest digest an image had in a registry. */
+  setRepoDigest(ref: string, imageId: string): void {
+    this.db.prepare('INSERT INTO repo_digests (ref, image_id) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id')
+      .run(ref, imageId);
+  }
+
+  repoDigestsOf(imageId: string): string[] {
+    return (this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
+  }
+
+  resolveRepoDigest(ref: string): string | undefined {
+    const r = this.db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(ref) as { image_id: string } | undefined;
+    return r?.image_id;
   }
 
   // ---- layers ----
