@@ -5,7 +5,7 @@ import { familiarString } from '../images/index.js';
 import { InvalidParameterError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
-import { boolParam, readJson, sendJson, type Ctx, type Router } from './router.js';
+import { boolParam, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
 import { frame } from './stdcopy.js';
 
 function statusText(c: ContainerRecord): string {
@@ -35,19 +35,6 @@ function summary(c: ContainerRecord) {
     NetworkSettings: { Networks: {} },
     Mounts: [],
   };
-}
-
-type Filters = Record<string, string[]>;
-
-function parseFilters(raw: string | null): Filters {
-  if (!raw) return {};
-  let v: unknown;
-  try { v = JSON.parse(raw); } catch { throw new InvalidParameterError(`invalid filter: ${raw}`); }
-  const out: Filters = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    out[k] = Array.isArray(val) ? val.map(String) : Object.keys(val as object);
-  }
-  return out;
 }
 
 function matches(c: ContainerRecord, f: Filters): boolean {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { familiarString, parseReference, type Image } from '../images/index.js';
 import type { Engine } from './engine.js';
-import { boolParam, sendJson, type Router } from './router.js';
+import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
 
 function summary(img: Image) {
   return {
@@ -50,8 +50,59 @@ function inspect(img: Image) {
 export function imageRoutes(r: Router, engine: Engine): void {
   const images = engine.images;
 
-  r.on('GET', '/images/json', async ({ res }) => {
-    sendJson(res, 200, (await images.list()).map(summary));
+  r.on('GET', '/images/json', async ({ res, query }) => {
+    const filters = parseFilters(query.get('filters'));
+    for (const k of Object.keys(filters)) {
+      if (!['dangling', 'reference', 'label', 'before', 'since'].includes(k)) throw new InvalidParameterError(`invalid filter '${k}'`);
+    }
+    const all = await images.list();
+    const byName = (n: string) => all.find((i) => i.repoTags.includes(n) || i.id.includes(n.replace(/^sha256:/, '')));
+    const list = all.filter((img) => {
+      if (filters.dangling?.length) {
+        const want = filters.dangling[0] === 'true' || filters.dangling[0] === '1';
+        if ((img.repoTags.length === 0) !== want) return false;
+      }
+      if (filters.reference?.length) {
+        const names = img.repoTags.flatMap((t) => [t, t.replace(/:[^:/]+$/, '')]);
+        if (!filters.reference.some((p) => names.some((n) => globMatch(p, n)))) return false;
+      }
+      if (filters.label?.length) {
+        const labels = img.config.config?.Labels ?? {};
+        if (!filters.label.every((l) => { const [k, v] = l.split('='); return k! in labels && (v === undefined || labels[k!] === v); })) return false;
+      }
+      for (const [key, cmp] of [['before', -1], ['since', 1]] as const) {
+        for (const n of filters[key] ?? []) {
+          const ref = byName(n);
+          if (!ref) throw new NotFoundError(`No such image: ${n}`);
+          if (Math.sign(Date.parse(img.created) - Date.parse(ref.created)) !== cmp) return false;
+        }
+      }
+      return true;
+    });
+    sendJson(res, 200, list.map(summary));
+  });
+
+  r.on('POST', '/images/prune', async ({ res, query }) => {
+    const filters = parseFilters(query.get('filters'));
+    const onlyDangling = !(filters.dangling?.[0] === 'false' || filters.dangling?.[0] === '0');
+    const out = await images.prune({ onlyDangling, inUse: (id) => engine.containers.usingImage(id) });
+    sendJson(res, 200, { ImagesDeleted: out.deleted.length ? out.deleted : null, SpaceReclaimed: out.reclaimed });
+  });
+
+  r.on('GET', '/system/df', async ({ res }) => {
+    const all = await images.list();
+    const containers = engine.containers.list();
+    sendJson(res, 200, {
+      LayersSize: await images.layersSize(),
+      Images: all.map((img) => ({ ...summary(img), Containers: containers.filter((c) => c.Image === img.id).length })),
+      Containers: await Promise.all(containers.map(async (c) => ({
+        Id: c.Id, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image, Command: [c.Path, ...c.Args].join(' '),
+        Created: Math.floor(Date.parse(c.Created) / 1000), State: c.State.Status, Status: c.State.Status,
+        SizeRw: await engine.containers.writableSize(c.Id), SizeRootFs: 0, Labels: c.Config.Labels, Mounts: [],
+      }))),
+      Volumes: [],
+      BuildCache: [],
+    });
   });
 
   r.on('GET', '/images/{name*}/json', async ({ res, params }) => {

@@ -96,3 +96,23 @@ export function boolParam(q: URLSearchParams, name: string, dflt = false): boole
   if (v === null) return dflt;
   return v === '1' || v.toLowerCase() === 'true';
 }
+
+export type Filters = Record<string, string[]>;
+
+/** docker's `filters` query parameter: `{"key":["v1","v2"]}` (or the older `{"key":{"v1":true}}`). */
+export function parseFilters(raw: string | null): Filters {
+  if (!raw) return {};
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch { throw new InvalidParameterError(`invalid filter: ${raw}`); }
+  const out: Filters = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    out[k] = Array.isArray(val) ? val.map(String) : Object.keys(val as object);
+  }
+  return out;
+}
+
+/** Go's path.Match for docker's `reference` filters: `*` and `?` stop at `/`. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${re}$`).test(value);
+}

@@ -14,6 +14,7 @@ import { registerLogs } from './commands/logs.js';
 import { registerPs } from './commands/ps.js';
 import { registerPull } from './commands/pull.js';
 import { registerRun } from './commands/run.js';
+import { registerSystem } from './commands/system.js';
 
 function program(): Command {
   const p = new Command('berth')
@@ -25,7 +26,7 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const register of [registerRun, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerBootstrap, registerDaemon]) {
+  for (const register of [registerRun, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
@@ -42,10 +43,35 @@ function commanderMessage(e: CommanderError, argv: string[]): string {
   return `${e.message.replace(/^error: /, '')}\n${see}`;
 }
 
+/**
+ * docker's management commands (`image ls`, `container rm`, `system df`) map onto the top-level verbs,
+ * so both spellings work with one implementation each.
+ */
+const GROUPS: Record<string, Record<string, string[]>> = {
+  image: {
+    ls: ['images'], list: ['images'], rm: ['rmi'], remove: ['rmi'], inspect: ['inspect', '--type', 'image'], history: ['history'],
+    tag: ['tag'], pull: ['pull'], push: ['push'], save: ['save'], load: ['load'], import: ['import'], prune: ['prune-images'],
+  },
+  container: {
+    ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], run: ['run'],
+    create: ['create'], start: ['start'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
+  },
+  system: { df: ['system-df'], info: ['info'] },
+};
+
+export function expandGroups(argv: string[]): string[] {
+  // Global flags (-H x) come before the command.
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-')) i += argv[i] === '-H' || argv[i] === '--host' ? 2 : 1;
+  const group = GROUPS[argv[i] ?? ''];
+  const sub = group?.[argv[i + 1] ?? ''];
+  return sub ? [...argv.slice(0, i), ...sub, ...argv.slice(i + 2)] : argv;
+}
+
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
+  const argv = expandGroups(process.argv.slice(2));
   try {
-    await program().parseAsync(process.argv);
+    await program().parseAsync(argv, { from: 'user' });
     process.exit(0);
   } catch (e) {
     if (e instanceof ExitError) {

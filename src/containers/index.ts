@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
-import { isMounted, mountOverlay, unmount } from '../host/index.js';
+import { isMounted, mountOverlay, run, unmount } from '../host/index.js';
 import { DEFAULT_PATH, type Image, type ImageService } from '../images/index.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
@@ -487,6 +487,13 @@ export class ContainerService extends EventEmitter {
     this.pendingAttach.delete(c.Id);
     this.emit('event', 'destroy', c);
     this.emit(`removed:${c.Id}`);
+  }
+
+  /** Bytes the container wrote to its own layer, as `SizeRw`. */
+  async writableSize(ref: string): Promise<number> {
+    const c = this.get(ref);
+    const res = await run('du', ['-sb', join(this.dir(c.Id), 'upper')], { allowFailure: true });
+    return Number(res.stdout.split('\t')[0]) || 0;
   }
 
   // ---- logs ----

@@ -239,6 +239,30 @@ export class ImageService {
     return out;
   }
 
+  /** `image prune`: dangling images (or, with `onlyDangling: false`, all unused ones) not used by a container. */
+  async prune(opts: { onlyDangling: boolean; inUse: (id: string) => string[] }): Promise<{ deleted: DeleteResponseItem[]; reclaimed: number }> {
+    const deleted: DeleteResponseItem[] = [];
+    let reclaimed = 0;
+    const before = await this.layersSize();
+    for (const img of await this.list()) {
+      if (opts.onlyDangling && img.repoTags.length) continue;
+      if (opts.inUse(img.id).length) continue;
+      for (const t of this.store.tagsOf(img.id)) deleted.push({ Untagged: familiarString(t) });
+      this.store.deleteImage(img.id);
+      await this.content.delete(img.manifestDigest);
+      await this.content.delete(img.id);
+      deleted.push({ Deleted: img.id });
+    }
+    await this.collectGarbage();
+    reclaimed = before - await this.layersSize();
+    return { deleted, reclaimed };
+  }
+
+  /** Bytes of all unpacked layers, each counted once. */
+  async layersSize(): Promise<number> {
+    return this.store.totalLayerSize();
+  }
+
   /** Removes layers and blobs no image references. */
   async collectGarbage(): Promise<void> {
     for (let layers = this.store.unreferencedLayers(); layers.length; layers = this.store.unreferencedLayers()) {

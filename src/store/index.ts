@@ -148,6 +148,10 @@ export class Store {
       AND chain_id NOT IN (SELECT parent FROM layers WHERE parent IS NOT NULL)`).all() as { chain_id: string }[]).map((r) => r.chain_id);
   }
 
+  totalLayerSize(): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM layers').get() as { n: number }).n;
+  }
+
   deleteLayer(chainId: string): void {
     this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(chainId);
   }

@@ -3,10 +3,10 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { jsonLines } from '../client.js';
-import { ago, humanSize, shortId, table } from '../format.js';
+import { ago, ellipsis, humanSize, shortId, table } from '../format.js';
 import { clientOf, collect, forEachArg } from '../context.js';
 
-interface ImageSummary { Id: string; RepoTags: string[] | null; Created: number; Size: number }
+interface ImageSummary { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Created: number; Size: number }
 
 function splitTag(ref: string): [string, string] {
   const i = ref.lastIndexOf(':');
@@ -18,22 +18,54 @@ export function registerImages(program: Command): void {
     .argument('[repository]')
     .option('-q, --quiet', 'Only show image IDs')
     .option('-a, --all', 'Show all images')
+    .option('--digests', 'Show digests')
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided (dangling, reference, label, before, since)', collect)
     .option('--no-trunc', "Don't truncate output")
-    .action(async (repo: string | undefined, o: { quiet?: boolean; trunc?: boolean }, cmd: Command) => {
-      const list = await clientOf(cmd).json<ImageSummary[]>('GET', '/images/json');
-      const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+    .action(async (repo: string | undefined, o: { quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[] }, cmd: Command) => {
+      const filters = filterQuery([...(o.filter ?? []), ...(repo ? [`reference=${repo}`] : [])]);
+      const list = await clientOf(cmd).json<ImageSummary[]>('GET', '/images/json', { query: { filters } });
+      const rows = [['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']];
       const ids: string[] = [];
       for (const img of list) {
         const tags = img.RepoTags?.length ? img.RepoTags : ['<none>:<none>'];
         for (const t of tags) {
           const [r, tag] = splitTag(t);
-          if (repo && r !== repo) continue;
           const id = o.trunc === false ? img.Id : shortId(img.Id);
+          const digest = img.RepoDigests?.find((d) => d.startsWith(`${r}@`))?.split('@')[1] ?? '<none>';
           ids.push(id);
-          rows.push([r, tag, id, ago(img.Created), humanSize(img.Size)]);
+          rows.push([r, tag, ...(o.digests ? [digest] : []), id, ago(img.Created), humanSize(img.Size)]);
         }
       }
       process.stdout.write(o.quiet ? [...new Set(ids)].map((i) => `${i}\n`).join('') : table(rows));
+    });
+
+  program.command('history').description('Show the history of an image')
+    .argument('<image>')
+    .option('-q, --quiet', 'Only show image IDs')
+    .option('--no-trunc', "Don't truncate output")
+    .action(async (name: string, o: { quiet?: boolean; trunc?: boolean }, cmd: Command) => {
+      const hist = await clientOf(cmd).json<{ Id: string; Created: number; CreatedBy: string; Size: number; Comment: string }[]>('GET', `/images/${name}/history`);
+      if (o.quiet) { process.stdout.write(hist.map((h) => `${h.Id === '<missing>' ? h.Id : shortId(h.Id)}\n`).join('')); return; }
+      const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']];
+      for (const h of hist) {
+        const by = o.trunc === false ? h.CreatedBy : ellipsis(h.CreatedBy, 45);
+        rows.push([h.Id === '<missing>' ? h.Id : o.trunc === false ? h.Id : shortId(h.Id), ago(h.Created), by, humanSize(h.Size), h.Comment]);
+      }
+      process.stdout.write(table(rows));
+    });
+
+  program.command('prune-images', { hidden: true }).description('Remove unused images')
+    .option('-a, --all', 'Remove all unused images, not just dangling ones')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      const out = await clientOf(cmd).json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>(
+        'POST', '/images/prune', { query: { filters: JSON.stringify(o.all ? { dangling: ['false'] } : { dangling: ['true'] }) } });
+      if (out.ImagesDeleted?.length) {
+        process.stdout.write('Deleted Images:\n');
+        for (const i of out.ImagesDeleted) process.stdout.write(i.Untagged ? `untagged: ${i.Untagged}\n` : `deleted: ${i.Deleted}\n`);
+        process.stdout.write('\n');
+      }
+      process.stdout.write(`Total reclaimed space: ${humanSize(out.SpaceReclaimed)}\n`);
     });
 
   program.command('rmi').description('Remove one or more images')
@@ -78,4 +110,14 @@ export async function importTarball(client: import('../client.js').Client, strea
     if (m.status) id = m.status;
   }
   return id;
+}
+
+/** `-f key=value` flags as the API's `filters` JSON. */
+export function filterQuery(flags: string[]): string | undefined {
+  const filters: Record<string, string[]> = {};
+  for (const f of flags) {
+    const i = f.indexOf('=');
+    (filters[i < 0 ? f : f.slice(0, i)] ??= []).push(i < 0 ? '' : f.slice(i + 1));
+  }
+  return Object.keys(filters).length ? JSON.stringify(filters) : undefined;
 }

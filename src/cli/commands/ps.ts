@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ago, ellipsis, shortId, table } from '../format.js';
 import { clientOf, collect } from '../context.js';
+import { filterQuery } from './images.js';
 
 interface Summary { Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; Ports: unknown[] }
 
@@ -14,15 +15,9 @@ export function registerPs(program: Command): void {
     .option('-n, --last <n>', 'Show n last created containers (includes all states)')
     .option('-l, --latest', 'Show the latest created container (includes all states)')
     .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; filter?: string[]; last?: string; latest?: boolean }, cmd: Command) => {
-      const filters: Record<string, string[]> = {};
-      for (const f of o.filter ?? []) {
-        const i = f.indexOf('=');
-        const k = i < 0 ? f : f.slice(0, i);
-        (filters[k] ??= []).push(i < 0 ? '' : f.slice(i + 1));
-      }
       const limit = o.latest ? 1 : o.last ? Number(o.last) : undefined;
       const list = await clientOf(cmd).json<Summary[]>('GET', '/containers/json', {
-        query: { all: !!o.all || limit !== undefined, filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined, limit },
+        query: { all: !!o.all || limit !== undefined, filters: filterQuery(o.filter ?? []), limit },
       });
       const trunc = o.trunc !== false;
       if (o.quiet) {
