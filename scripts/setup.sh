@@ -9,8 +9,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # command:package pairs; busybox must be Debian's static build, which goes into images.
+# docker-registry (CNCF distribution), htpasswd and openssl are for the registry tests, which run their own registry.
 need=()
-for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python3:python3 stty:coreutils mount:mount; do
+for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python3:python3 stty:coreutils mount:mount \
+            docker-registry:docker-registry htpasswd:apache2-utils openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)

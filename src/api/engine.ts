@@ -1,6 +1,7 @@
 /** What the API serves: the parts it calls, assembled by the daemon. */
 import type { ContainerService } from '../containers/index.js';
 import type { ImageService } from '../images/index.js';
+import type { RegistryClient } from '../registry/index.js';
 import type { Runtime } from '../runtime/index.js';
 
 export interface EngineEvent {
@@ -22,5 +23,6 @@ export interface Engine {
   images: ImageService;
   containers: ContainerService;
   runtimes: Record<string, Runtime>;
+  registry: RegistryClient;
   onEvent(listener: (ev: EngineEvent) => void): () => void;
 }

@@ -1,7 +1,8 @@
 /** `/images/…` endpoints. */
 import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
-import { familiarString, parseReference, type Image } from '../images/index.js';
+import { parseReference, type Image } from '../images/index.js';
+import { pullFromRegistry } from './distribution.js';
 import type { Engine } from './engine.js';
 import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
 
@@ -134,7 +135,8 @@ export function imageRoutes(r: Router, engine: Engine): void {
     res.writeHead(201).end();
   });
 
-  r.on('POST', '/images/create', async ({ req, res, query }) => {
+  r.on('POST', '/images/create', async (ctx) => {
+    const { req, res, query } = ctx;
     const fromSrc = query.get('fromSrc');
     const fromImage = query.get('fromImage');
     if (fromSrc !== null) {
@@ -151,10 +153,8 @@ export function imageRoutes(r: Router, engine: Engine): void {
       return;
     }
     if (fromImage) {
-      const tag = query.get('tag');
-      const ref = familiarString(`${fromImage}${tag && !fromImage.includes('@') ? (tag.startsWith('sha256:') ? `@${tag}` : `:${tag}`) : ''}`);
-      const repo = ref.replace(/[:@][^/]*$/, '');
-      throw new NotFoundError(`pull access denied for ${repo}, repository does not exist or may require 'docker login': this berth build cannot pull from registries yet`);
+      await pullFromRegistry(ctx, engine, fromImage, query.get('tag'));
+      return;
     }
     throw new InvalidParameterError('fromImage or fromSrc is required');
   });

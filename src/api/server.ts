@@ -1,8 +1,10 @@
 /** The Engine API on a Unix socket. */
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { archiveRoutes } from './archive.js';
 import { containerRoutes } from './containers.js';
 import type { Engine } from './engine.js';
+import { distributionRoutes } from './distribution.js';
 import { imageRoutes } from './images.js';
 import { API_VERSION, Router } from './router.js';
 import { BERTH_VERSION, systemRoutes } from './system.js';
@@ -19,6 +21,8 @@ export function createApiServer(engine: Engine): Server {
   systemRoutes(router, engine);
   containerRoutes(router, engine);
   imageRoutes(router, engine);
+  archiveRoutes(router, engine);
+  distributionRoutes(router, engine);
 
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);

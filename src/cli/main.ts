@@ -7,6 +7,7 @@ import { BERTH_VERSION } from '../api/index.js';
 import { describe, ExitError } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerExport } from './commands/export.js';
 import { registerImages } from './commands/images.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLifecycle } from './commands/lifecycle.js';
@@ -14,6 +15,7 @@ import { registerLogs } from './commands/logs.js';
 import { registerPs } from './commands/ps.js';
 import { registerPull } from './commands/pull.js';
 import { registerRun } from './commands/run.js';
+import { registerSaveLoad } from './commands/save-load.js';
 import { registerSystem } from './commands/system.js';
 
 function program(): Command {
@@ -26,7 +28,7 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const register of [registerRun, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerBootstrap, registerDaemon, registerSystem]) {
+  for (const register of [registerRun, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
@@ -15,6 +16,7 @@ import { isMounted, mountOverlay, run, unmount } from '../host/index.js';
 import { DEFAULT_PATH, type Image, type ImageService } from '../images/index.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
+import { exportRootfs } from './export.js';
 import { readLogs, type LogEntry } from './logs.js';
 import { randomName, VALID_NAME } from './names.js';
 import { buildSpec } from './spec.js';
@@ -508,6 +510,15 @@ export class ContainerService extends EventEmitter {
       })
       : Promise.resolve());
     return readLogs(c.LogPath, { ...opts, stopped });
+  }
+
+  /** `docker export`: a tar of the container's filesystem as it is now, running or not. */
+  async export(ref: string): Promise<Readable> {
+    const c = this.get(ref);
+    const image = await this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); });
+    const tar = await exportRootfs(this.dir(c.Id), image.layerDirs);
+    this.emit('event', 'export', c);
+    return tar;
   }
 
   /** Stops following exits; running containers keep running under their monitors. */

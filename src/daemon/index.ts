@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { createApiServer, type Engine, type EngineEvent } from '../api/index.js';
+import { BERTH_VERSION, createApiServer, type Engine, type EngineEvent } from '../api/index.js';
+import { RegistryClient } from '../registry/index.js';
 import { ContainerService, type ContainerRecord } from '../containers/index.js';
 import { ImageService } from '../images/index.js';
 import { OciRuntime } from '../runtime/index.js';
@@ -18,6 +19,8 @@ export interface DaemonOptions {
   host: string;      // unix:///run/berth/berth.sock
   dataRoot: string;
   execRoot: string;
+  /** Registries spoken to over plain HTTP besides localhost/127.0.0.1 (dockerd's --insecure-registry). */
+  insecureRegistries?: string[];
   log?: (msg: string) => void;
 }
 
@@ -98,8 +101,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
       };
       for (const l of listeners) l(ev);
     });
+    const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${BERTH_VERSION}` });
     const engine: Engine = {
-      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes,
+      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes, registry,
       onEvent: (l) => { listeners.add(l); return () => listeners.delete(l); },
     };
     const server = createApiServer(engine);

@@ -66,3 +66,4 @@ export async function isMounted(target: string): Promise<boolean> {
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   return mounts.split('\n').some((l) => l.split(' ')[4] === target);
 }
+export { runStream, type StreamOptions } from './stream.js';

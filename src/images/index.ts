@@ -9,9 +9,10 @@ import type { Readable } from 'node:stream';
 import { ConflictError, InvalidParameterError, NotFoundError, noSuchImage } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { applyChanges } from './changes.js';
-import { ContentStore, sha256 } from './content-store.js';
+import { ContentStore } from './content-store.js';
 import { LAYER_MEDIA_TYPE, layerFromTarball, type LayerBlob } from './layers.js';
 import { compressionOf, unpackStream } from './unpack.js';
+import { chainIdsOf, parseManifest } from './manifest.js';
 import { canonical, familiarString, parseReference } from './reference.js';
 import {
   CONFIG_MEDIA_TYPE, DEFAULT_PATH, MANIFEST_MEDIA_TYPE, goArch,
@@ -21,6 +22,11 @@ import {
 export * from './types.js';
 export { parseReference, familiarString, canonical } from './reference.js';
 export { applyChanges } from './changes.js';
+export { saveImages } from './archive-save.js';
+export { loadImages } from './archive-load.js';
+export { chainIdsOf, parseManifest } from './manifest.js';
+export { pullImage, parsePlatform, type PullOptions, type PullResult, type ProgressEvent } from './pull.js';
+export { pushImage, type PushOptions } from './push.js';
 
 export interface ImportOptions {
   tag?: string;          // e.g. busybox:latest
@@ -263,6 +269,19 @@ export class ImageService {
     return this.store.totalLayerSize();
   }
 
+  /** Remembers which registry repositories hold these blobs, so a push to another repository there can mount them. */
+  recordBlobSource(registry: string, repo: string, digests: string[]): void {
+    this.store.transaction(() => { for (const d of digests) this.store.addBlobSource(d, registry, repo); });
+  }
+
+  recordRepoDigest(ref: string, imageId: string): void {
+    this.store.setRepoDigest(ref, imageId);
+  }
+
+  blobSources(digest: string, registry: string): string[] {
+    return this.store.blobSources(digest, registry);
+  }
+
   /** Removes layers and blobs no image references. */
   async collectGarbage(): Promise<void> {
     for (let layers = this.store.unreferencedLayers(); layers.length; layers = this.store.unreferencedLayers()) {
@@ -282,26 +301,6 @@ export class ImageService {
   notFound(ref: string): NotFoundError {
     return noSuchImage(ref);
   }
-}
-
-const MANIFEST_TYPES = new Set([MANIFEST_MEDIA_TYPE, 'application/vnd.docker.distribution.manifest.v2+json']);
-
-/** An image manifest (OCI or Docker schema 2); indexes are resolved by the caller first. */
-export function parseManifest(bytes: Buffer): Manifest {
-  let m: Manifest;
-  try { m = JSON.parse(bytes.toString()) as Manifest; } catch { throw new InvalidParameterError('the manifest is not valid JSON'); }
-  const type = m.mediaType ?? MANIFEST_MEDIA_TYPE;
-  if (m.schemaVersion !== 2 || !MANIFEST_TYPES.has(type) || !m.config?.digest || !Array.isArray(m.layers)) {
-    throw new InvalidParameterError(`unsupported manifest (media type ${type})`);
-  }
-  return m;
-}
-
-/** The OCI chain IDs: the first layer's diff ID, then sha256(parent + " " + diff ID). */
-export function chainIdsOf(diffIds: string[]): string[] {
-  const out: string[] = [];
-  for (const d of diffIds) out.push(out.length ? sha256(`${out[out.length - 1]} ${d}`) : d);
-  return out;
 }
 
 /** Bytes used by a directory tree, as docker reports an image's size. */

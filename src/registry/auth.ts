@@ -3,8 +3,10 @@
  * first 401 (`WWW-Authenticate`) and remembered, so later requests carry
  * credentials from the start. Bearer tokens are fetched from the challenge's
  * realm — with Basic credentials, or by the OAuth2 refresh-token grant for an
- * identity token — and cached per registry, scope set and credentials until
- * shortly before they expire.
+ * identity token — and cached per registry and credentials until shortly
+ * before they expire. A cached token serves any request whose scopes it
+ * covers, so the checks a push makes with `pull` reuse its `pull,push` token
+ * rather than fetching another.
  */
 import { createHash } from 'node:crypto';
 import { parseChallenges, type Challenge } from './challenge.js';
@@ -19,7 +21,7 @@ export interface AuthTarget {
   creds?: Credentials;
 }
 
-interface CachedToken { token: string; expires: number }
+interface CachedToken { token: string; expires: number; grants: Set<string> }
 
 interface TokenResponse {
   token?: string; access_token?: string; refresh_token?: string; expires_in?: number;
@@ -35,6 +37,16 @@ const noToken = (realm: string) => new RegistryError('UNAUTHORIZED', `unauthoriz
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
+/** `repository:a:pull,push` → `repository:a:pull`, `repository:a:push`. */
+function grants(scopes: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const scope of scopes) {
+    const i = scope.lastIndexOf(':');
+    for (const action of scope.slice(i + 1).split(',')) out.add(`${scope.slice(0, i)}:${action}`);
+  }
+  return out;
+}
+
 function fingerprint(creds?: Credentials): string {
   if (!creds) return '-';
   const id = [creds.username ?? '', creds.password ?? '', creds.identitytoken ?? ''].join('\0');
@@ -43,8 +55,9 @@ function fingerprint(creds?: Credentials): string {
 
 export class Authorizer {
   private readonly challenges = new Map<string, Challenge>();
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new Map<string, CachedToken[]>();
   private readonly refreshTokens = new Map<string, string>();
+  private readonly pending = new Map<string, Promise<string>>();
 
   constructor(private readonly timeoutMs: number, private readonly userAgent: string) {}
 
@@ -71,29 +84,57 @@ export class Authorizer {
     this.challenges.set(t.registry, { scheme: ch.scheme, params });
     if (scope) for (const s of scope.split(' ')) if (!t.scopes.includes(s)) t.scopes.push(s);
     if (ch.scheme === 'basic') return t.creds?.username !== undefined && !sent?.startsWith('Basic ');
-    this.tokens.delete(this.key(t));
+    if (sent?.startsWith('Bearer ')) this.forget(t, sent.slice('Bearer '.length));
     return !t.creds?.registrytoken;
+  }
+
+  /** The scheme a registry asked for, once it has asked: 'basic' or 'bearer'. */
+  scheme(registry: string): string | undefined {
+    return this.challenges.get(registry)?.scheme;
   }
 
   /** The refresh token a login with `offline` handed out (Docker's IdentityToken), if any. */
   refreshToken(t: AuthTarget): string | undefined {
-    return this.refreshTokens.get(`${t.registry}|${fingerprint(t.creds)}`);
+    return this.refreshTokens.get(this.key(t));
   }
 
   private key(t: AuthTarget): string {
-    return `${t.registry}|${[...t.scopes].sort().join(' ')}|${fingerprint(t.creds)}`;
+    return `${t.registry}|${fingerprint(t.creds)}`;
+  }
+
+  private forget(t: AuthTarget, token: string): void {
+    const list = this.tokens.get(this.key(t));
+    if (list) this.tokens.set(this.key(t), list.filter((c) => c.token !== token));
   }
 
   private async token(t: AuthTarget, ch: Challenge, offline: boolean): Promise<string> {
     const key = this.key(t);
-    const cached = this.tokens.get(key);
-    if (cached && cached.expires > Date.now()) return cached.token;
+    const want = grants(t.scopes);
+    const now = Date.now();
+    const list = (this.tokens.get(key) ?? []).filter((c) => c.expires > now);
+    this.tokens.set(key, list);
+    const cached = list.find((c) => [...want].every((g) => c.grants.has(g)));
+    if (cached && !offline) return cached.token;
+    // Layers downloaded in parallel meet the same challenge at once: one token request serves them all.
+    const flight = `${key}|${[...want].sort().join(' ')}|${offline}`;
+    let pending = this.pending.get(flight);
+    if (!pending) {
+      pending = this.fetchAndKeep(t, ch, offline, want).finally(() => this.pending.delete(flight));
+      this.pending.set(flight, pending);
+    }
+    return pending;
+  }
+
+  private async fetchAndKeep(t: AuthTarget, ch: Challenge, offline: boolean, want: Set<string>): Promise<string> {
     const body = t.creds?.identitytoken ? await this.refreshGrant(t, ch) : await this.getToken(t, ch, offline);
     const token = body.token ?? body.access_token;
     if (!token) throw noToken(ch.params.realm!);
-    if (body.refresh_token) this.refreshTokens.set(`${t.registry}|${fingerprint(t.creds)}`, body.refresh_token);
+    const key = this.key(t);
+    if (body.refresh_token) this.refreshTokens.set(key, body.refresh_token);
     const seconds = body.expires_in && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_SECONDS;
-    this.tokens.set(key, { token, expires: Date.now() + (seconds - EXPIRY_MARGIN_SECONDS) * 1000 });
+    const list = this.tokens.get(key) ?? [];
+    list.push({ token, expires: Date.now() + (seconds - EXPIRY_MARGIN_SECONDS) * 1000, grants: want });
+    this.tokens.set(key, list);
     return token;
   }
 

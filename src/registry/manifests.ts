@@ -1,7 +1,7 @@
 /** Fetching and storing manifests and indexes, by tag or digest, verified against their digest. */
 import { DigestMismatchError, RegistryError, errorFromResponse } from './errors.js';
 import { digestOf, isDigest, parseDigest, sha256Digest } from './digest.js';
-import { DOCKER_MANIFEST_LIST, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
+import { MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 import { checkReference, checkRepo, displayReference } from './names.js';
 import { pullScope, pushScope, type Requester } from './requester.js';
 import { readBody } from './transport.js';
@@ -67,4 +67,3 @@ export async function putManifest(
   return digest;
 }
 
-export const INDEX_MEDIA_TYPES = [OCI_INDEX, DOCKER_MANIFEST_LIST];

@@ -44,12 +44,15 @@ export class Requester {
       const authorization = sameOrigin ? await this.auth.header(target, { offline: call.offline }) : undefined;
       const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...call.headers };
       if (authorization) headers.Authorization = authorization;
-      const res = await send(url, { method: call.method, headers, body: call.body?.() }, this.timeoutMs);
-      return { res, authorization };
+      const body = call.body?.();
+      const res = await send(url, { method: call.method, headers, body }, this.timeoutMs);
+      return { res, authorization, body };
     };
-    let { res, authorization } = await attempt();
+    let { res, authorization, body } = await attempt();
     if (res.status === 401 && sameOrigin && this.auth.learn(target, res, authorization)) {
       await res.body?.cancel();
+      // A stream the server refused before reading (a file, often) would otherwise stay open.
+      (body as { destroy?: () => void } | undefined)?.destroy?.();
       ({ res, authorization } = await attempt());
     }
     if (res.status !== 401) return res;

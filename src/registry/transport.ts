@@ -6,11 +6,16 @@
  * dropped when they leave the registry's origin (blobs redirected to object
  * storage must not carry the registry's token). What it lacks, a bound on how
  * long a silent server is waited for and Go-style messages for network
- * failures, is added here.
+ * failures, is added here. One thing it will not do: fetch refuses the
+ * ports on the fetch standard's "bad port" list (1, 6000, 6665-6669, 10080,
+ * …), so a registry must not listen on one of those.
  */
 import { RegistryConnectionError } from './errors.js';
 
-export type Body = Buffer | string | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+export type Body = Buffer | string | AsyncIterable<Uint8Array>;
+
+/** Bodies up to this size go whole (and can follow a redirect); larger ones stream in slices of it. */
+const SLICE = 64 * 1024;
 
 export interface SendInit {
   method: string;
@@ -40,7 +45,7 @@ export function connectionError(method: string, url: string, err: unknown, timeo
   const u = new URL(url);
   const prefix = `${opName(method)} "${url}"`;
   if (err instanceof Timeout) {
-    return new RegistryConnectionError('ETIMEDOUT', `${prefix}: no response from ${u.host} within ${timeoutMs / 1000}s (timeout)`);
+    return new RegistryConnectionError('ETIMEDOUT', `${prefix}: timeout: nothing sent to or received from ${u.host} for ${timeoutMs / 1000}s`);
   }
   const code = systemCode(err) ?? 'EUNKNOWN';
   const addr = dialAddress(u);
@@ -64,27 +69,50 @@ export function connectionError(method: string, url: string, err: unknown, timeo
     ERR_TLS_CERT_ALTNAME_INVALID: `tls: failed to verify certificate: x509: certificate is not valid for ${u.hostname}`,
   };
   const cause = (err as { cause?: Error }).cause;
+  if (cause?.message === 'bad port') {
+    return new RegistryConnectionError('EBADPORT', `${prefix}: port ${u.port} is on the fetch standard's list of blocked ports`);
+  }
   return new RegistryConnectionError(code, `${prefix}: ${detail[code] ?? cause?.message ?? (err as Error).message}`);
 }
 
-/** fetch, bounded: the response's headers must arrive within `timeoutMs`. */
+/**
+ * fetch, bounded: it fails when nothing moves for `timeoutMs` — no body bytes
+ * sent, no response headers received. A long upload that keeps moving is not
+ * cut off.
+ */
 export async function send(url: string, init: SendInit, timeoutMs: number): Promise<Response> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new Timeout()), timeoutMs);
+  const headers = { ...init.headers };
+  let body: Body | undefined = init.body;
+  if (typeof body === 'string') body = Buffer.from(body);
+  if (Buffer.isBuffer(body) && body.length > SLICE) {
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length);
+  }
+  const streamed = body !== undefined && !(Buffer.isBuffer(body) && body.length <= SLICE);
   try {
     return await fetch(url, {
       method: init.method,
-      headers: init.headers,
-      body: init.body as BodyInit | undefined,
+      headers,
+      body: streamed ? moving(body!, () => timer.refresh()) : body,
       redirect: init.redirect ?? 'follow',
       signal: ac.signal,
-      ...(init.body !== undefined && typeof init.body !== 'string' && !Buffer.isBuffer(init.body) ? { duplex: 'half' } : {}),
+      ...(streamed ? { duplex: 'half' } : {}),
     } as RequestInit);
   } catch (err) {
     throw connectionError(init.method, url, ac.signal.aborted ? ac.signal.reason : err, timeoutMs);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The body in slices, each one restarting the timer as fetch takes it. */
+async function* moving(body: Body, bump: () => void): AsyncGenerator<Uint8Array> {
+  if (Buffer.isBuffer(body)) {
+    for (let i = 0; i < body.length; i += SLICE) { bump(); yield body.subarray(i, i + SLICE); }
+    return;
+  }
+  for await (const chunk of body as AsyncIterable<Uint8Array>) { bump(); yield chunk; }
 }
 
 /**

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS image_layers (
   PRIMARY KEY (image_id, idx));
 CREATE TABLE IF NOT EXISTS repo_digests (
   ref TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
+CREATE TABLE IF NOT EXISTS blob_sources (
+  digest TEXT NOT NULL, registry TEXT NOT NULL, repo TEXT NOT NULL, PRIMARY KEY (digest, registry, repo));
 CREATE TABLE IF NOT EXISTS containers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL, record TEXT NOT NULL);
 `;
@@ -128,6 +130,14 @@ export class Store {
   resolveRepoDigest(ref: string): string | undefined {
     const r = this.db.prepare('SELECT image_id FROM repo_digests WHERE ref = ?').get(ref) as { image_id: string } | undefined;
     return r?.image_id;
+  }
+
+  addBlobSource(digest: string, registry: string, repo: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO blob_sources (digest, registry, repo) VALUES (?, ?, ?)').run(digest, registry, repo);
+  }
+
+  blobSources(digest: string, registry: string): string[] {
+    return (this.db.prepare('SELECT repo FROM blob_sources WHERE digest = ? AND registry = ?').all(digest, registry) as { repo: string }[]).map((r) => r.repo);
   }
 
   // ---- layers ----

@@ -1,20 +1,21 @@
 /** `berth daemon`: the engine in the foreground, with dockerd's flag names. */
 import type { Command } from 'commander';
 import { DEFAULT_HOST } from '../client.js';
-import { ExitError } from '../context.js';
+import { collect, ExitError } from '../context.js';
 
 export function registerDaemon(program: Command): void {
   program.command('daemon').description('Run the berth engine in the foreground')
     .option('-H, --host <socket>', 'Daemon socket to listen on', DEFAULT_HOST)
     .option('--data-root <dir>', 'Root directory of persistent state', '/var/lib/berth')
     .option('--exec-root <dir>', 'Root directory for execution state files', '/run/berth')
-    .action(async (o: { host: string; dataRoot: string; execRoot: string }) => {
+    .option('--insecure-registry <host>', 'Registry to reach over plain HTTP (localhost and 127.0.0.1 always are)', collect, [])
+    .action(async (o: { host: string; dataRoot: string; execRoot: string; insecureRegistry: string[] }) => {
       if (process.getuid?.() !== 0) throw new ExitError(1, 'berth daemon needs to run as root');
       // The daemon is its own bundle beside this one (see scripts/build.mjs), loaded only here.
       const { runDaemon, DaemonError } = (await import(new URL('./daemon.js', import.meta.url).href)) as typeof import('../../daemon/index.js');
       let daemon;
       try {
-        daemon = await runDaemon({ host: o.host, dataRoot: o.dataRoot, execRoot: o.execRoot });
+        daemon = await runDaemon({ host: o.host, dataRoot: o.dataRoot, execRoot: o.execRoot, insecureRegistries: o.insecureRegistry });
       } catch (e) {
         if (e instanceof DaemonError) throw new ExitError(1, `berth daemon: ${e.message}`);
         throw e;

@@ -1,28 +1,94 @@
-/** `berth pull`, through POST /images/create with docker's progress messages. */
-import type { Command } from 'commander';
+/** `berth pull`, `push`, `login`, `logout`: the daemon talks to the registry; the CLI keeps the credentials. */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { jsonLines, type Client } from '../client.js';
-import { clientOf } from '../context.js';
+import type { Command } from 'commander';
+import { encodeRegistryAuth, readCredentials, removeCredentials, storeCredentials, type Credentials } from '../../registry/index.js';
+import type { Client } from '../client.js';
+import { clientOf, ExitError } from '../context.js';
+import { renderProgress } from '../progress.js';
 
-interface Progress { status?: string; id?: string; progress?: string; error?: string; errorDetail?: { message: string } }
+/** ~/.berth/config.json (or $BERTH_CONFIG/config.json), mode 0600, in docker's config.json shape. */
+export function credentialsPath(): string {
+  return join(process.env.BERTH_CONFIG ?? join(homedir(), '.berth'), 'config.json');
+}
 
-export async function pullImage(client: Client, image: string, out: Writable): Promise<void> {
+/** The registry host a reference names, as credentials are keyed: docker.io for Docker Hub. */
+export function registryOf(ref: string): string {
+  const first = ref.split('/')[0]!;
+  return ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+}
+
+async function authHeader(ref: string): Promise<Record<string, string>> {
+  const creds = await readCredentials(credentialsPath(), registryOf(ref));
+  return creds ? { 'X-Registry-Auth': encodeRegistryAuth(creds) } : {};
+}
+
+function splitRef(image: string): { name: string; tag?: string } {
   const at = image.indexOf('@');
+  if (at >= 0) return { name: image.slice(0, at), tag: image.slice(at + 1) };
   const colon = image.lastIndexOf(':');
-  const slash = image.lastIndexOf('/');
-  let fromImage = image; let tag: string | undefined;
-  if (at >= 0) { fromImage = image.slice(0, at); tag = image.slice(at + 1); }
-  else if (colon > slash) { fromImage = image.slice(0, colon); tag = image.slice(colon + 1); }
-  const res = await client.raw('POST', '/images/create', { query: { fromImage, tag: tag ?? 'latest' } });
-  for await (const p of jsonLines<Progress>(res)) {
-    if (p.error) throw new Error(p.error);
-    out.write(`${p.id ? `${p.id}: ` : ''}${p.status ?? ''}${p.progress ? ` ${p.progress}` : ''}\n`);
-  }
+  return colon > image.lastIndexOf('/') ? { name: image.slice(0, colon), tag: image.slice(colon + 1) } : { name: image };
+}
+
+/** docker's full name for the last line of a pull: docker.io/library/busybox:latest */
+function canonicalName(image: string): string {
+  const { name, tag } = splitRef(image);
+  const host = registryOf(name);
+  const path = host === 'docker.io' && !name.startsWith('docker.io/') ? (name.includes('/') ? name : `library/${name}`) : name.replace(/^docker\.io\//, '');
+  const full = host === 'docker.io' ? `docker.io/${path.replace(/^docker\.io\//, '')}` : path;
+  return `${full}${tag ? (tag.startsWith('sha256:') ? `@${tag}` : `:${tag}`) : ':latest'}`;
+}
+
+export async function pullImage(client: Client, image: string, out: Writable & { isTTY?: boolean }, platform?: string): Promise<void> {
+  const { name, tag } = splitRef(image);
+  const res = await client.raw('POST', '/images/create', { query: { fromImage: name, tag: tag ?? 'latest', platform }, headers: await authHeader(name) });
+  await renderProgress(res, out);
 }
 
 export function registerPull(program: Command): void {
   program.command('pull').description('Download an image from a registry').argument('<name>')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      await pullImage(clientOf(cmd), name, process.stdout);
+    .option('--platform <platform>', 'Set platform if server is multi-platform capable (os/arch[/variant])')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .action(async (name: string, o: { platform?: string; quiet?: boolean }, cmd: Command) => {
+      const sink = o.quiet ? Object.assign(new (await import('node:stream')).PassThrough(), { isTTY: false }) : process.stdout;
+      if (o.quiet) (sink as import('node:stream').PassThrough).resume();
+      await pullImage(clientOf(cmd), name, sink, o.platform);
+      process.stdout.write(`${canonicalName(name)}\n`);
+    });
+
+  program.command('push').description('Upload an image to a registry').argument('<name>')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .action(async (image: string, o: { quiet?: boolean }, cmd: Command) => {
+      const { name, tag } = splitRef(image);
+      const res = await clientOf(cmd).raw('POST', `/images/${name}/push`, { query: { tag: tag ?? 'latest' }, headers: await authHeader(name) });
+      await renderProgress(res, o.quiet ? Object.assign(new (await import('node:stream')).PassThrough().resume(), { isTTY: false }) : process.stdout);
+    });
+
+  program.command('login').description('Log in to a registry').argument('[server]')
+    .option('-u, --username <name>', 'Username')
+    .option('-p, --password <password>', 'Password')
+    .option('--password-stdin', 'Take the password from stdin')
+    .action(async (server: string | undefined, o: { username?: string; password?: string; passwordStdin?: boolean }, cmd: Command) => {
+      const host = server ? server.replace(/^https?:\/\//, '').replace(/\/.*$/, '') : 'docker.io';
+      let password = o.password;
+      if (o.passwordStdin) {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        password = Buffer.concat(chunks).toString().replace(/\r?\n$/, '');
+      }
+      if (!o.username || password === undefined) throw new ExitError(1, 'Error: Cannot perform an interactive login from a non TTY device: pass -u and -p or --password-stdin');
+      if (o.password) process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+      const creds: Credentials = { username: o.username, password, serveraddress: host };
+      const res = await clientOf(cmd).json<{ Status: string }>('POST', '/auth', { body: creds });
+      await storeCredentials(credentialsPath(), host, creds);
+      process.stdout.write(`${res.Status}\n`);
+    });
+
+  program.command('logout').description('Log out from a registry').argument('[server]')
+    .action(async (server: string | undefined) => {
+      const host = server ? server.replace(/^https?:\/\//, '').replace(/\/.*$/, '') : 'docker.io';
+      const removed = await removeCredentials(credentialsPath(), host);
+      process.stdout.write(removed ? `Removing login credentials for ${host}\n` : `Not logged in to ${host}\n`);
     });
 }

@@ -1,0 +1,62 @@
+/** Pull, push and login: `/images/create?fromImage`, `/images/{name}/push`, `/auth`. */
+import type { IncomingMessage } from 'node:http';
+import { InvalidParameterError } from '../errors/index.js';
+import { parsePlatform, pullImage, pushImage, type ProgressEvent } from '../images/index.js';
+import { decodeRegistryAuth, type Credentials } from '../registry/index.js';
+import type { Engine } from './engine.js';
+import { progressStream } from './progress.js';
+import { readJson, sendJson, type Ctx, type Router } from './router.js';
+
+function credsOf(req: IncomingMessage): Credentials | undefined {
+  const h = req.headers['x-registry-auth'];
+  return decodeRegistryAuth(Array.isArray(h) ? h[0] : h);
+}
+
+/**
+ * Errors before the first progress line are plain HTTP errors (404 for an
+ * unknown manifest, 401 for bad credentials), as dockerd answers; after it,
+ * they travel inside the stream.
+ */
+async function streamed(ctx: Ctx, work: (onProgress: (ev: ProgressEvent) => void, onStart: () => void) => Promise<void>): Promise<void> {
+  let stream: ReturnType<typeof progressStream> | undefined;
+  const start = () => (stream ??= progressStream(ctx.res));
+  try {
+    await work((ev) => start().event(ev), start);
+    start().end();
+  } catch (e) {
+    if (!stream) throw e;
+    stream.fail(e);
+  }
+}
+
+export async function pullFromRegistry(ctx: Ctx, engine: Engine, fromImage: string, tag: string | null): Promise<void> {
+  const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
+  const platformText = ctx.query.get('platform');
+  let platform;
+  try { platform = platformText ? parsePlatform(platformText) : undefined; } catch (e) { throw new InvalidParameterError((e as Error).message); }
+  const creds = credsOf(ctx.req);
+  await streamed(ctx, async (onProgress, onStart) => {
+    await pullImage(engine.images, engine.registry, ref, { platform, creds, onProgress, onStart });
+  });
+}
+
+export function distributionRoutes(r: Router, engine: Engine): void {
+  r.on('POST', '/images/{name*}/push', async (ctx) => {
+    const tag = ctx.query.get('tag');
+    const ref = `${ctx.params.name!}${tag ? `:${tag}` : ''}`;
+    // Resolve first: an unknown local image is a 404 before any stream starts.
+    await engine.images.resolve(ref.includes(':', ref.lastIndexOf('/')) ? ref : `${ref}:latest`);
+    const creds = credsOf(ctx.req);
+    await streamed(ctx, async (onProgress, onStart) => {
+      onStart();
+      await pushImage(engine.images, engine.registry, ref, { creds, onProgress });
+    });
+  });
+
+  r.on('POST', '/auth', async ({ req, res }) => {
+    const body = await readJson<Credentials & { serveraddress?: string }>(req);
+    const server = (body.serveraddress || 'docker.io').replace(/^https?:\/\//, '').replace(/\/.*$/, '').replace(/^index\.docker\.io$/, 'docker.io');
+    await engine.registry.ping(server, body);
+    sendJson(res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
+  });
+}

@@ -1,0 +1,33 @@
+/** `berth save` and `load`: images to and from a tar archive (docker-archive and OCI layout in one). */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { jsonLines } from '../client.js';
+import { clientOf, ExitError } from '../context.js';
+import { refuseTerminal, writeTar } from '../tar-output.js';
+
+export function registerSaveLoad(program: Command): void {
+  program.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)')
+    .argument('<image...>')
+    .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
+    .action(async (names: string[], o: { output?: string }, cmd: Command) => {
+      refuseTerminal(o.output);
+      const res = await clientOf(cmd).raw('GET', '/images/get', { query: { names } });
+      await writeTar(res, o.output);
+    });
+
+  program.command('load').description('Load an image from a tar archive or STDIN')
+    .option('-i, --input <file>', 'Read from tar archive file, instead of STDIN')
+    .option('-q, --quiet', 'Suppress the load output')
+    .action(async (o: { input?: string; quiet?: boolean }, cmd: Command) => {
+      if (!o.input && process.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
+      const stream: Readable = o.input ? createReadStream(o.input) : process.stdin;
+      const res = await clientOf(cmd).raw('POST', '/images/load', {
+        query: { quiet: !!o.quiet }, stream, headers: { 'Content-Type': 'application/x-tar' },
+      });
+      for await (const m of jsonLines<{ stream?: string; error?: string }>(res)) {
+        if (m.error) throw new Error(m.error);
+        if (m.stream) process.stdout.write(m.stream);
+      }
+    });
+}

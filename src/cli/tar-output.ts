@@ -1,0 +1,33 @@
+/** Where `save` and `export` put the archive the daemon streams: a file (-o) or stdout, never a terminal. */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ExitError } from './context.js';
+
+/** docker's check, made before the daemon is asked for anything. */
+export function refuseTerminal(output: string | undefined): void {
+  if (!output && process.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+}
+
+/**
+ * Copies `tar` to `output` through a temporary file in the same directory,
+ * renamed into place only when the whole archive arrived (as docker does),
+ * so a failed save never leaves a short archive under the real name.
+ */
+export async function writeTar(tar: Readable, output: string | undefined): Promise<void> {
+  if (!output) {
+    await pipeline(tar, process.stdout);
+    return;
+  }
+  const tmp = join(dirname(output), `.${basename(output)}.berth-${randomBytes(4).toString('hex')}`);
+  try {
+    await pipeline(tar, createWriteStream(tmp));
+    await rename(tmp, output);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}

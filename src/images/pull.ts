@@ -1,0 +1,136 @@
+/**
+ * `pull`: manifest (an index resolved to this platform), config, then the
+ * layers three at a time, as dockerd does. Each blob is verified while it
+ * streams into the content store; each layer is unpacked as soon as it is
+ * there, while the others still download. A layer already unpacked is not
+ * fetched at all. Completed blobs stay after a failure, so pulling again
+ * resumes from them; a partial one is discarded.
+ */
+import { Transform } from 'node:stream';
+import type { Credentials, Platform, RegistryClient } from '../registry/index.js';
+import { hostPlatform, isIndexMediaType } from '../registry/index.js';
+import type { ImageService } from './index.js';
+import { chainIdsOf, parseManifest } from './manifest.js';
+import { canonical, familiar, parseReference, repository } from './reference.js';
+import type { Image, ImageConfig } from './types.js';
+
+export interface ProgressEvent { id?: string; status: string; current?: number; total?: number }
+
+export interface PullOptions {
+  platform?: Platform;
+  creds?: Credentials;
+  onProgress: (ev: ProgressEvent) => void;
+  /** Called once the manifest is known, before any layer is fetched. */
+  onStart?: () => void;
+}
+
+export interface PullResult { image: Image; digest: string; upToDate: boolean }
+
+const CONCURRENT_DOWNLOADS = 3;
+
+/** `linux/amd64`, `linux/arm64/v8` */
+export function parsePlatform(s: string): Platform {
+  const [os, architecture, variant] = s.split('/');
+  if (!os || !architecture) throw new Error(`invalid platform ${s}: expected os/arch[/variant]`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
+      try { await fn(items[i]!, i); } catch (e) { failed ??= e; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+export async function pullImage(images: ImageService, registry: RegistryClient, refText: string, opts: PullOptions): Promise<PullResult> {
+  const ref = parseReference(refText);
+  const host = ref.domain;
+  const repo = ref.path;
+  const reference = ref.digest ?? ref.tag ?? 'latest';
+  const progress = opts.onProgress;
+
+  const top = await registry.getManifest(host, repo, reference, opts.creds);
+  let manifestBytes = top.bytes;
+  if (isIndexMediaType(top.mediaType)) {
+    const desc = registry.selectPlatform(top.bytes, opts.platform ?? hostPlatform());
+    manifestBytes = (await registry.getManifest(host, repo, desc.digest, opts.creds)).bytes;
+  }
+  const manifest = parseManifest(manifestBytes);
+  opts.onStart?.();
+  progress({ id: ref.digest ? ref.digest : reference, status: `Pulling from ${repo}` });
+
+  const tag = ref.tag && !ref.digest ? canonical({ ...ref, digest: undefined }) : undefined;
+  const repoDigest = `${repository(ref)}@${top.digest}`;
+  const existing = await images.find(manifest.config.digest);
+  if (existing && (await images.content.has(top.digest) || existing.manifestDigest === top.digest)) {
+    const image = await images.addImage(manifestBytes, { tag, repoDigest });
+    progress({ status: `Digest: ${top.digest}` });
+    progress({ status: `Status: Image is up to date for ${familiar(ref)}` });
+    return { image, digest: top.digest, upToDate: true };
+  }
+
+  if (!(await images.content.has(manifest.config.digest))) {
+    await images.content.putStream(await registry.getBlob(host, repo, manifest.config.digest, opts.creds), manifest.config.digest);
+  }
+  const config = await images.content.readJson<ImageConfig>(manifest.config.digest);
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new Error(`image config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
+  }
+  const chainIds = chainIdsOf(diffIds);
+  const short = (digest: string) => digest.slice('sha256:'.length, 'sha256:'.length + 12);
+
+  const todo: number[] = [];
+  for (let i = 0; i < manifest.layers.length; i++) {
+    const id = short(manifest.layers[i]!.digest);
+    if (await images.hasLayer(chainIds[i]!)) progress({ id, status: 'Already exists' });
+    else { progress({ id, status: 'Pulling fs layer' }); todo.push(i); }
+  }
+  todo.slice(CONCURRENT_DOWNLOADS).forEach((i) => progress({ id: short(manifest.layers[i]!.digest), status: 'Waiting' }));
+
+  const unpacking: Promise<void>[] = [];
+  await pool(todo, CONCURRENT_DOWNLOADS, async (i) => {
+    const layer = manifest.layers[i]!;
+    const id = short(layer.digest);
+    if (!(await images.content.has(layer.digest))) {
+      const body = await registry.getBlob(host, repo, layer.digest, opts.creds);
+      let current = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          current += chunk.length;
+          progress({ id, status: 'Downloading', current, total: layer.size });
+          cb(null, chunk);
+        },
+      });
+      body.on('error', (e: Error) => count.destroy(e));
+      await images.content.putStream(body.pipe(count), layer.digest);
+      progress({ id, status: 'Verifying Checksum' });
+    }
+    progress({ id, status: 'Download complete' });
+    // Unpacking runs beside the next downloads; the pool moves on.
+    unpacking.push((async () => {
+      progress({ id, status: 'Extracting', current: 0, total: layer.size });
+      await images.ensureUnpacked(chainIds[i]!, layer.digest, layer.mediaType, diffIds[i]!);
+      progress({ id, status: 'Extracting', current: layer.size, total: layer.size });
+      progress({ id, status: 'Pull complete' });
+    })());
+  });
+  const results = await Promise.allSettled(unpacking);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
+
+  // The top manifest (an index, when there was one) is kept too, so `save` can hand it back unchanged.
+  if (top.bytes !== manifestBytes) await images.content.put(top.bytes);
+  const image = await images.addImage(manifestBytes, { tag, repoDigest });
+  images.recordBlobSource(host, repo, manifest.layers.map((l) => l.digest));
+  progress({ status: `Digest: ${top.digest}` });
+  progress({ status: `Status: Downloaded newer image for ${familiar(ref)}` });
+  return { image, digest: top.digest, upToDate: false };
+}
