@@ -80,7 +80,7 @@ export async function unpackStream(source: Readable, compression: Compression, t
     strict: false,
     onwarn: (code: string, message: string) => { if (code === 'TAR_ENTRY_ERROR' || code === 'TAR_BAD_ARCHIVE') refused.push(message); },
     filter: (path: string, entry: unknown) => {
-      const e = entry as { type?: string; linkpath?: string; mode?: number; devmaj?: number; devmin?: number; uid?: number; gid?: number };
+      const e = entry as { type?: string; linkpath?: string; mode?: number; uid?: number; gid?: number; header?: { devmaj?: number; devmin?: number } };
       const norm = posix.normalize(path).replace(/^(\.\/)+/, '');
       const base = posix.basename(norm);
       if (base === '.wh..wh..opq') { d.opaque.push(posix.dirname(norm)); return false; }
@@ -92,7 +92,7 @@ export async function unpackStream(source: Readable, compression: Compression, t
       if (e.type === 'CharacterDevice' || e.type === 'BlockDevice' || e.type === 'FIFO') {
         d.devices.push({
           path: norm, type: e.type === 'CharacterDevice' ? 'c' : e.type === 'BlockDevice' ? 'b' : 'p',
-          major: e.devmaj ?? 0, minor: e.devmin ?? 0, mode: (e.mode ?? 0o644) & 0o7777, uid: e.uid ?? 0, gid: e.gid ?? 0,
+          major: e.header?.devmaj ?? 0, minor: e.header?.devmin ?? 0, mode: (e.mode ?? 0o644) & 0o7777, uid: e.uid ?? 0, gid: e.gid ?? 0,
         });
         return false;
       }
