@@ -4,7 +4,6 @@
  * Input that arrives before the container starts is held until it does.
  */
 import type { Duplex } from 'node:stream';
-import type { ContainerRecord } from '../containers/index.js';
 import type { AttachConnection } from '../runtime/index.js';
 import { frame } from './stdcopy.js';
 
@@ -20,11 +19,10 @@ export function upgradeHeader(tty: boolean, upgraded: boolean): string {
 export function pipeAttach(
   sock: Duplex,
   head: Buffer,
-  record: ContainerRecord,
+  tty: boolean,
   connection: Promise<AttachConnection>,
   flags: AttachFlags,
 ): void {
-  const tty = record.Config.Tty;
   const pending: Buffer[] = head.length ? [head] : [];
   let inputEnded = false;
   let conn: AttachConnection | undefined;

@@ -134,7 +134,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const sock = ctx.upgrade?.socket ?? ctx.req.socket;
     const flags = { stdin: boolParam(ctx.query, 'stdin'), stdout: boolParam(ctx.query, 'stdout'), stderr: boolParam(ctx.query, 'stderr') };
     sock.write(upgradeHeader(record.Config.Tty, !!ctx.upgrade));
-    pipeAttach(sock, ctx.upgrade?.head ?? Buffer.alloc(0), record, connection, flags);
+    pipeAttach(sock, ctx.upgrade?.head ?? Buffer.alloc(0), record.Config.Tty, connection, flags);
   });
 
   r.on('GET', '/containers/{id}/logs', async ({ req, res, params, query }) => {

@@ -74,6 +74,8 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 }
 
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const early = (req as IncomingMessage & { upgradeBody?: Buffer }).upgradeBody;
+  if (early) return early;
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return Buffer.concat(chunks);

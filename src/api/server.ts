@@ -5,6 +5,7 @@ import { archiveRoutes } from './archive.js';
 import { containerRoutes } from './containers.js';
 import type { Engine } from './engine.js';
 import { distributionRoutes } from './distribution.js';
+import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { API_VERSION, Router } from './router.js';
 import { BERTH_VERSION, systemRoutes } from './system.js';
@@ -23,6 +24,7 @@ export function createApiServer(engine: Engine): Server {
   imageRoutes(router, engine);
   archiveRoutes(router, engine);
   distributionRoutes(router, engine);
+  execRoutes(router, engine);
 
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
@@ -35,10 +37,30 @@ export function createApiServer(engine: Engine): Server {
     res.shouldKeepAlive = false;
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     socket.on('error', () => socket.destroy());
-    void router.dispatch(req, res, { socket, head });
+    // An upgrade request's body (exec start sends JSON) arrives in the upgraded stream, before the client's stdin.
+    void takeBody(req, socket, head).then((rest) => router.dispatch(req, res, { socket, head: rest }), () => socket.destroy());
   });
   server.keepAliveTimeout = 0;
   server.requestTimeout = 0;
   server.headersTimeout = 0;
   return server;
+}
+
+/** Splits `Content-Length` bytes of body off the start of an upgraded stream and leaves them on the request. */
+async function takeBody(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Buffer> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!length) return head;
+  let buf = head;
+  while (buf.length < length) {
+    const chunk = await new Promise<Buffer>((resolve, reject) => {
+      socket.once('data', resolve);
+      socket.once('error', reject);
+      socket.once('end', () => reject(new Error('connection closed before the request body')));
+    });
+    socket.pause();
+    buf = Buffer.concat([buf, chunk]);
+  }
+  (req as IncomingMessage & { upgradeBody?: Buffer }).upgradeBody = buf.subarray(0, length);
+  socket.resume();
+  return buf.subarray(length);
 }

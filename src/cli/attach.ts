@@ -12,6 +12,10 @@ export interface AttachOptions {
   stdin: boolean;
   stdout?: boolean;
   stderr?: boolean;
+  /** Where terminal size changes go; the container's resize endpoint by default. */
+  resizePath?: string;
+  /** Forward the CLI's signals to the container (docker's sig-proxy); not for exec. */
+  proxySignals?: boolean;
 }
 
 export async function openAttach(client: Client, id: string, o: AttachOptions): Promise<Duplex> {
@@ -35,13 +39,13 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
   }
   if (o.tty && process.stdout.isTTY) {
     const resize = () => {
-      void client.call('POST', `/containers/${id}/resize`, { query: { h: process.stdout.rows, w: process.stdout.columns } }).catch(() => {});
+      void client.call('POST', o.resizePath ?? `/containers/${id}/resize`, { query: { h: process.stdout.rows, w: process.stdout.columns } }).catch(() => {});
     };
     resize();
     process.stdout.on('resize', resize);
     cleanups.push(() => process.stdout.off('resize', resize));
   }
-  if (!o.tty) {
+  if (!o.tty && o.proxySignals !== false) {
     // docker's sig-proxy: signals to the CLI go to the container.
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const) {
       const h = () => { void client.call('POST', `/containers/${id}/kill`, { query: { signal: sig } }).catch(() => {}); };

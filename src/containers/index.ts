@@ -19,11 +19,13 @@ import type { Store } from '../store/index.js';
 import { exportRootfs } from './export.js';
 import { readLogs, type LogEntry } from './logs.js';
 import { randomName, VALID_NAME } from './names.js';
+import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
 
 export * from './types.js';
+export type { ExecConfig } from './exec.js';
 export { dockerTimestamp, type LogEntry } from './logs.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -66,6 +68,7 @@ export class ContainerService extends EventEmitter {
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly root: string;
+  readonly execs: Execs;
 
   constructor(
     private readonly store: Store,
@@ -77,6 +80,16 @@ export class ContainerService extends EventEmitter {
     this.setMaxListeners(0);
     this.root = join(paths.dataRoot, 'containers');
     for (const rt of Object.values(runtimes)) rt.on('exit', (id, code) => void this.onExit(id, code));
+    this.execs = new Execs({
+      get: (ref) => this.get(ref),
+      runtimeOf: (c) => this.runtimeOf(c),
+      rootfsOf: (c) => join(this.dir(c.Id), 'merged'),
+      envOf: (c, home, tty) => withDefaults(c.Config.Env, c.Config.Hostname, tty, home),
+      onExit: (sessionId, containerId, code) => {
+        const c = this.records.get(containerId);
+        if (c) this.emit('event', 'exec_die', c, { execID: sessionId, exitCode: String(code) });
+      },
+    });
   }
 
   /** Loads records and reconciles them with what is really running (live restore). */
@@ -487,6 +500,7 @@ export class ContainerService extends EventEmitter {
     this.store.deleteContainer(c.Id);
     for (const deliver of this.pendingAttach.get(c.Id) ?? []) deliver(closedAttach());
     this.pendingAttach.delete(c.Id);
+    this.execs.forgetContainer(c.Id);
     this.emit('event', 'destroy', c);
     this.emit(`removed:${c.Id}`);
   }

@@ -33,20 +33,27 @@ export interface SpecInput {
   annotations?: Record<string, string>;
 }
 
-export function buildSpec(s: SpecInput): Record<string, unknown> {
+export type ProcessInput = Pick<SpecInput, 'args' | 'env' | 'cwd' | 'user' | 'terminal' | 'consoleSize'>;
+
+/** The OCI `process`: the container's first process, and each `exec`, which gets the same privileges. */
+export function buildProcess(s: ProcessInput): Record<string, unknown> {
   const caps = DEFAULT_CAPABILITIES;
   return {
+    terminal: s.terminal,
+    ...(s.terminal && s.consoleSize && s.consoleSize[0] > 0 ? { consoleSize: { height: s.consoleSize[0], width: s.consoleSize[1] } } : {}),
+    user: { uid: s.user.uid, gid: s.user.gid, ...(s.user.additionalGids.length ? { additionalGids: s.user.additionalGids } : {}) },
+    args: s.args,
+    env: s.env,
+    cwd: s.cwd,
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    noNewPrivileges: false,
+  };
+}
+
+export function buildSpec(s: SpecInput): Record<string, unknown> {
+  return {
     ociVersion: '1.0.2',
-    process: {
-      terminal: s.terminal,
-      ...(s.terminal && s.consoleSize && s.consoleSize[0] > 0 ? { consoleSize: { height: s.consoleSize[0], width: s.consoleSize[1] } } : {}),
-      user: { uid: s.user.uid, gid: s.user.gid, ...(s.user.additionalGids.length ? { additionalGids: s.user.additionalGids } : {}) },
-      args: s.args,
-      env: s.env,
-      cwd: s.cwd,
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false,
-    },
+    process: buildProcess(s),
     root: { path: s.rootfs, readonly: s.readonlyRootfs },
     hostname: s.hostname,
     mounts: [

@@ -1,2 +1,3 @@
 export * from './types.js';
 export { OciRuntime, StartError, type OciRuntimeOptions } from './oci.js';
+export { ExecStartError } from './oci-exec.js';

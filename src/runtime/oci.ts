@@ -8,6 +8,7 @@
  *   exits/<id>                 exit code written by conmon
  *   s/<id[:12]>                conmon's symlink to the bundle; short so the socket path fits in 108 bytes
  *   t/<id[:12]>/               conmon's TMPDIR: its console socket, short for the same reason
+ *   execs/<exec id>/           one exec session: process.json, conmon's FIFOs and exit dir
  *   runc/                      runc's state (--root), private to this daemon
  */
 import { spawn } from 'node:child_process';
@@ -18,7 +19,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
-import type { AttachConnection, CreateOptions, Runtime, RuntimeState } from './types.js';
+import { conmonExec } from './oci-exec.js';
+import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
 
 interface SeqpacketSocket extends EventEmitter {
   connect(path: string, cb?: () => void): void;
@@ -80,6 +82,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
   private readonly socks: string;
   private readonly bundles: string;
   private readonly tmp: string;
+  private readonly execs: string;
   private readonly reported = new Set<string>();
   private watcher?: FSWatcher;
 
@@ -92,10 +95,11 @@ export class OciRuntime extends EventEmitter implements Runtime {
     this.socks = join(opts.execRoot, 's');
     this.bundles = join(opts.execRoot, 'bundles');
     this.tmp = join(opts.execRoot, 't');
+    this.execs = join(opts.execRoot, 'execs');
   }
 
   async init(): Promise<void> {
-    for (const d of [this.runcRoot, this.exits, this.socks, this.bundles, this.tmp]) await mkdir(d, { recursive: true });
+    for (const d of [this.runcRoot, this.exits, this.socks, this.bundles, this.tmp, this.execs]) await mkdir(d, { recursive: true });
     this.watcher = watch(this.exits, (_ev, file) => { if (file && !file.includes('.')) void this.checkExit(file); });
   }
 
@@ -183,8 +187,11 @@ export class OciRuntime extends EventEmitter implements Runtime {
   }
 
   async attach(id: string): Promise<AttachConnection> {
+    return this.connect(join(this.socks, id.slice(0, 12), 'attach'));
+  }
+
+  private async connect(path: string): Promise<AttachConnection> {
     const sock = seqpacket();
-    const path = join(this.socks, id.slice(0, 12), 'attach');
     await new Promise<void>((resolve, reject) => {
       try { sock.connect(path, () => resolve()); } catch (e) { reject(new ConflictError(`cannot attach: ${(e as Error).message}`)); }
     });
@@ -222,6 +229,27 @@ export class OciRuntime extends EventEmitter implements Runtime {
   async exitCode(id: string): Promise<number | undefined> {
     const text = await readFile(join(this.exits, id), 'utf8').catch(() => '');
     return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+  }
+
+  async exec(id: string, execId: string, opts: ExecOptions): Promise<ExecHandle> {
+    const dir = join(this.execs, execId);
+    const tmp = join(this.tmp, execId.slice(0, 12));
+    // The session's files go when the process does (or when it could not start); its result lives on in the containers part.
+    const cleanup = async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rm(tmp, { recursive: true, force: true });
+      await rm(join(this.socks, execId.slice(0, 12)), { force: true });
+    };
+    let handle: ExecHandle;
+    try {
+      handle = await conmonExec({ conmon: this.conmon, runc: this.runc, runcRoot: this.runcRoot, dir, socks: this.socks, tmp }, id, execId, opts,
+        (path) => this.connect(path));
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
+    void handle.exited.finally(cleanup);
+    return handle;
   }
 
   async holds(id: string): Promise<boolean> {

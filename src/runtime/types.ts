@@ -32,6 +32,24 @@ export interface AttachConnection extends EventEmitter {
   close(): void;
 }
 
+export interface ExecOptions {
+  /** The OCI `process` object to run in the container's namespaces and cgroup. */
+  process: Record<string, unknown>;
+  terminal: boolean;
+  stdin: boolean;
+  /** Hand back a connection to the process's stdio, made before the process starts. */
+  attach: boolean;
+  consoleSize?: [number, number];
+}
+
+export interface ExecHandle {
+  pid: number;
+  /** Present when `attach` was asked for. */
+  connection?: AttachConnection;
+  exited: Promise<number>;
+  resize(height: number, width: number): Promise<void>;
+}
+
 export type RuntimeState = 'created' | 'running' | 'paused' | 'stopped';
 
 export interface Runtime extends EventEmitter {
@@ -48,6 +66,11 @@ export interface Runtime extends EventEmitter {
   exitCode(id: string): Promise<number | undefined>;
   /** Whether the runtime still holds anything for the workload (cheap: no external process). */
   holds(id: string): Promise<boolean>;
+  /**
+   * Runs another process in a running workload. Resolves once it started (with its PID); rejects with the
+   * runtime's message when it could not (an ExecStartError carrying docker's exit code).
+   */
+  exec(id: string, execId: string, opts: ExecOptions): Promise<ExecHandle>;
   /** Releases everything the runtime holds for the workload. Safe to call twice. */
   delete(id: string): Promise<void>;
   /** Emits 'exit' (id, exitCode) whenever a workload exits. */

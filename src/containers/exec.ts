@@ -1,0 +1,144 @@
+/**
+ * Exec sessions, docker's way: `create` records what to run, `start` runs it
+ * (attached or detached), `inspect` gives its exit code afterwards. Sessions
+ * live in memory, as dockerd's do; the processes live under conmon.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
+import type { AttachConnection, Runtime } from '../runtime/index.js';
+import { buildProcess } from './spec.js';
+import type { ContainerRecord } from './types.js';
+import { resolveUser } from './user.js';
+
+export interface ExecConfig {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  Cmd: string[];
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Privileged?: boolean;
+  DetachKeys?: string;
+  ConsoleSize?: [number, number] | null;
+}
+
+interface Session {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  started: boolean;
+  resize?: (h: number, w: number) => Promise<void>;
+  size?: [number, number];
+}
+
+export interface ExecDeps {
+  get(ref: string): ContainerRecord;
+  runtimeOf(c: ContainerRecord): Runtime;
+  rootfsOf(c: ContainerRecord): string;
+  envOf(c: ContainerRecord, home: string, tty: boolean): string[];
+  onExit(sessionId: string, containerId: string, code: number): void;
+}
+
+export class Execs {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly deps: ExecDeps) {}
+
+  create(ref: string, config: ExecConfig): { Id: string } {
+    const c = this.deps.get(ref);
+    if (!Array.isArray(config.Cmd) || config.Cmd.length === 0 || !config.Cmd.every((a) => typeof a === 'string')) {
+      throw new InvalidParameterError('No exec command specified');
+    }
+    if (!c.State.Running) throw new ConflictError(`container ${c.Id} is not running`);
+    if (c.State.Paused) throw new ConflictError(`container ${c.Id} is paused, unpause the container before exec`);
+    const id = randomBytes(32).toString('hex');
+    this.sessions.set(id, { id, containerId: c.Id, config, running: false, exitCode: null, pid: 0, started: false });
+    return { Id: id };
+  }
+
+  private session(id: string): Session {
+    const s = this.sessions.get(id);
+    if (!s) throw new NotFoundError(`No such exec instance: ${id}`);
+    return s;
+  }
+
+  /** Starts the session; with `attach`, resolves with its stdio connection, made before the process runs. */
+  async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] }): Promise<AttachConnection | undefined> {
+    const s = this.session(id);
+    if (s.started) throw new ConflictError(`Error: Exec command ${id} has already run`);
+    const c = this.deps.get(s.containerId);
+    if (!c.State.Running) throw new ConflictError(`container ${c.Id} is not running`);
+    s.started = true;
+    const tty = opts.tty ?? !!s.config.Tty;
+    const rootfs = this.deps.rootfsOf(c);
+    const user = await resolveUser(rootfs, s.config.User || c.Config.User);
+    const env = [...this.deps.envOf(c, user.home, tty)];
+    for (const e of s.config.Env ?? []) {
+      const k = e.split('=')[0]!;
+      const i = env.findIndex((x) => x.split('=')[0] === k);
+      if (i >= 0) env[i] = e; else env.push(e);
+    }
+    const size = opts.consoleSize ?? s.size ?? (s.config.ConsoleSize ?? undefined);
+    const cwd = s.config.WorkingDir || c.Config.WorkingDir || '/';
+    if (!cwd.startsWith('/')) throw new InvalidParameterError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+    const process = buildProcess({ args: s.config.Cmd, env, cwd, user, terminal: tty, consoleSize: size });
+    const attach = !opts.detach;
+    const handle = await this.deps.runtimeOf(c).exec(c.Id, s.id, {
+      process, terminal: tty, stdin: attach && !!s.config.AttachStdin, attach, consoleSize: size,
+    }).catch((e: unknown) => {
+      s.exitCode = (e as { exitCode?: number }).exitCode ?? 126;
+      throw e;
+    });
+    s.running = true;
+    s.pid = handle.pid;
+    s.resize = handle.resize;
+    void handle.exited.then((code) => {
+      s.running = false;
+      s.exitCode = code;
+      this.deps.onExit(s.id, s.containerId, code);
+    });
+    return handle.connection;
+  }
+
+  async resize(id: string, h: number, w: number): Promise<void> {
+    const s = this.session(id);
+    if (s.resize) await s.resize(h, w); else s.size = [h, w];
+  }
+
+  inspect(id: string) {
+    const s = this.session(id);
+    return {
+      ID: s.id,
+      Running: s.running,
+      ExitCode: s.exitCode,
+      ProcessConfig: {
+        tty: !!s.config.Tty, entrypoint: s.config.Cmd[0], arguments: s.config.Cmd.slice(1),
+        privileged: !!s.config.Privileged, user: s.config.User ?? '',
+      },
+      OpenStdin: !!s.config.AttachStdin,
+      OpenStderr: s.config.AttachStderr ?? true,
+      OpenStdout: s.config.AttachStdout ?? true,
+      CanRemove: !s.running && s.started,
+      ContainerID: s.containerId,
+      DetachKeys: s.config.DetachKeys ?? '',
+      Pid: s.pid,
+    };
+  }
+
+  /** Tty of a session, for the attach framing. */
+  tty(id: string): boolean {
+    return !!this.session(id).config.Tty;
+  }
+
+  /** Sessions of a container that went away are forgotten with it. */
+  forgetContainer(containerId: string): void {
+    for (const [id, s] of this.sessions) if (s.containerId === containerId && !s.running) this.sessions.delete(id);
+  }
+}
+
