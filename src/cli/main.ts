@@ -7,6 +7,7 @@ import { BERTH_VERSION } from '../api/index.js';
 import { describe, ExitError } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerExec } from './commands/exec.js';
 import { registerExport } from './commands/export.js';
 import { registerImages } from './commands/images.js';
 import { registerInspect } from './commands/inspect.js';
@@ -28,7 +29,7 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const register of [registerRun, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
+  for (const register of [registerRun, registerExec, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
@@ -56,7 +57,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
   },
   container: {
     ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], run: ['run'],
-    create: ['create'], start: ['start'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
+    create: ['create'], exec: ['exec'], start: ['start'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
   system: { df: ['system-df'], info: ['info'] },
 };
