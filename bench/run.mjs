@@ -1,29 +1,51 @@
 #!/usr/bin/env node
 /**
- * Container start-up benchmark: `berth run --rm busybox true` against the
- * floor (bare runc), the docker CLI on berth's socket and, where present, a
- * real dockerd; plus the daemon's and conmon's memory.
+ * berth's benchmarks, each beside what it should beat:
  *
- *   node bench/run.mjs [--runs N] [--json]      (or BENCH_RUNS=N)
+ * - startup: `berth run --rm busybox true` against the floor (bare runc), the docker CLI on
+ *   berth's socket and, where present, a real dockerd; plus the daemon's and conmon's memory.
+ * - pull: `berth pull` of debian:bookworm from a local CNCF registry (Debian's docker-registry)
+ *   into an empty data root, in MB/s, beside `docker pull` of the same image from the same
+ *   registry when a dockerd answers on /var/run/docker.sock.
+ *
+ *   node bench/run.mjs [--only startup|pull] [--runs N] [--pull-runs N] [--json]
+ *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
+ *
+ * The pull takes debian:bookworm from BERTH_HOST's daemon when that has it; otherwise it makes
+ * it in a private daemon with `berth bootstrap debian` (debootstrap, about a minute).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BERTH = join(ROOT, 'bin', 'berth');
 const DOCKER = '/usr/local/bin/docker';
 const DOCKERD_SOCK = '/var/run/docker.sock';
+const REGISTRY_BIN = '/usr/bin/docker-registry';
+const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
+const PULL_WARMUP = 1;
 
+const USAGE = 'usage: node bench/run.mjs [--only startup|pull] [--runs N] [--pull-runs N (>= 3)] [--json]';
 const argv = process.argv.slice(2);
+const FLAGS = { '--json': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
+for (let i = 0; i < argv.length; i += 1 + FLAGS[argv[i]]) {
+  if (!(argv[i] in FLAGS) || (FLAGS[argv[i]] && argv[i + 1] === undefined)) { console.error(USAGE); process.exit(2); }
+}
+const flag = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
 const JSON_OUT = argv.includes('--json');
-const runsArg = argv.indexOf('--runs');
-const RUNS = Number(runsArg >= 0 ? argv[runsArg + 1] : process.env.BENCH_RUNS ?? 20);
-if (!Number.isInteger(RUNS) || RUNS < 1) { console.error('usage: node bench/run.mjs [--runs N] [--json]'); process.exit(2); }
+const RUNS = Number(flag('--runs') ?? process.env.BENCH_RUNS ?? 20);
+const PULL_RUNS = Number(flag('--pull-runs') ?? process.env.BENCH_PULL_RUNS ?? 5);
+const ONLY = flag('--only');
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull'].includes(ONLY)) {
+  console.error(USAGE); process.exit(2);
+}
 // With --json, stdout carries only the JSON document; progress goes to stderr.
 const say = (m) => (JSON_OUT ? process.stderr : process.stdout).write(`${m}\n`);
+const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 // ---- cleanup: LIFO, run once, whether we finish, throw or get a signal ----
 const undo = [];
@@ -31,6 +53,13 @@ let cleaning;
 function cleanup() {
   cleaning ??= (async () => { while (undo.length) { try { await undo.pop()(); } catch (e) { console.error(`cleanup: ${e.message}`); } } })();
   return cleaning;
+}
+/** Registers `fn` for cleanup and returns it run-once, so it can also be called early (a pull's daemon, right after the pull). */
+function defer(fn) {
+  let done;
+  const once = () => (done ??= (async () => fn())());
+  undo.push(once);
+  return once;
 }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { cleanup().finally(() => process.exit(130)); });
 
@@ -46,7 +75,8 @@ function run(cmd, args, env = process.env) {
     child.on('close', (code, signal) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.trim()}`))));
   });
 }
-const berth = (args) => run(BERTH, [...args], { ...process.env, BERTH_HOST: host });
+const berthAt = (h, args, env = {}) => run(BERTH, [...args], { ...process.env, ...env, BERTH_HOST: h });
+const berth = (args) => berthAt(host, args);
 
 function ping(socketPath) {
   return new Promise((res) => {
@@ -69,37 +99,78 @@ function rssKiB(pid) {
   return m ? Number(m[1]) : undefined;
 }
 const mountsUnder = (dir) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
+/** A mount left behind would make rm -rf descend into (and delete) the mounted tree, so detach first. */
+function removeTree(dir) {
+  for (const m of mountsUnder(dir).reverse()) { console.error(`cleanup: unmounting leftover ${m}`); spawnSync('umount', ['-l', m]); }
+  rmSync(dir, { recursive: true, force: true });
+}
 
 // ---- timing ----
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const r2 = (x) => +x.toFixed(2);
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const pick = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; // nearest rank
+  return { median: r2(pick(0.5)), p90: r2(pick(0.9)), min: r2(s[0]), max: r2(s.at(-1)), samples: xs.map(r2) };
+}
 /**
  * Times each scenario's `once`, round-robin: on a shared machine background load drifts, and
- * interleaving makes it hit every scenario alike, so the ratios stay meaningful.
+ * interleaving makes it hit every scenario alike, so the ratios stay meaningful. `once` may
+ * return its own measurement ({ ms, ... }) when the time it should count is not all of its own.
  */
-async function measureAll(scenarios) {
+async function measureAll(scenarios, runs = RUNS, warmup = WARMUP) {
   const samples = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
-  say(`measuring ${Object.keys(scenarios).join(', ')}: ${WARMUP} warm-up + ${RUNS} rounds`);
-  for (let i = 0; i < WARMUP + RUNS; i++) { // warm-ups pay page cache, JIT and lazy-init costs
+  say(`measuring ${Object.keys(scenarios).join(', ')}: ${warmup} warm-up + ${runs} rounds`);
+  for (let i = 0; i < warmup + runs; i++) { // warm-ups pay page cache, JIT and lazy-init costs
     for (const [k, once] of Object.entries(scenarios)) {
       if (cleaning) throw new Error('interrupted'); // a signal arrived: start nothing new while cleaning up
       const t0 = process.hrtime.bigint();
-      await once();
-      if (i >= WARMUP) samples[k].push(ms(t0));
+      const got = await once();
+      const sample = got?.ms !== undefined ? got : { ms: ms(t0) };
+      if (i >= warmup) samples[k].push(sample);
     }
   }
-  const r2 = (x) => +x.toFixed(2);
-  return Object.fromEntries(Object.entries(samples).map(([k, xs]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const pick = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; // nearest rank
-    return [k, { median: r2(pick(0.5)), p90: r2(pick(0.9)), min: r2(s[0]), samples: xs.map(r2) }];
-  }));
+  return samples;
 }
 
-// ---- the daemon: an answering BERTH_HOST, else a private one ----
+// ---- daemons: an answering BERTH_HOST, else a private one ----
 let host = process.env.BERTH_HOST;
+let privateHost;
 let daemonPid;
-let tmp;
 
+/** A berth daemon on a fresh temporary root; `dispose` removes its containers, stops it and deletes the root. */
+async function spawnDaemon(prefix) {
+  if (cleaning) throw new Error('interrupted');
+  // Short path: conmon's attach socket under the exec root must fit in 108 bytes.
+  const dir = mkdtempSync(prefix);
+  const h = `unix://${dir}/berth.sock`;
+  // Own process group: a terminal Ctrl-C reaches only us, so we can remove containers before the daemon stops.
+  const proc = spawn(BERTH, ['daemon', '-H', h, '--data-root', `${dir}/data`, '--exec-root', `${dir}/run`],
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let log = '';
+  proc.stderr.on('data', (b) => { log += b; });
+  proc.on('error', () => {});
+  const exited = new Promise((r) => proc.on('exit', r));
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const dispose = defer(async () => {
+    if (alive()) {
+      // Containers outlive the daemon (conmon keeps them), so remove them all while it still answers.
+      const ids = (await berthAt(h, ['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
+      if (ids.length) await berthAt(h, ['rm', '-f', ...ids]).catch((e) => console.error(`cleanup: ${e.message}`));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (alive()) { console.error(`cleanup: daemon ${proc.pid} ignored SIGTERM, killing it`); proc.kill('SIGKILL'); await exited; }
+    }
+    removeTree(dir);
+  });
+  for (let end = Date.now() + 15_000; !(await ping(`${dir}/berth.sock`));) {
+    if (!alive() || Date.now() > end) { await dispose(); throw new Error(`berth daemon did not come up:\n${log}`); }
+    await sleep(50);
+  }
+  return { dir, host: h, pid: proc.pid, dispose };
+}
+
+/** The daemon the benchmarks use: BERTH_HOST's when it answers, else a private one. */
 async function startDaemon() {
   if (host?.startsWith('unix://') && await ping(host.slice(7))) {
     const sock = host.slice(7);
@@ -107,34 +178,10 @@ async function startDaemon() {
     say(`using the berth daemon at ${host}${daemonPid ? ` (pid ${daemonPid})` : ''}`);
     return;
   }
-  // Short path: conmon's attach socket under the exec root must fit in 108 bytes.
-  tmp = mkdtempSync('/tmp/bb-');
-  undo.push(() => {
-    // A mount left behind would make rm -rf descend into (and delete) the mounted tree, so detach first.
-    for (const m of mountsUnder(tmp).reverse()) { console.error(`cleanup: unmounting leftover ${m}`); spawnSync('umount', ['-l', m]); }
-    rmSync(tmp, { recursive: true, force: true });
-  });
-  host = `unix://${tmp}/berth.sock`;
-  // Own process group: a terminal Ctrl-C reaches only us, so we can remove containers before the daemon stops.
-  const proc = spawn(BERTH, ['daemon', '-H', host, '--data-root', `${tmp}/data`, '--exec-root', `${tmp}/run`],
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let log = '';
-  proc.stderr.on('data', (b) => { log += b; });
-  const exited = new Promise((r) => proc.on('exit', r));
-  undo.push(async () => {
-    // Containers outlive the daemon (conmon keeps them), so remove them all while it still answers.
-    const ids = (await berth(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
-    if (ids.length) await berth(['rm', '-f', ...ids]).catch((e) => console.error(`cleanup: ${e.message}`));
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (proc.exitCode === null && proc.signalCode === null) { console.error('cleanup: daemon ignored SIGTERM, killing it'); proc.kill('SIGKILL'); }
-  });
-  daemonPid = proc.pid;
-  for (let end = Date.now() + 15_000; !(await ping(`${tmp}/berth.sock`));) {
-    if (proc.exitCode !== null || Date.now() > end) throw new Error(`berth daemon did not come up:\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  say(`started a private berth daemon (pid ${daemonPid}) in ${tmp}`);
+  const d = await spawnDaemon('/tmp/bb-');
+  host = privateHost = d.host;
+  daemonPid = d.pid;
+  say(`started a private berth daemon (pid ${daemonPid}) in ${d.dir}`);
 }
 
 // ---- the floor: bare runc on a copy of the image's root filesystem ----
@@ -169,25 +216,6 @@ async function runcFloor(lowerDir) {
   };
 }
 
-// ---- report ----
-function report(r) {
-  if (JSON_OUT) { process.stdout.write(`${JSON.stringify(r, null, 2)}\n`); return; }
-  const f = (x) => (x === undefined ? '-' : x.toFixed(1));
-  say(`\nstart-up of a \`true\` container, ms over ${RUNS} interleaved runs (after ${WARMUP} warm-up):`);
-  say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}`);
-  for (const [k, label] of Object.entries(LABELS)) {
-    const t = r.timings[k];
-    say(`  ${label.padEnd(34)}${t ? `${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}` : `  ${r.skipped[k]}`}`);
-  }
-  say('');
-  // Node 20 parses this file at every start (~80 ms on the machine this was written on), berth's CLI included.
-  if (process.env.NODE_EXTRA_CA_CERTS) say(`  note: NODE_EXTRA_CA_CERTS is set here; bin/berth drops it for client commands (they never use TLS), and so does the node row\n`);
-  const x = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
-  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)}\n`);
-  for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x` : ''}`);
-  const kib = (x) => (x === undefined ? 'n/a' : `${(x / 1024).toFixed(1)} MiB`);
-  say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);
-}
 const LABELS = {
   berth: 'berth run --rm busybox true',
   dockerCli: 'docker CLI -> berth socket',
@@ -196,7 +224,7 @@ const LABELS = {
   dockerd: 'docker CLI -> dockerd',
 };
 
-async function main() {
+async function startupBench() {
   await startDaemon();
   if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
   const skipped = {};
@@ -214,10 +242,14 @@ async function main() {
   if (!scenarios.dockerCli) skipped.dockerCli = `${DOCKER} not installed, skipped`;
   if (!scenarios.dockerd) { skipped.dockerd = 'dockerd: not running here, skipped'; say(skipped.dockerd); }
   for (const k of Object.keys(scenarios)) if (!scenarios[k]) delete scenarios[k];
-  const timings = await measureAll(scenarios);
+  const samples = await measureAll(scenarios);
+  const timings = Object.fromEntries(Object.entries(samples).map(([k, xs]) => {
+    const { max: _max, ...s } = stats(xs.map((x) => x.ms));
+    return [k, s];
+  }));
 
   // Memory: let the daemon settle (GC, closed connections) before reading its idle RSS.
-  await new Promise((r) => setTimeout(r, 1000));
+  await sleep(1000);
   const memory = { daemonRssKiB: daemonPid ? rssKiB(daemonPid) : undefined, conmonRssKiB: undefined };
   const id = (await berth(['run', '-d', 'busybox', 'sleep', '30'])).trim();
   undo.push(() => berth(['rm', '-f', id]).catch(() => {}));
@@ -233,7 +265,244 @@ async function main() {
   ];
   // docker CLI on berth / floor is the daemon's share alone: the docker CLI itself starts in ~10 ms.
   const ratios = { berthOverRunc: ratio('berth', 'runc'), berthOverDockerd: ratio('berth', 'dockerd'), dockerCliOnBerthOverRunc: ratio('dockerCli', 'runc') };
-  report({ runs: RUNS, warmup: WARMUP, host, timings, skipped, ratios, targets, memory });
+  return { runs: RUNS, warmup: WARMUP, host, timings, skipped, ratios, targets, memory };
+}
+
+function reportStartup(r) {
+  const f = (x) => (x === undefined ? '-' : x.toFixed(1));
+  say(`\nstart-up of a \`true\` container, ms over ${RUNS} interleaved runs (after ${WARMUP} warm-up):`);
+  say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}`);
+  for (const [k, label] of Object.entries(LABELS)) {
+    const t = r.timings[k];
+    say(`  ${label.padEnd(34)}${t ? `${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}` : `  ${r.skipped[k]}`}`);
+  }
+  say('');
+  // Node 20 parses this file at every start (~80 ms on the machine this was written on), berth's CLI included.
+  if (process.env.NODE_EXTRA_CA_CERTS) say(`  note: NODE_EXTRA_CA_CERTS is set here; bin/berth drops it for client commands (they never use TLS), and so does the node row\n`);
+  const x = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
+  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)}\n`);
+  for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x` : ''}`);
+  const kib = (v) => (v === undefined ? 'n/a' : `${(v / 1024).toFixed(1)} MiB`);
+  say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);
+}
+
+// ---- pull: a real registry on loopback ----
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => res(port)); });
+  });
+}
+async function answers(url) {
+  try { const r = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) }); await r.arrayBuffer(); return true; } catch { return false; }
+}
+
+/** Debian's docker-registry (CNCF distribution 2.8), anonymous, on a free loopback port, storage in a temp dir. */
+async function startRegistry() {
+  if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} not found: apt-get install docker-registry`);
+  if (cleaning) throw new Error('interrupted');
+  const dir = mkdtempSync('/tmp/bb-reg-');
+  let proc; let exited;
+  const alive = () => proc?.pid !== undefined && proc.exitCode === null && proc.signalCode === null;
+  const stop = async () => {
+    if (!alive()) return;
+    proc.kill('SIGTERM');
+    const killer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
+  };
+  defer(async () => { await stop(); rmSync(dir, { recursive: true, force: true }); });
+  let log = '';
+  for (let attempt = 0; attempt < 5; attempt++) { // a port picked free can be taken before the registry binds it
+    const port = await freePort();
+    writeFileSync(join(dir, 'config.yml'), `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: ${dir}/storage
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:${port}
+  secret: berth-bench
+`);
+    log = '';
+    proc = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr.on('data', (b) => { log += b; });
+    proc.on('error', (e) => { log += e.message; });
+    exited = new Promise((r) => proc.on('exit', r));
+    const url = `http://127.0.0.1:${port}`;
+    for (const end = Date.now() + 15_000; alive() && Date.now() < end;) {
+      if (await answers(url)) return { host: `127.0.0.1:${port}`, url, pid: proc.pid };
+      await sleep(50);
+    }
+    await stop();
+    if (!/address already in use/.test(log)) break;
+  }
+  throw new Error(`docker-registry did not start:\n${log}`);
+}
+
+/** Compressed bytes a pull of the manifest fetches: config plus layers. */
+async function manifestOf(url, repo, tag) {
+  const accept = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
+  const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { headers: { Accept: accept } });
+  if (!r.ok) throw new Error(`the registry has no ${repo}:${tag}: ${r.status} ${await r.text()}`);
+  const m = await r.json();
+  if (!m.layers) throw new Error(`expected an image manifest for ${repo}:${tag}, got ${m.mediaType}`);
+  return { layers: m.layers.length, layerBytes: m.layers.reduce((n, l) => n + l.size, 0), bytes: m.config.size + m.layers.reduce((n, l) => n + l.size, 0) };
+}
+
+/**
+ * Runs a pull CLI and notes when each output line arrives. Piped, both CLIs print each layer's
+ * status changes (Pulling fs layer, Download complete, Pull complete) without bars, as they happen.
+ */
+function timedPull(cmd, args, env) {
+  return new Promise((res, rej) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = []; let buf = ''; let err = '';
+    child.stdout.on('data', (b) => {
+      const t = ms(t0);
+      buf += b;
+      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) lines.push({ t, line: buf.slice(0, nl) });
+    });
+    child.stderr.on('data', (b) => { err += b; });
+    child.on('error', rej);
+    child.on('close', (code, signal) => {
+      const wall = ms(t0);
+      if (code !== 0) rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.trim()}`));
+      else res({ ms: wall, lines });
+    });
+  });
+}
+
+/**
+ * Checks that every layer was really fetched and unpacked (nothing "Already exists"), and splits
+ * the wall time at the layers' status lines: start (CLI start, manifest, config) until the first
+ * "Pulling fs layer"; download until the last "Download complete"; unpack until the last "Pull
+ * complete"; finish (recording the image, CLI exit) until the end. With one layer, download and
+ * unpack are exact; with several, layers unpack while others download and this is the critical path.
+ */
+function phases(who, { ms: wall, lines }, layers) {
+  const all = (re) => lines.filter((l) => re.test(l.line));
+  const complete = new Set(all(/^[0-9a-f]{12}: Pull complete$/).map((l) => l.line.slice(0, 12)));
+  if (all(/: Already exists$/).length || complete.size !== layers) {
+    throw new Error(`${who} did not download and unpack all ${layers} layer(s):\n${lines.map((l) => l.line).join('\n')}`);
+  }
+  const first = all(/: Pulling fs layer$/)[0]?.t;
+  const downloaded = all(/: Download complete$/).at(-1)?.t;
+  const unpacked = all(/: Pull complete$/).at(-1)?.t;
+  if (first === undefined || downloaded === undefined) return { ms: wall };
+  return { ms: wall, start: first, download: downloaded - first, unpack: unpacked - downloaded, finish: wall - unpacked };
+}
+
+/** Does the daemon at h hold the image? */
+const hasImage = async (h, ref) => !!(await berthAt(h, ['images', '-q', ref]).catch(() => '')).trim();
+
+async function pullBench() {
+  if (!host) await startDaemon();
+  // The source of the image: the daemon in use when it has debian:bookworm, else a private one made to.
+  let src = host;
+  if (await hasImage(src, PULL_IMAGE)) say(`using ${PULL_IMAGE} from the daemon at ${src}`);
+  else {
+    if (src !== privateHost) src = (await spawnDaemon('/tmp/bb-src-')).host; // not 120 MB into someone's daemon
+    say(`making ${PULL_IMAGE} in the private daemon with \`berth bootstrap debian\` (debootstrap, about a minute; set BERTH_HOST to a daemon that has it to skip this)`);
+    // Its temporary root goes under the daemon's directory, so a Ctrl-C cannot leave it (or a mount in it) behind.
+    const tmpdir = join(src.slice('unix://'.length), '..', 'tmp');
+    mkdirSync(tmpdir, { recursive: true });
+    const t0 = process.hrtime.bigint();
+    await berthAt(src, ['bootstrap', 'debian'], { TMPDIR: tmpdir });
+    say(`  made in ${(ms(t0) / 1000).toFixed(0)} s`);
+  }
+
+  const reg = await startRegistry();
+  say(`started docker-registry (pid ${reg.pid}) on ${reg.host}`);
+  const ref = `${reg.host}/bench/debian:bookworm`;
+  await berthAt(src, ['tag', PULL_IMAGE, ref]);
+  // Only an untag: the image keeps its debian:bookworm tag.
+  defer(() => berthAt(src, ['rmi', ref]).catch((e) => console.error(`cleanup: ${e.message}`)));
+  say(`pushing ${PULL_IMAGE} to ${ref}`);
+  await berthAt(src, ['push', ref]);
+  const size = await manifestOf(reg.url, 'bench/debian', 'bookworm');
+
+  let unpackedBytes;
+  const dockerEnv = { ...process.env, DOCKER_HOST: `unix://${DOCKERD_SOCK}` };
+  const scenarios = {
+    berth: async () => {
+      const d = await spawnDaemon('/tmp/bb-p-'); // an empty data root every time
+      try {
+        const r = phases('berth pull', await timedPull(BERTH, ['pull', ref], { ...process.env, BERTH_HOST: d.host }), size.layers);
+        const dirs = readdirSync(join(d.dir, 'data/image/layers')).filter((e) => existsSync(join(d.dir, 'data/image/layers', e, 'diff')));
+        if (dirs.length !== size.layers) throw new Error(`berth pull left ${dirs.length} unpacked layers, expected ${size.layers}`);
+        unpackedBytes ??= Number(await berthAt(d.host, ['inspect', '-f', '{{.Size}}', ref]));
+        return r;
+      } finally { await d.dispose(); }
+    },
+  };
+  let dockerSkipped;
+  if (!(await ping(DOCKERD_SOCK))) dockerSkipped = `dockerd: nothing answers on ${DOCKERD_SOCK}, skipped`;
+  else if (!existsSync(DOCKER)) dockerSkipped = `${DOCKER} not installed, skipped`;
+  else {
+    // dockerd speaks plain HTTP to 127.0.0.0/8 registries without --insecure-registry.
+    defer(() => run(DOCKER, ['rmi', '-f', ref], dockerEnv).catch(() => {}));
+    scenarios.docker = async () => {
+      await run(DOCKER, ['rmi', '-f', ref], dockerEnv).catch(() => {}); // its layers go with it (phases() checks none "Already exists")
+      return phases('docker pull', await timedPull(DOCKER, ['pull', ref], dockerEnv), size.layers);
+    };
+  }
+  if (dockerSkipped) say(dockerSkipped);
+  const samples = await measureAll(scenarios, PULL_RUNS, PULL_WARMUP);
+
+  const timings = {};
+  for (const [k, xs] of Object.entries(samples)) {
+    const wall = stats(xs.map((x) => x.ms));
+    const t = { ...wall, mbPerS: r2(size.bytes / 1e6 / (wall.median / 1000)) };
+    if (xs.every((x) => x.download !== undefined)) {
+      t.phases = Object.fromEntries(['start', 'download', 'unpack', 'finish'].map((p) => [p, stats(xs.map((x) => x[p])).median]));
+      t.downloadMbPerS = r2(size.layerBytes / 1e6 / (t.phases.download / 1000));
+    }
+    timings[k] = t;
+  }
+  const ratio = timings.docker ? timings.berth.median / timings.docker.median : undefined;
+  const targets = [{ name: 'berth pull faster than docker pull', ratio, verdict: ratio === undefined ? 'N/A' : ratio < 1 ? 'PASS' : 'FAIL' }];
+  return { image: PULL_IMAGE, ref, runs: PULL_RUNS, warmup: PULL_WARMUP, ...size, unpackedBytes, timings, skipped: dockerSkipped ? { docker: dockerSkipped } : {}, targets };
+}
+
+function reportPull(p) {
+  const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
+  const s = (x) => `${(x / 1000).toFixed(2)} s`;
+  say(`\npull of ${p.image} (${mb(p.bytes)} compressed in ${p.layers} layer${p.layers === 1 ? '' : 's'}${p.unpackedBytes ? `, ${mb(p.unpackedBytes)} unpacked` : ''}) from a local registry into an empty data root,`);
+  say(`${p.runs} interleaved runs (after ${p.warmup} warm-up); MB/s is compressed MB (10^6 bytes) over the median:`);
+  say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}${'MB/s'.padStart(9)}`);
+  for (const [k, label] of [['berth', 'berth pull'], ['docker', 'docker pull (dockerd)']]) {
+    const t = p.timings[k];
+    say(`  ${label.padEnd(34)}${t ? `${s(t.median).padStart(9)}${s(t.min).padStart(9)}${s(t.max).padStart(9)}${t.mbPerS.toFixed(1).padStart(9)}` : `  ${p.skipped[k]}`}`);
+  }
+  for (const [k, label] of [['berth', 'berth pull'], ['docker', 'docker pull']]) {
+    const ph = p.timings[k]?.phases;
+    if (!ph) continue;
+    const pct = (x) => `${Math.round((x / p.timings[k].median) * 100)}%`;
+    say(`  ${label}, medians by phase: start + manifest ${s(ph.start)} (${pct(ph.start)}), download ${s(ph.download)} (${pct(ph.download)}, ${p.timings[k].downloadMbPerS.toFixed(1)} MB/s), `
+      + `unpack ${s(ph.unpack)} (${pct(ph.unpack)}), finish ${s(ph.finish)} (${pct(ph.finish)})`);
+  }
+  say('');
+  for (const t of p.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x docker's time` : ''}`);
+}
+
+async function main() {
+  const startup = ONLY === 'pull' ? undefined : await startupBench();
+  if (startup && !JSON_OUT) reportStartup(startup);
+  const pull = ONLY === 'startup' ? undefined : await pullBench();
+  if (pull && !JSON_OUT) reportPull(pull);
+  if (JSON_OUT) {
+    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? [])];
+    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, targets }, null, 2)}\n`);
+  }
 }
 
 try { await main(); } catch (e) { console.error(`bench: ${e.message}`); process.exitCode = 1; } finally { await cleanup(); }

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { Header } from 'tar';
 import { BERTH, DOCKER, exec, hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
@@ -130,9 +131,27 @@ describe('save, load and export', () => {
     assert.equal((await d.berth(['rmi', 'localhost/skopeo/busybox:copied'])).code, 0);
   });
 
+  test('an OCI layout loads this platform\'s images and skips the others', async () => {
+    const dir = file('layout');
+    mkdirSync(dir);
+    execFileSync('tar', ['-C', dir, '-xf', file('busybox.tar')]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const amd64 = { ...index.manifests[0], annotations: { 'org.opencontainers.image.ref.name': 'localhost/multi:1' } };
+    const arm64 = { ...amd64, digest: sha('not here'), platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } };
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({ ...index, manifests: [arm64, amd64] }));
+    execFileSync('tar', ['-C', dir, '-cf', file('layout.tar'), 'index.json', 'oci-layout', 'blobs']);
+    const l = await d.berth(['load', '-i', file('layout.tar')]);
+    assert.equal(l.code, 0, l.stderr);
+    assert.equal(l.stdout, 'Loaded image: localhost/multi:1\n');
+    assert.equal((await d.berth(['inspect', '-f', '{{.Id}}', 'localhost/multi:1'])).stdout.trim(), busyboxId);
+    assert.equal((await d.berth(['rmi', 'localhost/multi:1'])).code, 0);
+  });
+
   test('a docker-archive with plain layers, as skopeo writes it, loads and runs', { skip: !hasSkopeo }, async () => {
     const c = await skopeo(['copy', `docker-archive:${file('busybox.tar')}`, `docker-archive:${file('plain.tar')}:plain/busybox:1`]);
     assert.equal(c.code, 0, c.stderr);
+    // The same image (same config): only when it is gone does the load make it from these layers.
+    assert.equal((await d.berth(['rmi', 'busybox'])).code, 0);
     const l = await d.berth(['load', '-i', file('plain.tar')]);
     assert.equal(l.code, 0, l.stderr);
     assert.equal(l.stdout, 'Loaded image: plain/busybox:1\n');
@@ -142,7 +161,9 @@ describe('save, load and export', () => {
     assert.equal(saved.code, 0, saved.stderr);
     const raw = JSON.parse((await skopeo(['inspect', '--raw', `oci-archive:${file('plain-again.tar')}`])).stdout);
     assert.equal(raw.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar');
+    assert.equal(raw.config.digest, busyboxId);
     assert.equal((await d.berth(['rmi', 'plain/busybox:1'])).code, 0);
+    assert.equal((await d.berth(['load', '-i', file('busybox.tar')])).code, 0);
   });
 
   test('the docker CLI saves and loads through berth', { skip: !hasDocker }, async () => {
@@ -160,6 +181,36 @@ describe('save, load and export', () => {
     const bad = await d.docker(['load'], { input: 'not an archive' });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /invalid image archive/);
+  });
+
+  test('save takes several names: a repository saves all its tags, an ID saves the image untagged', async () => {
+    assert.equal((await d.berth(['tag', 'busybox', 'busybox:second'])).code, 0);
+    assert.equal((await d.berth(['import', '-', 'mine:1'], { input: tarOf([{ path: 'hello', data: 'mine' }]) })).code, 0);
+    const mineId = (await d.berth(['inspect', '-f', '{{.Id}}', 'mine:1'])).stdout.trim();
+    assert.equal((await d.berth(['save', '-o', file('multi.tar'), 'busybox', 'mine:1', 'busybox:latest'])).code, 0);
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file('multi.tar'), 'manifest.json']).toString());
+    assert.deepEqual(manifest.map((m: { RepoTags: string[] }) => m.RepoTags), [['busybox:latest', 'busybox:second'], ['mine:1']]);
+    const index = JSON.parse(execFileSync('tar', ['-xOf', file('multi.tar'), 'index.json']).toString());
+    assert.deepEqual(index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']), ['latest', 'second', '1']);
+
+    assert.equal((await d.berth(['rmi', 'busybox:second', 'mine:1'])).code, 0);
+    // Compressed as a whole, through stdin.
+    const l = await d.berth(['load'], { input: gzipSync(readFileSync(file('multi.tar'))) });
+    assert.equal(l.code, 0, l.stderr);
+    assert.equal(l.stdout, 'Loaded image: busybox:latest\nLoaded image: busybox:second\nLoaded image: mine:1\n');
+    assert.equal((await d.berth(['inspect', '-f', '{{.Id}}', 'mine:1'])).stdout.trim(), mineId);
+
+    const byId = await d.berth(['save', '-o', file('byid.tar'), mineId.slice(7, 19)]);
+    assert.equal(byId.code, 0, byId.stderr);
+    assert.deepEqual(JSON.parse(execFileSync('tar', ['-xOf', file('byid.tar'), 'manifest.json']).toString())[0].RepoTags, null);
+    assert.equal(JSON.parse(execFileSync('tar', ['-xOf', file('byid.tar'), 'index.json']).toString()).manifests[0].annotations, undefined);
+    assert.equal((await d.berth(['rmi', 'busybox:second', 'mine:1'])).code, 0);
+    assert.equal((await d.berth(['load', '-i', file('byid.tar')])).stdout, `Loaded image ID: ${mineId}\n`);
+    assert.equal((await d.berth(['rmi', mineId])).code, 0);
+
+    const api = await d.api('GET', '/v1.45/images/busybox/get');
+    assert.equal(api.status, 200);
+    assert.equal(api.headers['content-type'], 'application/x-tar');
   });
 
   test('save refuses a terminal, and a failed save leaves no file', async () => {

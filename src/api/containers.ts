@@ -97,9 +97,34 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.on('POST', '/containers/{id}/restart', async ({ res, params, query }) => {
     const t = query.get('t');
     const c = cs.get(params.id!);
-    if (c.State.Running) await cs.stop(c.Id, t !== null ? Number(t) : undefined);
+    if (c.State.Running) await cs.stop(c.Id, t !== null ? Number(t) : undefined, query.get('signal') ?? undefined);
     await cs.start(c.Id);
     res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/rename', async ({ res, params, query }) => {
+    const name = query.get('name');
+    if (!name) throw new InvalidParameterError('name is required');
+    await cs.rename(params.id!, name);
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/pause', async ({ res, params }) => {
+    await cs.pause(params.id!);
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/containers/{id}/unpause', async ({ res, params }) => {
+    await cs.unpause(params.id!);
+    res.writeHead(204).end();
+  });
+
+  r.on('GET', '/containers/{id}/top', async ({ res, params, query }) => {
+    sendJson(res, 200, await cs.top(params.id!, query.get('ps_args') || undefined));
+  });
+
+  r.on('POST', '/containers/prune', async ({ res }) => {
+    sendJson(res, 200, await cs.prune());
   });
 
   r.on('POST', '/containers/{id}/kill', async ({ res, params, query }) => {

@@ -63,10 +63,6 @@ export function imageRoutes(r: Router, engine: Engine): void {
         const want = filters.dangling[0] === 'true' || filters.dangling[0] === '1';
         if ((img.repoTags.length === 0) !== want) return false;
       }
-      if (filters.reference?.length) {
-        const names = img.repoTags.flatMap((t) => [t, t.replace(/:[^:/]+$/, '')]);
-        if (!filters.reference.some((p) => names.some((n) => globMatch(p, n)))) return false;
-      }
       if (filters.label?.length) {
         const labels = img.config.config?.Labels ?? {};
         if (!filters.label.every((l) => { const [k, v] = l.split('='); return k! in labels && (v === undefined || labels[k!] === v); })) return false;
@@ -80,7 +76,15 @@ export function imageRoutes(r: Router, engine: Engine): void {
       }
       return true;
     });
-    sendJson(res, 200, list.map(summary));
+    if (!filters.reference?.length) { sendJson(res, 200, list.map(summary)); return; }
+    // As dockerd: a reference filter also narrows each image's RepoTags and RepoDigests to the names it
+    // matches (reference.FamiliarMatch: the whole familiar string, or the name without tag or digest).
+    const patterns = filters.reference;
+    const matches = (ref: string) => patterns.some((p) => globMatch(p, ref) || globMatch(p, ref.replace(/@.*$/, '').replace(/:[^:/]+$/, '')));
+    sendJson(res, 200, list
+      .map((img) => ({ ...img, repoTags: img.repoTags.filter(matches), repoDigests: img.repoDigests.filter(matches) }))
+      .filter((img) => img.repoTags.length || img.repoDigests.length)
+      .map(summary));
   });
 
   r.on('POST', '/images/prune', async ({ res, query }) => {
@@ -95,7 +99,12 @@ export function imageRoutes(r: Router, engine: Engine): void {
     const containers = engine.containers.list();
     sendJson(res, 200, {
       LayersSize: await images.layersSize(),
-      Images: all.map((img) => ({ ...summary(img), Containers: containers.filter((c) => c.Image === img.id).length })),
+      Images: all.map((img) => ({
+        ...summary(img),
+        // As dockerd: the bytes of this image's layers that another image uses too.
+        SharedSize: img.layerDirs.reduce((n, dir, i) => n + (all.some((o) => o !== img && o.layerDirs.includes(dir)) ? img.layerSizes[i] ?? 0 : 0), 0),
+        Containers: containers.filter((c) => c.Image === img.id).length,
+      })),
       Containers: await Promise.all(containers.map(async (c) => ({
         Id: c.Id, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image, Command: [c.Path, ...c.Args].join(' '),
         Created: Math.floor(Date.parse(c.Created) / 1000), State: c.State.Status, Status: c.State.Status,
@@ -112,12 +121,15 @@ export function imageRoutes(r: Router, engine: Engine): void {
 
   r.on('GET', '/images/{name*}/history', async ({ res, params }) => {
     const img = await images.resolve(params.name!);
-    const hist = [...(img.config.history ?? [])].reverse().map((h, i) => ({
+    // Each history entry that made a layer owns the next layer, bottom up; its size is that layer's.
+    let layer = 0;
+    const sizes = (img.config.history ?? []).map((h) => (h.empty_layer ? 0 : img.layerSizes[layer++] ?? 0));
+    const hist = [...(img.config.history ?? [])].map((h, i) => ({ h, size: sizes[i]! })).reverse().map(({ h, size }, i) => ({
       Id: i === 0 ? img.id : '<missing>',
       Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
       CreatedBy: h.created_by ?? '',
       Tags: i === 0 ? img.repoTags : null,
-      Size: h.empty_layer ? 0 : img.size,
+      Size: size,
       Comment: h.comment ?? '',
     }));
     sendJson(res, 200, hist);

@@ -16,6 +16,8 @@ export interface AttachOptions {
   resizePath?: string;
   /** Forward the CLI's signals to the container (docker's sig-proxy); not for exec. */
   proxySignals?: boolean;
+  /** With a TTY, the key sequence that detaches and leaves the container running. */
+  detachKeys?: string;
 }
 
 export async function openAttach(client: Client, id: string, o: AttachOptions): Promise<Duplex> {
@@ -23,7 +25,18 @@ export async function openAttach(client: Client, id: string, o: AttachOptions): 
 }
 
 /** Pumps the streams until the container's output ends. */
-export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOptions): Promise<void> {
+/** `ctrl-p,ctrl-q` (docker's default) as bytes. */
+export function detachSequence(spec = 'ctrl-p,ctrl-q'): number[] {
+  return spec.split(',').map((k) => {
+    const m = /^ctrl-([a-z@\[\\\]^_])$/i.exec(k.trim());
+    if (m) return m[1]!.toLowerCase().charCodeAt(0) & 0x1f;
+    if (k.trim().length === 1) return k.trim().charCodeAt(0);
+    throw new Error(`invalid detach key: ${k}`);
+  });
+}
+
+/** Pumps the streams until the container's output ends; resolves true when the user detached instead. */
+export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOptions): Promise<boolean> {
   const stdin = process.stdin;
   const raw = o.tty && o.stdin && stdin.isTTY;
   const cleanups: (() => void)[] = [];
@@ -53,8 +66,25 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
       cleanups.push(() => process.off(sig, h));
     }
   }
+  let detached = false;
   if (o.stdin) {
-    stdin.on('data', (b: Buffer) => sock.write(b));
+    const keys = o.tty ? detachSequence(o.detachKeys) : undefined;
+    let matched = 0;
+    stdin.on('data', (b: Buffer) => {
+      if (!keys) { sock.write(b); return; }
+      // docker's escape proxy: the detach sequence is held back while it may still match, and ends the attach when it does.
+      const out: number[] = [];
+      for (const byte of b) {
+        if (byte === keys[matched]) {
+          matched++;
+          if (matched === keys.length) { detached = true; sock.destroy(); return; }
+          continue;
+        }
+        if (matched) { out.push(...keys.slice(0, matched)); matched = 0; }
+        if (byte === keys[0]) matched = 1; else out.push(byte);
+      }
+      if (out.length) sock.write(Buffer.from(out));
+    });
     stdin.on('end', () => sock.end());
     stdin.resume();
     cleanups.push(() => { stdin.pause(); stdin.removeAllListeners('data'); stdin.unref?.(); });
@@ -67,7 +97,7 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
       if (done) return;
       done = true;
       for (const c of cleanups) c();
-      resolve();
+      resolve(detached);
     };
     sock.on('end', finish);
     sock.on('close', finish);
@@ -100,6 +130,13 @@ export async function startAttached(client: Client, id: string, o: AttachOptions
     status.catch(() => {});
     throw e;
   }
-  await pumped;
+  if (await pumped) {
+    waitRes.destroy();
+    status.catch(() => {});
+    return DETACHED;
+  }
   return status;
 }
+
+/** What startAttached returns when the user detached: the CLI exits 0 and the container keeps running. */
+export const DETACHED = -1;

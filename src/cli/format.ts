@@ -15,12 +15,15 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(Math.max(widths[i]! + 3, 10)))).join('').trimEnd()).join('\n') + '\n';
 }
 
-/** units.HumanSizeWithPrecision(size, 3): decimal units, three significant digits. */
-export function humanSize(bytes: number): string {
+/**
+ * units.HumanSizeWithPrecision(size, precision): decimal units. The docker CLI uses 3 significant
+ * digits in `images` and `history`, and units.HumanSize (4) in `system df`.
+ */
+export function humanSize(bytes: number, precision = 3): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let v = bytes; let i = 0;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 export function ago(unixSeconds: number): string {

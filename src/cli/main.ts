@@ -57,7 +57,8 @@ const GROUPS: Record<string, Record<string, string[]>> = {
   },
   container: {
     ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], run: ['run'],
-    create: ['create'], exec: ['exec'], start: ['start'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
+    create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
+    pause: ['pause'], unpause: ['unpause'], top: ['top'], prune: ['prune-containers'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
   system: { df: ['system-df'], info: ['info'] },
 };

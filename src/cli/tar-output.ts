@@ -1,15 +1,18 @@
 /** Where `save` and `export` put the archive the daemon streams: a file (-o) or stdout, never a terminal. */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExitError } from './context.js';
 
-/** docker's check, made before the daemon is asked for anything. */
-export function refuseTerminal(output: string | undefined): void {
+/** docker's checks, made before the daemon is asked for anything. */
+export async function checkOutput(output: string | undefined): Promise<void> {
   if (!output && process.stdout.isTTY) throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+  if (output && !(await stat(dirname(output)).then((s) => s.isDirectory(), () => false))) {
+    throw new ExitError(1, `invalid output path: directory "${dirname(output)}" does not exist`);
+  }
 }
 
 /**

@@ -505,6 +505,79 @@ export class ContainerService extends EventEmitter {
     this.emit(`removed:${c.Id}`);
   }
 
+  async rename(ref: string, name: string): Promise<void> {
+    const c = this.get(ref);
+    const clean = name.replace(/^\//, '');
+    if (!VALID_NAME.test(clean)) throw new InvalidParameterError(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const clash = this.find(clean);
+    if (clash && clash.Name === `/${clean}` && clash.Id !== c.Id) {
+      throw new ConflictError(`Conflict. The container name "/${clean}" is already in use by container "${clash.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    if (c.Name === `/${clean}`) throw new InvalidParameterError('Renaming a container with the same name as its current name');
+    await this.locked(c.Id, async () => {
+      const old = c.Name;
+      c.Name = `/${clean}`;
+      this.save(c);
+      this.emit('event', 'rename', c, { oldName: old });
+    });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    if (c.State.Paused) throw new ConflictError(`Container ${c.Id} is already paused`);
+    const rt = this.runtimeOf(c);
+    if (!rt.pause) throw new InvalidParameterError(`the ${rt.name} runtime cannot pause containers`);
+    await this.locked(c.Id, async () => {
+      await rt.pause!(c.Id);
+      c.State = { ...c.State, Paused: true, Status: 'paused' };
+      this.save(c);
+      this.emit('event', 'pause', c);
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const c = this.get(ref);
+    if (!c.State.Paused) throw new ConflictError(`Container ${c.Id} is not paused`);
+    const rt = this.runtimeOf(c);
+    await this.locked(c.Id, async () => {
+      await rt.resume!(c.Id);
+      c.State = { ...c.State, Paused: false, Status: 'running' };
+      this.save(c);
+      this.emit('event', 'unpause', c);
+    });
+  }
+
+  /** `docker top`: the host's `ps` output, only the rows of this container's processes. */
+  async top(ref: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const c = this.get(ref);
+    if (!c.State.Running) throw new ConflictError(`Container ${c.Id} is not running`);
+    const pids = new Set((await this.runtimeOf(c).pids?.(c.Id)) ?? []);
+    const res = await run('ps', psArgs.split(/\s+/).filter(Boolean), { allowFailure: true });
+    if (res.code !== 0) throw new InvalidParameterError(`ps: ${res.stderr.trim()}`);
+    const lines = res.stdout.split('\n').filter(Boolean);
+    const titles = lines[0]!.trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw new InvalidParameterError('Couldn\'t find PID field in ps output');
+    const processes = lines.slice(1).map((l) => {
+      const parts = l.trim().split(/\s+/);
+      return [...parts.slice(0, titles.length - 1), parts.slice(titles.length - 1).join(' ')];
+    }).filter((p) => pids.has(Number(p[pidCol])));
+    return { Titles: titles, Processes: processes };
+  }
+
+  /** `container prune`: every container that is not running. */
+  async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const c of this.list().filter((x) => !x.State.Running)) {
+      reclaimed += await this.writableSize(c.Id);
+      await this.remove(c.Id, {});
+      deleted.push(c.Id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
   /** Bytes the container wrote to its own layer, as `SizeRw`. */
   async writableSize(ref: string): Promise<number> {
     const c = this.get(ref);

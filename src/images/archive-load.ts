@@ -36,7 +36,9 @@ interface Plan {
 
 interface ManifestItem { Config?: unknown; RepoTags?: unknown; Layers?: unknown }
 
-interface OciIndex { manifests?: Descriptor[] }
+type IndexEntry = Descriptor & { platform?: { os?: string; architecture?: string; variant?: string } };
+
+interface OciIndex { manifests?: IndexEntry[] }
 
 const IMAGE_CONFIG_TYPES = new Set([CONFIG_MEDIA_TYPE, 'application/vnd.docker.container.image.v1+json']);
 
@@ -94,12 +96,14 @@ async function dockerArchivePlans(staged: StagedArchive): Promise<Plan[]> {
 }
 
 /** The image manifests index.json leads to, resolving nested indexes to this platform. */
-async function ociManifests(staged: StagedArchive): Promise<{ descriptor: Descriptor; outer: Descriptor; bytes: Buffer; manifest: Manifest }[]> {
+async function ociManifests(staged: StagedArchive): Promise<{ descriptor: Descriptor; outer: IndexEntry; bytes: Buffer; manifest: Manifest }[]> {
   const index = await staged.json<OciIndex>(staged.require('index.json', 'the OCI index'));
   if (!Array.isArray(index.manifests)) throw new ArchiveError('index.json lists no manifests');
   const out = [];
   for (const outer of index.manifests) {
-    let descriptor = outer;
+    // A layout may list each platform's manifest at the top instead of in a nested index.
+    if (outer.platform && !forThisPlatform(outer)) continue;
+    let descriptor: Descriptor = outer;
     if (isIndexMediaType(descriptor.mediaType)) {
       const inner = await blobBytes(staged, descriptor, 'the image index');
       descriptor = selectPlatform(inner);
@@ -224,6 +228,15 @@ function nameOf(annotations: Record<string, string>): Reference | undefined {
     if (ref.tag) return { ...ref, digest: undefined };
   }
   return undefined;
+}
+
+function forThisPlatform(entry: IndexEntry): boolean {
+  try {
+    selectPlatform(JSON.stringify({ manifests: [entry] }));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function tryParse(text: string): Reference | undefined {

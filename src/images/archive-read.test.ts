@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,10 +70,15 @@ describe('staging an image archive', () => {
     assert.equal(existsSync(s.dir), false);
   });
 
-  test('a compressed archive is read as well', async () => {
-    const s = await stage(gzipSync(tarOf([{ path: 'index.json', data: '{}' }])));
-    assert.deepEqual(await s.json(s.get('index.json')!), {});
-    await s.remove();
+  test('a compressed archive is read as well: gzip, and zstd even where Node\'s zlib has none', async () => {
+    const plain = tarOf([{ path: 'index.json', data: '{}' }]);
+    const compressed = [gzipSync(plain)];
+    if (existsSync('/usr/bin/zstd')) compressed.push(execFileSync('/usr/bin/zstd', ['-c'], { input: plain }));
+    for (const archive of compressed) {
+      const s = await stage(archive);
+      assert.deepEqual(await s.json(s.get('index.json')!), {});
+      await s.remove();
+    }
   });
 
   test('hostile or damaged archives are refused and leave nothing', async () => {

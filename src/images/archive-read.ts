@@ -11,10 +11,11 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { InvalidParameterError } from '../errors/index.js';
+import { decompressor } from './unpack.js';
 
 export interface StagedFile {
   path: string;    // inside the archive
@@ -115,7 +116,7 @@ export class StagedArchive {
 
     let received = 0;
     try {
-      for await (const chunk of input) {
+      for await (const chunk of withoutZstd(input)) {
         received += (chunk as Buffer).length;
         // After a failure the rest is still read, so a client that is still sending gets the answer.
         if (failure) continue;
@@ -126,7 +127,8 @@ export class StagedArchive {
     } catch (e) {
       fail(new ArchiveError(`reading the archive failed: ${(e as Error).message}`));
     }
-    if (!failure) await parsed;
+    // A write that fails stops consuming its entry, and then the parser never ends: hence the race.
+    if (!failure) await Promise.race([parsed, failed]);
     if (failure) for (const e of inFlight) e.destroy();
     await Promise.allSettled(writes);
     if (failure) {
@@ -197,6 +199,33 @@ export class StagedArchive {
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * node-tar unwraps a gzip archive itself, and a zstd one only where Node's
+ * zlib has zstd (Node 22.15+); on Node 20 berth unwraps it with fzstd.
+ */
+async function* withoutZstd(input: Readable): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head = Buffer.alloc(0);
+  while (head.length < 4) {
+    const next = await it.next();
+    if (next.done) break;
+    head = Buffer.concat([head, next.value]);
+  }
+  const rest = async function* () {
+    if (head.length) yield head;
+    for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+  };
+  if (!(head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)) {
+    yield* rest();
+    return;
+  }
+  const zstd = decompressor('zstd')!;
+  const source = Readable.from(rest());
+  source.on('error', (e) => zstd.destroy(e));
+  source.pipe(zstd);
+  for await (const chunk of zstd) yield chunk as Buffer;
 }
 
 async function stageFile(entry: ReadEntry, file: string): Promise<{ digest: string; size: number }> {

@@ -89,6 +89,7 @@ export class ImageService {
     const row = this.store.getImage(id);
     if (!row) throw noSuchImage(id);
     const config = await this.content.readJson<ImageConfig>(id);
+    const chain = this.store.imageChain(id);
     return {
       id,
       config,
@@ -97,7 +98,8 @@ export class ImageService {
       repoDigests: this.store.repoDigestsOf(id).map(familiarString),
       size: row.size,
       created: row.created,
-      layerDirs: this.store.imageChain(id).map((c) => this.layerDir(c)),
+      layerDirs: chain.map((c) => this.layerDir(c)),
+      layerSizes: chain.map((c) => this.store.getLayer(c)?.size ?? 0),
     };
   }
 
@@ -160,9 +162,15 @@ export class ImageService {
       throw new InvalidParameterError(`image config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
     }
     const chainIds = chainIdsOf(diffIds);
-    await Promise.all(manifest.layers.map(async (l, i) => {
-      await this.ensureUnpacked(chainIds[i]!, l.digest, l.mediaType, diffIds[i]!);
-    }));
+    // allSettled: on a failure no other unpack may still be running when the caller cleans up.
+    const unpacked = await Promise.allSettled(manifest.layers.map((l, i) => this.ensureUnpacked(chainIds[i]!, l.digest, l.mediaType, diffIds[i]!)));
+    const failed = unpacked.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Layers this call unpacked that no image records would stay on disk for good.
+      const made = (i: number) => { const r = unpacked[i]!; return r.status === 'fulfilled' && r.value; };
+      await Promise.all(chainIds.map((c, i) => (made(i) && !this.store.getLayer(c) ? rm(join(this.layersRoot, hexOf(c)), { recursive: true, force: true }) : undefined)));
+      throw failed.reason;
+    }
     const sizes = await Promise.all(chainIds.map((c) => dirSize(this.layerDir(c))));
     manifest.layers.forEach((l, i) => {
       this.store.putLayer({ chainId: chainIds[i]!, diffId: diffIds[i]!, parent: i ? chainIds[i - 1]! : null, blobDigest: l.digest, size: sizes[i]! });
@@ -188,16 +196,20 @@ export class ImageService {
     return stat(this.layerDir(chainId)).then(() => true, () => false);
   }
 
-  /** Unpacks into a temporary directory and renames, so a layer directory is always complete. */
-  async ensureUnpacked(chainId: string, blobDigest: string, mediaType: string, diffId: string): Promise<void> {
+  /**
+   * Unpacks into a temporary directory and renames, so a layer directory is
+   * always complete. True when this call made the directory.
+   */
+  async ensureUnpacked(chainId: string, blobDigest: string, mediaType: string, diffId: string): Promise<boolean> {
     const final = join(this.layersRoot, hexOf(chainId));
-    if (await stat(join(final, 'diff')).then(() => true, () => false)) return;
+    if (await stat(join(final, 'diff')).then(() => true, () => false)) return false;
     const tmp = `${final}.tmp-${randomBytes(4).toString('hex')}`;
     try {
       await unpackStream(this.content.stream(blobDigest), compressionOf(mediaType), join(tmp, 'diff'), diffId);
-      await rename(tmp, final).catch(async (e: NodeJS.ErrnoException) => {
+      return await rename(tmp, final).then(() => true, (e: NodeJS.ErrnoException) => {
         // Another pull of the same layer finished first: its copy is as good as ours.
         if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+        return false;
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });

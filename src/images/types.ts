@@ -58,6 +58,8 @@ export interface Image {
   created: string;
   /** Unpacked layer directories, bottom layer first. */
   layerDirs: string[];
+  /** Unpacked size of each layer in bytes, bottom layer first. */
+  layerSizes: number[];
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

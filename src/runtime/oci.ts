@@ -140,7 +140,8 @@ export class OciRuntime extends EventEmitter implements Runtime {
       '--sync',
     ];
     if (opts.stdin) args.push('-i');
-    if (opts.stdin && !opts.stdinOnce) args.push('--leave-stdin-open');
+    // With a TTY, detaching (Ctrl-P Ctrl-Q) closes the client's connection, which must not end the shell's input.
+    if (opts.stdin && (!opts.stdinOnce || opts.terminal)) args.push('--leave-stdin-open');
     if (opts.terminal) args.push('-t');
     const child = spawn(this.conmon, args, {
       detached: true,
@@ -250,6 +251,20 @@ export class OciRuntime extends EventEmitter implements Runtime {
     }
     void handle.exited.finally(cleanup);
     return handle;
+  }
+
+  async pause(id: string): Promise<void> {
+    await run(this.runc, this.runcArgs('pause', id));
+  }
+
+  async resume(id: string): Promise<void> {
+    await run(this.runc, this.runcArgs('resume', id));
+  }
+
+  async pids(id: string): Promise<number[]> {
+    const res = await run(this.runc, this.runcArgs('ps', '--format', 'json', id), { allowFailure: true });
+    if (res.code !== 0) return [];
+    return (JSON.parse(res.stdout || '[]') as number[] | null) ?? [];
   }
 
   async holds(id: string): Promise<boolean> {

@@ -64,6 +64,11 @@ export interface Runtime extends EventEmitter {
   state(id: string): Promise<RuntimeState | undefined>;
   /** The exit code once it exited, else undefined. */
   exitCode(id: string): Promise<number | undefined>;
+  /** Freezes / thaws every process of the workload (the cgroup freezer). Optional: not every runtime can. */
+  pause?(id: string): Promise<void>;
+  resume?(id: string): Promise<void>;
+  /** PIDs (host view) of the workload's processes, for `top`. */
+  pids?(id: string): Promise<number[]>;
   /** Whether the runtime still holds anything for the workload (cheap: no external process). */
   holds(id: string): Promise<boolean>;
   /**

@@ -1,7 +1,7 @@
 /** `berth inspect`, `version`, `info` */
 import type { Command } from 'commander';
 import { ApiError } from '../client.js';
-import { clientOf, ExitError } from '../context.js';
+import { clientOf, describe, ExitError } from '../context.js';
 import { API_VERSION, BERTH_VERSION } from '../../api/index.js';
 
 export function registerInspect(program: Command): void {
@@ -15,15 +15,22 @@ export function registerInspect(program: Command): void {
       let failed = false;
       for (const n of names) {
         let found: unknown;
+        let notFound: ApiError | undefined;
         for (const kind of o.type ? [o.type] : ['container', 'image']) {
           try {
             found = await client.json('GET', kind === 'container' ? `/containers/${n}/json` : `/images/${n}/json`);
             break;
           } catch (e) {
             if (!(e instanceof ApiError) || e.status !== 404) throw e;
+            notFound = e;
           }
         }
-        if (found === undefined) { process.stderr.write(`Error: No such object: ${n}\n`); failed = true; continue; }
+        if (found === undefined) {
+          // With a type (`image inspect`, `container inspect`) docker passes on the daemon's "No such image/container".
+          process.stderr.write(o.type && notFound ? `${describe(notFound)}\n` : `Error: No such object: ${n}\n`);
+          failed = true;
+          continue;
+        }
         out.push(found);
       }
       if (o.format) {

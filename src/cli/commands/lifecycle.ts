@@ -1,26 +1,96 @@
 /** `start`, `stop`, `kill`, `rm`, `wait`: verbs over one or more containers. */
 import type { Command } from 'commander';
-import { startAttached } from '../attach.js';
+import { DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
 import { ApiError } from '../client.js';
 import { clientOf, ExitError, forEachArg } from '../context.js';
+import { humanSize, table } from '../format.js';
 
 export function registerLifecycle(program: Command): void {
   program.command('start').description('Start one or more stopped containers')
     .argument('<container...>')
     .option('-a, --attach', "Attach STDOUT/STDERR and forward signals")
     .option('-i, --interactive', "Attach container's STDIN")
-    .action(async (ids: string[], o: { attach?: boolean; interactive?: boolean }, cmd: Command) => {
+    .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
+    .action(async (ids: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }, cmd: Command) => {
       const client = clientOf(cmd);
       if (o.attach || o.interactive) {
         if (ids.length > 1) throw new ExitError(1, 'you cannot start and attach multiple containers at once');
         const c = await client.json<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${ids[0]}/json`);
         const tty = c.Config.Tty; const stdin = !!o.interactive;
-        throw new ExitError(await startAttached(client, c.Id, { tty, stdin, condition: 'next-exit' }));
+        const code = await startAttached(client, c.Id, { tty, stdin, condition: 'next-exit', detachKeys: o.detachKeys });
+        throw new ExitError(code === DETACHED ? 0 : code);
       }
       await forEachArg(ids, async (id) => {
         await client.call('POST', `/containers/${id}/start`);
         process.stdout.write(`${id}\n`);
       });
+    });
+
+  program.command('attach').description("Attach local standard input, output, and error streams to a running container")
+    .argument('<container>')
+    .option('--no-stdin', 'Do not attach STDIN')
+    .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
+    .option('--sig-proxy', 'Proxy all received signals to the process', true)
+    .action(async (ref: string, o: { stdin: boolean; detachKeys?: string; sigProxy: boolean }, cmd: Command) => {
+      const client = clientOf(cmd);
+      const c = await client.json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean }; State: { Running: boolean } }>('GET', `/containers/${ref}/json`);
+      if (!c.State.Running) throw new ExitError(1, 'You cannot attach to a stopped container, start it first');
+      const tty = c.Config.Tty; const stdin = o.stdin && c.Config.OpenStdin;
+      const [sock, waitRes] = await Promise.all([
+        openAttach(client, c.Id, { tty, stdin }),
+        client.raw('POST', `/containers/${c.Id}/wait`, { query: { condition: 'next-exit' } }),
+      ]);
+      if (await pumpAttach(client, c.Id, sock, { tty, stdin, detachKeys: o.detachKeys, proxySignals: o.sigProxy })) {
+        waitRes.destroy();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      for await (const ch of waitRes) chunks.push(ch as Buffer);
+      throw new ExitError((JSON.parse(Buffer.concat(chunks).toString()) as { StatusCode: number }).StatusCode);
+    });
+
+  program.command('restart').description('Restart one or more containers')
+    .argument('<container...>')
+    .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+    .option('-s, --signal <signal>', 'Signal to send to the container')
+    .action(async (ids: string[], o: { time?: string; signal?: string }, cmd: Command) => {
+      const client = clientOf(cmd);
+      await forEachArg(ids, async (id) => {
+        await client.call('POST', `/containers/${id}/restart`, { query: { t: o.time, signal: o.signal } });
+        process.stdout.write(`${id}\n`);
+      });
+    });
+
+  program.command('rename').description('Rename a container')
+    .argument('<container>').argument('<new-name>')
+    .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
+      await clientOf(cmd).call('POST', `/containers/${ref}/rename`, { query: { name } });
+    });
+
+  for (const [verb, what] of [['pause', 'Pause all processes within one or more containers'], ['unpause', 'Unpause all processes within one or more containers']] as const) {
+    program.command(verb).description(what).argument('<container...>')
+      .action(async (ids: string[], _o: unknown, cmd: Command) => {
+        const client = clientOf(cmd);
+        await forEachArg(ids, async (id) => {
+          await client.call('POST', `/containers/${id}/${verb}`);
+          process.stdout.write(`${id}\n`);
+        });
+      });
+  }
+
+  program.command('top').description('Display the running processes of a container')
+    .argument('<container>').argument('[ps-options...]')
+    .action(async (ref: string, psArgs: string[], _o: unknown, cmd: Command) => {
+      const top = await clientOf(cmd).json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${ref}/top`, { query: { ps_args: psArgs.length ? psArgs.join(' ') : undefined } });
+      process.stdout.write(table([top.Titles, ...top.Processes]));
+    });
+
+  program.command('prune-containers', { hidden: true }).description('Remove all stopped containers')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (_o: unknown, cmd: Command) => {
+      const out = await clientOf(cmd).json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune');
+      if (out.ContainersDeleted?.length) process.stdout.write(`Deleted Containers:\n${out.ContainersDeleted.join('\n')}\n\n`);
+      process.stdout.write(`Total reclaimed space: ${humanSize(out.SpaceReclaimed)}\n`);
     });
 
   program.command('stop').description('Stop one or more running containers')

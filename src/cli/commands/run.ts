@@ -1,12 +1,12 @@
 /** `berth run` and `berth create`: create (pulling when the image is missing), attach, start, wait. */
 import type { Command } from 'commander';
 import { ApiError, type Client } from '../client.js';
-import { startAttached } from '../attach.js';
+import { DETACHED, startAttached } from '../attach.js';
 import { clientOf, ExitError } from '../context.js';
 import { pullImage } from './pull.js';
 import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
 
-interface RunFlags extends CreateFlags { detach?: boolean }
+interface RunFlags extends CreateFlags { detach?: boolean; detachKeys?: string }
 
 /** Docker's exit codes for a container that could not start: 127 not found, 126 not executable, 125 otherwise. */
 export function startFailureCode(message: string): number {
@@ -38,6 +38,7 @@ export function registerRun(program: Command): void {
       .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
       .argument('<image>').argument('[command...]')
       .option('-d, --detach', 'Run container in background and print container ID')
+      .option('--detach-keys <keys>', 'Override the key sequence for detaching a container (default ctrl-p,ctrl-q)')
       .passThroughOptions(),
   ).action(async (image: string, args: string[], flags: RunFlags, cmd: Command) => {
     const client = clientOf(cmd);
@@ -59,11 +60,11 @@ export function registerRun(program: Command): void {
     const stdin = !!flags.interactive;
     let code: number;
     try {
-      code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit' });
+      code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys });
     } catch (e) {
       throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, `berth: ${describeRun(e)}`);
     }
-    throw new ExitError(code);
+    throw new ExitError(code === DETACHED ? 0 : code);
   });
 
   addCreateFlags(

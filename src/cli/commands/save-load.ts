@@ -1,17 +1,17 @@
 /** `berth save` and `load`: images to and from a tar archive (docker-archive and OCI layout in one). */
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { jsonLines } from '../client.js';
 import { clientOf, ExitError } from '../context.js';
-import { refuseTerminal, writeTar } from '../tar-output.js';
+import { checkOutput, writeTar } from '../tar-output.js';
 
 export function registerSaveLoad(program: Command): void {
   program.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)')
     .argument('<image...>')
     .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
     .action(async (names: string[], o: { output?: string }, cmd: Command) => {
-      refuseTerminal(o.output);
+      await checkOutput(o.output);
       const res = await clientOf(cmd).raw('GET', '/images/get', { query: { names } });
       await writeTar(res, o.output);
     });
@@ -21,7 +21,10 @@ export function registerSaveLoad(program: Command): void {
     .option('-q, --quiet', 'Suppress the load output')
     .action(async (o: { input?: string; quiet?: boolean }, cmd: Command) => {
       if (!o.input && process.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
-      const stream: Readable = o.input ? createReadStream(o.input) : process.stdin;
+      // Opened first, so a missing file is an error message rather than a failed upload.
+      const stream: Readable = o.input ? (await open(o.input).catch((e: NodeJS.ErrnoException) => {
+        throw new ExitError(1, `open ${o.input}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
+      })).createReadStream() : process.stdin;
       const res = await clientOf(cmd).raw('POST', '/images/load', {
         query: { quiet: !!o.quiet }, stream, headers: { 'Content-Type': 'application/x-tar' },
       });

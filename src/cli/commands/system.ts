@@ -5,23 +5,28 @@ import { clientOf } from '../context.js';
 
 interface Df {
   LayersSize: number;
-  Images: { Id: string; Size: number; Containers: number }[];
+  Images: { Id: string; Size: number; SharedSize: number; Containers: number }[];
   Containers: { Id: string; State: string; SizeRw: number }[];
 }
+
+/** The docker CLI's disk usage formatter: units.HumanSize (4 significant digits), whole percents rounded down. */
+const size = (n: number) => humanSize(n, 4);
+const reclaimable = (part: number, whole: number) => `${size(part)}${whole > 0 ? ` (${Math.floor((part * 100) / whole)}%)` : ''}`;
 
 export function registerSystem(program: Command): void {
   program.command('system-df', { hidden: true }).description('Show berth disk usage')
     .action(async (_o: unknown, cmd: Command) => {
       const df = await clientOf(cmd).json<Df>('GET', '/system/df');
-      const activeImages = df.Images.filter((i) => i.Containers > 0);
-      const unusedImages = df.Images.filter((i) => i.Containers === 0).reduce((n, i) => n + i.Size, 0);
+      const active = df.Images.filter((i) => i.Containers > 0);
+      // What a container uses cannot be reclaimed: its image's layers, less those other images share.
+      const used = active.reduce((n, i) => (i.Size < 0 || i.SharedSize < 0 ? n : n + i.Size - i.SharedSize), 0);
       const ctrSize = df.Containers.reduce((n, c) => n + c.SizeRw, 0);
-      const stopped = df.Containers.filter((c) => c.State !== 'running').reduce((n, c) => n + c.SizeRw, 0);
-      const pct = (part: number, whole: number) => (whole ? ` (${Math.round((part / whole) * 100)}%)` : '');
+      const isActive = (c: { State: string }) => ['running', 'paused', 'restarting'].includes(c.State);
+      const stopped = df.Containers.filter((c) => !isActive(c)).reduce((n, c) => n + c.SizeRw, 0);
       process.stdout.write(table([
         ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
-        ['Images', String(df.Images.length), String(activeImages.length), humanSize(df.LayersSize), `${humanSize(Math.min(unusedImages, df.LayersSize))}${pct(Math.min(unusedImages, df.LayersSize), df.LayersSize)}`],
-        ['Containers', String(df.Containers.length), String(df.Containers.filter((c) => c.State === 'running').length), humanSize(ctrSize), `${humanSize(stopped)}${pct(stopped, ctrSize)}`],
+        ['Images', String(df.Images.length), String(active.length), size(df.LayersSize), reclaimable(df.LayersSize - used, df.LayersSize)],
+        ['Containers', String(df.Containers.length), String(df.Containers.filter(isActive).length), size(ctrSize), reclaimable(stopped, ctrSize)],
         ['Local Volumes', '0', '0', '0B', '0B'],
         ['Build Cache', '0', '0', '0B', '0B'],
       ]));
