@@ -249,11 +249,8 @@ export class ImageService {
       for (const t of tags) this.store.deleteTag(t);
       return out;
     }
-    this.store.deleteImage(img.id);
-    await this.content.delete(img.manifestDigest);
-    await this.content.delete(img.id);
+    await this.deleteImage(img);
     out.push({ Deleted: img.id });
-    await this.collectGarbage();
     return out;
   }
 
@@ -266,12 +263,9 @@ export class ImageService {
       if (opts.onlyDangling && img.repoTags.length) continue;
       if (opts.inUse(img.id).length) continue;
       for (const t of this.store.tagsOf(img.id)) deleted.push({ Untagged: familiarString(t) });
-      this.store.deleteImage(img.id);
-      await this.content.delete(img.manifestDigest);
-      await this.content.delete(img.id);
+      await this.deleteImage(img);
       deleted.push({ Deleted: img.id });
     }
-    await this.collectGarbage();
     reclaimed = before - await this.layersSize();
     return { deleted, reclaimed };
   }
@@ -294,16 +288,43 @@ export class ImageService {
     return this.store.blobSources(digest, registry);
   }
 
-  /** Removes layers and blobs no image references. */
-  async collectGarbage(): Promise<void> {
+  /**
+   * Forgets an image, then removes what only it used: unpacked layers no other image lists, and blobs (its
+   * manifest, config, layer blobs) no remaining image's manifest names. A layer can be the same diff under
+   * different compressed blobs, and the same blob can sit in several images, so both are checked.
+   */
+  private async deleteImage(img: Image): Promise<void> {
+    const { manifest } = await this.manifestOf(img).catch(() => ({ manifest: undefined }));
+    this.store.deleteImage(img.id);
+    const candidates = new Set([img.manifestDigest, img.id, ...(manifest?.layers.map((l) => l.digest) ?? [])]);
+    await this.collectGarbage(candidates);
+  }
+
+  /** Blobs the remaining images still need: their manifests, configs and layer blobs. */
+  private async referencedBlobs(): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const row of this.store.listImages()) {
+      used.add(row.id);
+      used.add(row.manifestDigest);
+      const bytes = await this.content.read(row.manifestDigest).catch(() => undefined);
+      if (bytes) for (const l of parseManifest(bytes).layers) used.add(l.digest);
+    }
+    return used;
+  }
+
+  /** Removes unpacked layers no image lists, and the given blobs (plus those layers' blobs) no image needs. */
+  async collectGarbage(candidates = new Set<string>()): Promise<void> {
     for (let layers = this.store.unreferencedLayers(); layers.length; layers = this.store.unreferencedLayers()) {
       for (const chainId of layers) {
         const l = this.store.getLayer(chainId);
         this.store.deleteLayer(chainId);
         await rm(join(this.layersRoot, hexOf(chainId)), { recursive: true, force: true });
-        if (l) await this.content.delete(l.blobDigest);
+        if (l) candidates.add(l.blobDigest);
       }
     }
+    if (!candidates.size) return;
+    const used = await this.referencedBlobs();
+    for (const digest of candidates) if (!used.has(digest)) await this.content.delete(digest);
   }
 
   async imageExists(nameOrId: string): Promise<boolean> {

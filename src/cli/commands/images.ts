@@ -1,10 +1,10 @@
 /** `berth images`, `rmi`, `tag`, `import` */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { jsonLines } from '../client.js';
 import { ago, ellipsis, humanSize, shortId, table } from '../format.js';
-import { clientOf, collect, forEachArg } from '../context.js';
+import { clientOf, collect, ExitError, forEachArg } from '../context.js';
 
 interface ImageSummary { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Created: number; Size: number }
 
@@ -91,6 +91,7 @@ export function registerImages(program: Command): void {
     .option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image', collect)
     .option('-m, --message <text>', 'Set commit message for imported image')
     .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string }, cmd: Command) => {
+      if (file !== '-' && !existsSync(file)) throw new ExitError(1, `open ${file}: no such file or directory`);
       const stream: Readable = file === '-' ? process.stdin : createReadStream(file);
       const id = await importTarball(clientOf(cmd), stream, ref, o.change ?? [], o.message);
       process.stdout.write(`${id}\n`);
