@@ -123,6 +123,25 @@ export function containerRoutes(r: Router, engine: Engine): void {
     sendJson(res, 200, await cs.top(params.id!, query.get('ps_args') || undefined));
   });
 
+  r.on('GET', '/containers/{id}/changes', async ({ res, params }) => {
+    const changes = await cs.changes(params.id!);
+    sendJson(res, 200, changes.length ? changes : null);
+  });
+
+  r.on('POST', '/commit', async ({ req, res, query }) => {
+    const container = query.get('container');
+    if (!container) throw new InvalidParameterError('container is required');
+    const repo = query.get('repo');
+    const tag = repo ? `${repo}:${query.get('tag') || 'latest'}` : undefined;
+    const body = await readJson<Record<string, unknown>>(req);
+    const id = await cs.commit(container, {
+      tag, comment: query.get('comment') ?? undefined, author: query.get('author') ?? undefined,
+      changes: query.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean), pause: query.get('pause') !== '0' && query.get('pause') !== 'false',
+      config: Object.keys(body).length ? body : undefined,
+    });
+    sendJson(res, 201, { Id: id });
+  });
+
   r.on('POST', '/containers/prune', async ({ res }) => {
     sendJson(res, 200, await cs.prune());
   });

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { BERTH_VERSION } from '../api/index.js';
 import { describe, ExitError } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
+import { registerCommit } from './commands/commit.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerExec } from './commands/exec.js';
 import { registerExport } from './commands/export.js';
@@ -29,7 +30,7 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const register of [registerRun, registerExec, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
+  for (const register of [registerRun, registerExec, registerCommit, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
@@ -58,7 +59,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
   container: {
     ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], run: ['run'],
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
-    pause: ['pause'], unpause: ['unpause'], top: ['top'], prune: ['prune-containers'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
+    pause: ['pause'], unpause: ['unpause'], top: ['top'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
   system: { df: ['system-df'], info: ['info'] },
 };

@@ -13,12 +13,13 @@ import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
 import { isMounted, mountOverlay, run, unmount } from '../host/index.js';
-import { DEFAULT_PATH, type Image, type ImageService } from '../images/index.js';
+import { applyChanges, DEFAULT_PATH, type ContainerConfigSection, type Image, type ImageService } from '../images/index.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { exportRootfs } from './export.js';
 import { readLogs, type LogEntry } from './logs.js';
 import { randomName, VALID_NAME } from './names.js';
+import { containerChanges, upperAsLayer, type Change } from './changes.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HostConfig } from './types.js';
@@ -576,6 +577,45 @@ export class ContainerService extends EventEmitter {
       deleted.push(c.Id);
     }
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  /** `docker diff` */
+  async changes(ref: string): Promise<Change[]> {
+    const c = this.get(ref);
+    const image = await this.images.resolve(c.Image);
+    return containerChanges(join(this.dir(c.Id), 'upper'), [...image.layerDirs].reverse());
+  }
+
+  /**
+   * `docker commit`: the container's changes as a new layer on its image, with the container's
+   * config (and `changes`) as the new image's config. A running container is paused meanwhile, as docker does.
+   */
+  async commit(ref: string, opts: { tag?: string; comment?: string; author?: string; changes?: string[]; config?: Partial<ContainerConfigSection>; pause?: boolean }): Promise<string> {
+    const c = this.get(ref);
+    const image = await this.images.resolve(c.Image);
+    const pause = opts.pause !== false && c.State.Running && !c.State.Paused && !!this.runtimeOf(c).pause;
+    if (pause) await this.pause(c.Id);
+    let layer;
+    try {
+      layer = await this.images.storeLayer(await upperAsLayer(join(this.dir(c.Id), 'upper')));
+    } finally {
+      if (pause) await this.unpause(c.Id);
+    }
+    const base = await this.images.layersOf(image);
+    const fromContainer: ContainerConfigSection = {
+      ...image.config.config,
+      Cmd: c.Config.Cmd, Entrypoint: c.Config.Entrypoint, Env: c.Config.Env, WorkingDir: c.Config.WorkingDir,
+      User: c.Config.User, Labels: c.Config.Labels, ExposedPorts: c.Config.ExposedPorts,
+      ...(c.Config.Volumes ? { Volumes: c.Config.Volumes } : {}), ...(c.Config.StopSignal ? { StopSignal: c.Config.StopSignal } : {}),
+    };
+    const config = applyChanges({ ...fromContainer, ...(opts.config ?? {}) }, opts.changes ?? []);
+    const created = new Date().toISOString();
+    const history = [...(image.config.history ?? []), {
+      created, created_by: [c.Path, ...c.Args].join(' '), ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}),
+    }];
+    const img = await this.images.commitImage([...base, layer], { config, history, created }, opts.tag);
+    this.emit('event', 'commit', c);
+    return img.id;
   }
 
   /** Bytes the container wrote to its own layer, as `SizeRw`. */

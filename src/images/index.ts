@@ -10,7 +10,7 @@ import { ConflictError, InvalidParameterError, NotFoundError, noSuchImage } from
 import type { Store } from '../store/index.js';
 import { applyChanges } from './changes.js';
 import { ContentStore } from './content-store.js';
-import { LAYER_MEDIA_TYPE, layerFromTarball, type LayerBlob } from './layers.js';
+import { LAYER_MEDIA_TYPE, layerFromTarball, storeTarStream, type LayerBlob } from './layers.js';
 import { compressionOf, unpackStream } from './unpack.js';
 import { chainIdsOf, parseManifest } from './manifest.js';
 import { canonical, familiarString, parseReference } from './reference.js';
@@ -22,6 +22,7 @@ import {
 export * from './types.js';
 export { parseReference, familiarString, canonical } from './reference.js';
 export { applyChanges } from './changes.js';
+export type { LayerBlob } from './layers.js';
 export { saveImages } from './archive-save.js';
 export { loadImages } from './archive-load.js';
 export { chainIdsOf, parseManifest } from './manifest.js';
@@ -141,7 +142,7 @@ export class ImageService {
       schemaVersion: 2,
       mediaType: MANIFEST_MEDIA_TYPE,
       config: { mediaType: CONFIG_MEDIA_TYPE, digest: configBlob.digest, size: configBlob.size },
-      layers: layers.map((l) => ({ mediaType: LAYER_MEDIA_TYPE, digest: l.digest, size: l.size })),
+      layers: layers.map((l) => ({ mediaType: l.mediaType ?? LAYER_MEDIA_TYPE, digest: l.digest, size: l.size })),
     };
     return this.addImage(Buffer.from(JSON.stringify(manifest)), { tag });
   }
@@ -184,6 +185,19 @@ export class ImageService {
       if (opts.repoDigest) this.store.setRepoDigest(opts.repoDigest, id);
     });
     return this.load(id);
+  }
+
+  /** An image's layers as `commitImage` takes them, to build a new image on top. */
+  async layersOf(image: Image): Promise<LayerBlob[]> {
+    const { manifest } = await this.manifestOf(image);
+    return manifest.layers.map((l, i) => ({
+      digest: l.digest, size: l.size, mediaType: l.mediaType, diffId: image.config.rootfs.diff_ids[i]!, uncompressedSize: 0,
+    }));
+  }
+
+  /** Stores an uncompressed layer tar (from `commit` or a build step) as a gzip blob. */
+  async storeLayer(tar: Readable): Promise<LayerBlob> {
+    return storeTarStream(this.content, tar);
   }
 
   async manifestOf(image: Image): Promise<{ bytes: Buffer; manifest: Manifest }> {

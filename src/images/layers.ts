@@ -18,6 +18,8 @@ export interface LayerBlob {
   diffId: string;   // of the uncompressed tar
   size: number;     // compressed size
   uncompressedSize: number;
+  /** As the blob is labelled in its manifest; berth's own layers are OCI gzip. */
+  mediaType?: string;
 }
 
 export const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
