@@ -72,9 +72,11 @@ function run(cmd, args, env = process.env) {
     child.stdout.on('data', (b) => { out += b; });
     child.stderr.on('data', (b) => { err += b; });
     child.on('error', rej);
-    child.on('close', (code, signal) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.trim()}`))));
+    child.on('close', (code, signal) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${tail(err)}`))));
   });
 }
+/** The end of a command's stderr: debootstrap's runs to hundreds of lines. */
+const tail = (text) => text.trim().split('\n').slice(-15).join('\n');
 const berthAt = (h, args, env = {}) => run(BERTH, [...args], { ...process.env, ...env, BERTH_HOST: h });
 const berth = (args) => berthAt(host, args);
 
@@ -375,7 +377,7 @@ function timedPull(cmd, args, env) {
     child.on('error', rej);
     child.on('close', (code, signal) => {
       const wall = ms(t0);
-      if (code !== 0) rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.trim()}`));
+      if (code !== 0) rej(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${tail(err)}`));
       else res({ ms: wall, lines });
     });
   });
@@ -505,4 +507,4 @@ async function main() {
   }
 }
 
-try { await main(); } catch (e) { console.error(`bench: ${e.message}`); process.exitCode = 1; } finally { await cleanup(); }
+try { await main(); } catch (e) { console.error(`bench: ${cleaning ? 'interrupted' : e.message}`); process.exitCode = 1; } finally { await cleanup(); }

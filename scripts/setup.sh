@@ -17,6 +17,11 @@ for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# The vm runtime: QEMU (microvm), Debian's cloud kernel and its modules, mkfs.ext4 for the guest's root disk.
+for pair in qemu-system-x86_64:qemu-system-x86 mkfs.ext4:e2fsprogs; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+dpkg -s linux-image-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
 if ((${#need[@]})); then
   echo "berth setup: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -17,9 +17,13 @@ import { pushBytes } from './registry-images.js';
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const AGE = /(Less than a second|About a minute|About an hour|\d+ (seconds|minutes|hours|days|weeks|months|years)) ago/g;
-/** A table with its ages made equal and its padding squeezed: two listings taken a second apart still compare. */
-const norm = (s: string) => s.replace(AGE, 'AGO').replace(/ {2,}/g, '  ');
+const AGE = /(Less than a second|About a minute|About an hour|\d+ (second|minute|hour|day|week|month|year)s?) ago/g;
+/**
+ * A table with its ages made equal and its padding squeezed: two listings taken a second apart
+ * still compare. Trailing blanks go too: the docker CLI pads a row whose last cell is empty, berth
+ * does not.
+ */
+const norm = (s: string) => s.replace(AGE, 'AGO').replace(/ +$/gm, '').replace(/ {2,}/g, '  ');
 /** A table's rows (header dropped) as cells; columns are at least three spaces apart. */
 const rows = (s: string) => s.trimEnd().split('\n').slice(1).map((l) => l.split(/ {3,}/));
 /**

@@ -27,14 +27,26 @@ function summary(c: ContainerRecord) {
     // moby's list.go: the path, then the arguments, quoting those with a space.
     Command: [c.Path, ...c.Args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' '),
     Created: Math.floor(Date.parse(c.Created) / 1000),
-    Ports: [],
+    Ports: portList(c),
     Labels: c.Config.Labels ?? {},
     State: c.State.Status,
     Status: statusText(c),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: (c.NetworkSettings as { Networks?: object }).Networks ?? {} },
     Mounts: [],
   };
+}
+
+/** The list's `Ports`: each published port with its host side, and exposed ports alone. */
+function portList(c: ContainerRecord): { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] {
+  const ports = (c.NetworkSettings as { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> }).Ports ?? {};
+  const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = [];
+  for (const [key, binds] of Object.entries(ports)) {
+    const [port, type = 'tcp'] = key.split('/');
+    if (!binds?.length) out.push({ PrivatePort: Number(port), Type: type });
+    for (const b of binds ?? []) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  return out;
 }
 
 function matches(c: ContainerRecord, f: Filters): boolean {

@@ -1,6 +1,7 @@
 /** What the API serves: the parts it calls, assembled by the daemon. */
 import type { ContainerService } from '../containers/index.js';
 import type { ImageService } from '../images/index.js';
+import type { NetworkService } from '../network/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { Runtime } from '../runtime/index.js';
 
@@ -24,5 +25,6 @@ export interface Engine {
   containers: ContainerService;
   runtimes: Record<string, Runtime>;
   registry: RegistryClient;
+  network: NetworkService;
   onEvent(listener: (ev: EngineEvent) => void): () => void;
 }

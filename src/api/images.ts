@@ -9,7 +9,7 @@ import { boolParam, globMatch, parseFilters, sendJson, type Router } from './rou
 function summary(img: Image) {
   return {
     Id: img.id,
-    ParentId: '',
+    ParentId: img.parent ?? '',
     RepoTags: img.repoTags,
     RepoDigests: img.repoDigests,
     Created: Math.floor(Date.parse(img.created) / 1000),
@@ -27,7 +27,7 @@ function inspect(img: Image) {
     Id: img.id,
     RepoTags: img.repoTags,
     RepoDigests: img.repoDigests,
-    Parent: '',
+    Parent: img.parent ?? '',
     Comment: img.config.history?.at(-1)?.comment ?? '',
     Created: img.created,
     DockerVersion: '',
@@ -58,7 +58,9 @@ export function imageRoutes(r: Router, engine: Engine): void {
     }
     const all = await images.list();
     const byName = (n: string) => all.find((i) => i.repoTags.includes(n) || i.id.includes(n.replace(/^sha256:/, '')));
+    const showAll = query.get('all') === '1' || query.get('all') === 'true';
     const list = all.filter((img) => {
+      if (!showAll && images.isIntermediate(img)) return false;
       if (filters.dangling?.length) {
         const want = filters.dangling[0] === 'true' || filters.dangling[0] === '1';
         if ((img.repoTags.length === 0) !== want) return false;

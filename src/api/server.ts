@@ -4,9 +4,11 @@ import type { Duplex } from 'node:stream';
 import { archiveRoutes } from './archive.js';
 import { containerRoutes } from './containers.js';
 import type { Engine } from './engine.js';
+import { buildRoutes } from './build.js';
 import { distributionRoutes } from './distribution.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
+import { networkRoutes } from './networks.js';
 import { API_VERSION, Router } from './router.js';
 import { BERTH_VERSION, systemRoutes } from './system.js';
 
@@ -25,6 +27,8 @@ export function createApiServer(engine: Engine): Server {
   archiveRoutes(router, engine);
   distributionRoutes(router, engine);
   execRoutes(router, engine);
+  networkRoutes(router, engine);
+  buildRoutes(router, engine);
 
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);

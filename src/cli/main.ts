@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { BERTH_VERSION } from '../api/index.js';
 import { describe, ExitError } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
+import { registerBuild } from './commands/build.js';
 import { registerCommit } from './commands/commit.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerExec } from './commands/exec.js';
@@ -19,6 +20,8 @@ import { registerPull } from './commands/pull.js';
 import { registerRun } from './commands/run.js';
 import { registerSaveLoad } from './commands/save-load.js';
 import { registerSystem } from './commands/system.js';
+import { registerNetwork } from './commands/network.js';
+import { registerPort } from './commands/port.js';
 
 function program(): Command {
   const p = new Command('berth')
@@ -30,9 +33,10 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const register of [registerRun, registerExec, registerCommit, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
+  for (const register of [registerRun, registerExec, registerBuild, registerCommit, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
+  for (const register of [registerNetwork, registerPort]) register(p);
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
   return p;
 }
@@ -54,12 +58,12 @@ function commanderMessage(e: CommanderError, argv: string[]): string {
 const GROUPS: Record<string, Record<string, string[]>> = {
   image: {
     ls: ['images'], list: ['images'], rm: ['rmi'], remove: ['rmi'], inspect: ['inspect', '--type', 'image'], history: ['history'],
-    tag: ['tag'], pull: ['pull'], push: ['push'], save: ['save'], load: ['load'], import: ['import'], prune: ['prune-images'],
+    tag: ['tag'], pull: ['pull'], build: ['build'], push: ['push'], save: ['save'], load: ['load'], import: ['import'], prune: ['prune-images'],
   },
   container: {
     ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], run: ['run'],
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
-    pause: ['pause'], unpause: ['unpause'], top: ['top'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
+    pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
   system: { df: ['system-df'], info: ['info'] },
 };

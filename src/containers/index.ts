@@ -13,7 +13,7 @@ import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
 import { isMounted, mountOverlay, run, unmount } from '../host/index.js';
-import { applyChanges, DEFAULT_PATH, type ContainerConfigSection, type Image, type ImageService } from '../images/index.js';
+import { applyChanges, DEFAULT_PATH, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { exportRootfs } from './export.js';
@@ -22,6 +22,8 @@ import { randomName, VALID_NAME } from './names.js';
 import { containerChanges, upperAsLayer, type Change } from './changes.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
+import type { NetworkService } from '../network/index.js';
+import { netInfo, startNetworking, stopNetworking } from './networking.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
 
@@ -33,6 +35,8 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
 export interface ContainerPaths {
   dataRoot: string;
+  /** Networks: without it every container gets a new netns with loopback only. */
+  network?: NetworkService;
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -69,6 +73,7 @@ export class ContainerService extends EventEmitter {
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly root: string;
+  private readonly network?: NetworkService;
   readonly execs: Execs;
 
   constructor(
@@ -80,6 +85,7 @@ export class ContainerService extends EventEmitter {
     super();
     this.setMaxListeners(0);
     this.root = join(paths.dataRoot, 'containers');
+    this.network = paths.network;
     for (const rt of Object.values(runtimes)) rt.on('exit', (id, code) => void this.onExit(id, code));
     this.execs = new Execs({
       get: (ref) => this.get(ref),
@@ -114,6 +120,7 @@ export class ContainerService extends EventEmitter {
       const state = await rt.state(c.Id);
       if (state !== 'running' && state !== 'paused') await this.onExit(c.Id, 255);
     }
+    await this.network?.reconcile(new Set([...this.records.values()].filter((c) => c.State.Running).map((c) => c.Id)));
   }
 
   private runtimeOf(c: ContainerRecord): Runtime {
@@ -189,10 +196,8 @@ export class ContainerService extends EventEmitter {
     const hc = req.HostConfig ?? {};
     const runtime = hc.Runtime || 'oci';
     if (!this.runtimes[runtime]) throw new InvalidParameterError(`unknown or invalid runtime name: ${runtime}`);
-    const netMode = hc.NetworkMode || 'default';
-    if (!['default', 'bridge', 'none'].includes(netMode)) {
-      throw new InvalidParameterError(`network ${netMode} not found`);
-    }
+    const net = this.network?.prepare(hc.NetworkMode || 'default', req.NetworkingConfig, !!hc.PublishAllPorts || Object.keys(hc.PortBindings ?? {}).length > 0);
+    const netMode = net?.mode ?? (hc.NetworkMode || 'default');
 
     const imgCfg = image.config.config ?? {};
     const entrypoint = req.Entrypoint !== undefined && req.Entrypoint !== null ? req.Entrypoint : imgCfg.Entrypoint ?? null;
@@ -233,7 +238,7 @@ export class ContainerService extends EventEmitter {
       AppArmorProfile: '',
       HostConfig: hostConfig,
       Config: {
-        Hostname: req.Hostname || id.slice(0, 12),
+        Hostname: req.Hostname || net?.hostname || id.slice(0, 12),
         Domainname: req.Domainname ?? '',
         User: req.User ?? imgCfg.User ?? '',
         AttachStdin: !!req.AttachStdin,
@@ -261,7 +266,7 @@ export class ContainerService extends EventEmitter {
         },
       },
       Mounts: [],
-      NetworkSettings: { Networks: {}, Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', SandboxKey: '' },
+      NetworkSettings: (net?.settings as unknown as Record<string, unknown>) ?? { Networks: {}, Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', SandboxKey: '' },
     };
     if (record.Config.WorkingDir && !record.Config.WorkingDir.startsWith('/')) {
       throw new InvalidParameterError(`the working directory '${record.Config.WorkingDir}' is invalid, it needs to be an absolute path`);
@@ -282,7 +287,7 @@ export class ContainerService extends EventEmitter {
       throw e;
     }
     this.emit('event', 'create', record);
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: net?.warnings ?? [] };
   }
 
   private uniqueName(): string {
@@ -314,6 +319,7 @@ export class ContainerService extends EventEmitter {
       const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
       await mkdir(join(merged, cwd), { recursive: true }).catch(() => {});
+      const netns = await startNetworking(this.network, c);
       const spec = buildSpec({
         id: c.Id,
         rootfs: merged,
@@ -331,6 +337,8 @@ export class ContainerService extends EventEmitter {
           { source: c.ResolvConfPath, destination: '/etc/resolv.conf' },
         ],
         cgroupsPath: `/berth/${c.Id}`,
+        annotations: runtimeAnnotations(c.HostConfig),
+        netns,
       });
       const { pid } = await rt.create({
         id: c.Id,
@@ -345,6 +353,8 @@ export class ContainerService extends EventEmitter {
       const waiting = this.pendingAttach.get(c.Id) ?? [];
       this.pendingAttach.delete(c.Id);
       for (const deliver of waiting) deliver(await rt.attach(c.Id));
+      const described = await rt.describe?.(c.Id);
+      if (described) c.VM = described;
       c.State = { ...emptyState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
       this.save(c);
       await rt.start(c.Id);
@@ -352,6 +362,7 @@ export class ContainerService extends EventEmitter {
     } catch (err) {
       await rt.delete(c.Id).catch(() => {});
       await unmount(merged);
+      await stopNetworking(this.network, c).catch(() => {});
       const code = err instanceof StartError ? err.exitCode : 128;
       c.State = { ...emptyState(), Status: c.State.StartedAt !== ZERO_TIME ? 'exited' : 'created', ExitCode: code, Error: errText(err), FinishedAt: new Date().toISOString() };
       this.save(c);
@@ -386,6 +397,7 @@ export class ContainerService extends EventEmitter {
       if (!cur || !cur.State.Running) return;
       await this.runtimeOf(cur).delete(id);
       await unmount(join(this.dir(id), 'merged'));
+      await stopNetworking(this.network, cur);
       cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
       this.save(cur);
       this.emit('event', 'die', cur);
@@ -496,6 +508,7 @@ export class ContainerService extends EventEmitter {
     if (c.State.Running || await rt.holds(c.Id)) await rt.delete(c.Id);
     const merged = join(this.dir(c.Id), 'merged');
     if (await isMounted(merged)) await unmount(merged);
+    await stopNetworking(this.network, c);
     await rm(this.dir(c.Id), { recursive: true, force: true });
     this.records.delete(c.Id);
     this.store.deleteContainer(c.Id);
@@ -520,6 +533,17 @@ export class ContainerService extends EventEmitter {
       c.Name = `/${clean}`;
       this.save(c);
       this.emit('event', 'rename', c, { oldName: old });
+    });
+  }
+
+  /** `network connect` / `disconnect`: the network part changes the container's networking, the record keeps it. */
+  async updateNetworking(ref: string, fn: (info: ReturnType<typeof netInfo>, running: boolean) => Promise<void>): Promise<void> {
+    const c = this.get(ref);
+    await this.locked(c.Id, async () => {
+      const info = netInfo(c);
+      await fn(info, c.State.Running);
+      c.NetworkSettings = info.settings as unknown as Record<string, unknown>;
+      this.save(c);
     });
   }
 
@@ -590,7 +614,13 @@ export class ContainerService extends EventEmitter {
    * `docker commit`: the container's changes as a new layer on its image, with the container's
    * config (and `changes`) as the new image's config. A running container is paused meanwhile, as docker does.
    */
-  async commit(ref: string, opts: { tag?: string; comment?: string; author?: string; changes?: string[]; config?: Partial<ContainerConfigSection>; pause?: boolean }): Promise<string> {
+  async commit(ref: string, opts: {
+    tag?: string; comment?: string; author?: string; changes?: string[]; config?: Partial<ContainerConfigSection>; pause?: boolean;
+    /** For history; the container's command line by default. A build passes its RUN line. */
+    createdBy?: string;
+    /** The image's history so far, when it is not the container's image's own (a build tracks its own). */
+    history?: HistoryEntry[];
+  }): Promise<string> {
     const c = this.get(ref);
     const image = await this.images.resolve(c.Image);
     const pause = opts.pause !== false && c.State.Running && !c.State.Paused && !!this.runtimeOf(c).pause;
@@ -610,10 +640,11 @@ export class ContainerService extends EventEmitter {
     };
     const config = applyChanges({ ...fromContainer, ...(opts.config ?? {}) }, opts.changes ?? []);
     const created = new Date().toISOString();
-    const history = [...(image.config.history ?? []), {
-      created, created_by: [c.Path, ...c.Args].join(' '), ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}),
+    const history = [...(opts.history ?? image.config.history ?? []), {
+      created, created_by: opts.createdBy ?? [c.Path, ...c.Args].join(' '),
+      ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}),
     }];
-    const img = await this.images.commitImage([...base, layer], { config, history, created }, opts.tag);
+    const img = await this.images.commitImage([...base, layer], { config, history, created, parent: image.id }, opts.tag);
     this.emit('event', 'commit', c);
     return img.id;
   }
@@ -660,6 +691,14 @@ function sleep(ms: number): Promise<void> {
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Resource settings a runtime reads from the spec's annotations: the vm driver sizes its VM by them. */
+function runtimeAnnotations(hc: HostConfig): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (typeof hc.Memory === 'number' && hc.Memory > 0) out['berth.vm.memory'] = String(hc.Memory);
+  if (typeof hc.NanoCpus === 'number' && hc.NanoCpus > 0) out['berth.vm.cpus'] = String(hc.NanoCpus / 1e9);
+  return Object.keys(out).length ? out : undefined;
 }
 
 function mergeEnv(base: string[], override: string[]): string[] {

@@ -31,6 +31,10 @@ export interface SpecInput {
   etcFiles: { source: string; destination: string }[];
   cgroupsPath: string;
   annotations?: Record<string, string>;
+  /** The network namespace: a netns file to join, `host` to share the host's, or unset for a new one with loopback only. */
+  netns?: string;
+  /** Volumes, bind mounts and tmpfs mounts, after the engine's own. */
+  mounts?: { destination: string; type: string; source: string; options: string[] }[];
 }
 
 export type ProcessInput = Pick<SpecInput, 'args' | 'env' | 'cwd' | 'user' | 'terminal' | 'consoleSize'>;
@@ -64,11 +68,16 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev', 'relatime'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      ...s.etcFiles.map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
+      ...s.etcFiles.filter((f) => !s.mounts?.some((m) => m.destination === f.destination))
+        .map((f) => ({ destination: f.destination, type: 'bind', source: f.source, options: ['rbind', 'rprivate'] })),
+      ...(s.mounts ?? []),
     ],
     annotations: s.annotations ?? {},
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      namespaces: [
+        { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' },
+        ...(s.netns === 'host' ? [] : [{ type: 'network', ...(s.netns ? { path: s.netns } : {}) }]),
+      ],
       cgroupsPath: s.cgroupsPath,
       resources: { devices: [{ allow: false, access: 'rwm' }] },
       maskedPaths: MASKED_PATHS,

@@ -82,6 +82,8 @@ export interface ContainerRecord {
   GraphDriver: { Name: string; Data: Record<string, string> };
   Mounts: unknown[];
   NetworkSettings: Record<string, unknown>;
+  /** berth's extension for `--runtime vm`: kernel, accelerator, vCPUs, memory of the VM of the last start. */
+  VM?: Record<string, unknown>;
 }
 
 /** The create request body, as the docker CLI sends it. */

@@ -12,7 +12,8 @@ import { BERTH_VERSION, createApiServer, type Engine, type EngineEvent } from '.
 import { RegistryClient } from '../registry/index.js';
 import { ContainerService, type ContainerRecord } from '../containers/index.js';
 import { ImageService } from '../images/index.js';
-import { OciRuntime } from '../runtime/index.js';
+import { NetworkService } from '../network/index.js';
+import { OciRuntime, VmRuntime } from '../runtime/index.js';
 import { Store } from '../store/index.js';
 
 export interface DaemonOptions {
@@ -21,6 +22,10 @@ export interface DaemonOptions {
   execRoot: string;
   /** Registries spoken to over plain HTTP besides localhost/127.0.0.1 (dockerd's --insecure-registry). */
   insecureRegistries?: string[];
+  /** The default bridge network: its Linux bridge and gateway/prefix (dockerd's --bridge, --bip), and the pools of user networks (--default-address-pool). */
+  bridge?: string;
+  bip?: string;
+  addressPools?: string[];
   log?: (msg: string) => void;
 }
 
@@ -87,8 +92,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     await images.init();
     const oci = new OciRuntime({ execRoot: opts.execRoot });
     await oci.init();
-    const runtimes = { oci };
-    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot });
+    const vm = new VmRuntime({ execRoot: opts.execRoot });
+    await vm.init();
+    const runtimes = { oci, vm };
+    const network = new NetworkService(store, { execRoot: opts.execRoot, bridge: opts.bridge, bip: opts.bip, addressPools: opts.addressPools, log });
+    await network.init();
+    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot, network });
     await containers.init();
 
     const listeners = new Set<(ev: EngineEvent) => void>();
@@ -103,7 +112,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     });
     const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${BERTH_VERSION}` });
     const engine: Engine = {
-      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes, registry,
+      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes, registry, network,
       onEvent: (l) => { listeners.add(l); return () => listeners.delete(l); },
     };
     const server = createApiServer(engine);
@@ -121,7 +130,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
       server.close();
       server.closeAllConnections();
       await containers.shutdown();
+      await network.shutdown(true);
       oci.close();
+      vm.close();
       s.close();
       await rm(sock, { force: true });
       await rm(pidFile, { force: true });

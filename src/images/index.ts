@@ -97,6 +97,7 @@ export class ImageService {
       manifestDigest: row.manifestDigest,
       repoTags: this.store.tagsOf(id).map(familiarString),
       repoDigests: this.store.repoDigestsOf(id).map(familiarString),
+      parent: this.store.parentOf(id),
       size: row.size,
       created: row.created,
       layerDirs: chain.map((c) => this.layerDir(c)),
@@ -126,7 +127,7 @@ export class ImageService {
   /** Builds config and manifest for layers berth made itself, then adds the image. */
   async commitImage(
     layers: LayerBlob[],
-    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string },
+    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string; parent?: string },
     tag?: string,
   ): Promise<Image> {
     const config: ImageConfig = {
@@ -144,7 +145,27 @@ export class ImageService {
       config: { mediaType: CONFIG_MEDIA_TYPE, digest: configBlob.digest, size: configBlob.size },
       layers: layers.map((l) => ({ mediaType: l.mediaType ?? LAYER_MEDIA_TYPE, digest: l.digest, size: l.size })),
     };
-    return this.addImage(Buffer.from(JSON.stringify(manifest)), { tag });
+    const img = await this.addImage(Buffer.from(JSON.stringify(manifest)), { tag });
+    if (meta.parent && meta.parent !== img.id) this.store.setParent(img.id, meta.parent);
+    return { ...img, parent: meta.parent };
+  }
+
+  /** Whether an image is a build step's intermediate: untagged, with images built on it. */
+  isIntermediate(img: Image): boolean {
+    return img.repoTags.length === 0 && this.store.childrenOf(img.id).length > 0;
+  }
+
+  parentOf(id: string): string | undefined {
+    return this.store.parentOf(id);
+  }
+
+  cachedBuildStep(key: string): string | undefined {
+    const id = this.store.cachedBuildStep(key);
+    return id && this.store.getImage(id) ? id : undefined;
+  }
+
+  cacheBuildStep(key: string, imageId: string): void {
+    this.store.cacheBuildStep(key, imageId);
   }
 
   /**
@@ -253,6 +274,9 @@ export class ImageService {
     } else if (tags.length > 1 && !opts.force) {
       throw new ConflictError(`conflict: unable to delete ${hexOf(img.id).slice(0, 12)} (must be forced) - image is referenced in multiple repositories`);
     }
+    if (this.store.childrenOf(img.id).length) {
+      throw new ConflictError(`conflict: unable to delete ${hexOf(img.id).slice(0, 12)} (cannot be forced) - image has dependent child images`);
+    }
     const users = opts.inUse(img.id);
     if (users.length && !opts.force) {
       throw new ConflictError(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${hexOf(img.id).slice(0, 12)}`);
@@ -263,8 +287,17 @@ export class ImageService {
       for (const t of tags) this.store.deleteTag(t);
       return out;
     }
+    const parent = this.store.parentOf(img.id);
     await this.deleteImage(img);
     out.push({ Deleted: img.id });
+    // A build's intermediate images go with the last image that needed them, as docker's do.
+    for (let p = parent; p;) {
+      if (this.store.tagsOf(p).length || this.store.childrenOf(p).length || opts.inUse(p).length || !this.store.getImage(p)) break;
+      const next = this.store.parentOf(p);
+      await this.deleteImage(await this.load(p));
+      out.push({ Deleted: p });
+      p = next;
+    }
     return out;
   }
 
@@ -275,7 +308,7 @@ export class ImageService {
     const before = await this.layersSize();
     for (const img of await this.list()) {
       if (opts.onlyDangling && img.repoTags.length) continue;
-      if (opts.inUse(img.id).length) continue;
+      if (opts.inUse(img.id).length || this.store.childrenOf(img.id).length || !this.store.getImage(img.id)) continue;
       for (const t of this.store.tagsOf(img.id)) deleted.push({ Untagged: familiarString(t) });
       await this.deleteImage(img);
       deleted.push({ Deleted: img.id });

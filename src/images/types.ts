@@ -54,6 +54,8 @@ export interface Image {
   manifestDigest: string;
   repoTags: string[];      // familiar form: busybox:latest
   repoDigests: string[];   // familiar form: busybox@sha256:…
+  /** The image a build step started from (docker's ParentId). */
+  parent?: string;
   size: number;
   created: string;
   /** Unpacked layer directories, bottom layer first. */

@@ -74,14 +74,14 @@ class ConmonAttach extends EventEmitter implements AttachConnection {
 }
 
 export class OciRuntime extends EventEmitter implements Runtime {
-  readonly name = 'oci';
+  readonly name: string = 'oci';
   private readonly runc: string;
   private readonly conmon: string;
-  private readonly runcRoot: string;
-  private readonly exits: string;
-  private readonly socks: string;
-  private readonly bundles: string;
-  private readonly tmp: string;
+  protected readonly runcRoot: string;
+  protected readonly exits: string;
+  protected readonly socks: string;
+  protected readonly bundles: string;
+  protected readonly tmp: string;
   private readonly execs: string;
   private readonly reported = new Set<string>();
   private watcher?: FSWatcher;
@@ -107,7 +107,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     this.watcher?.close();
   }
 
-  private bundle(id: string): string {
+  protected bundle(id: string): string {
     return join(this.bundles, id);
   }
 
@@ -126,6 +126,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     await mkdir(bundle, { recursive: true });
     await mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(opts.spec));
+    await this.prepareBundle(opts, bundle);
     await rm(join(this.exits, id), { force: true });
     await rm(join(this.socks, id.slice(0, 12)), { force: true });
     this.reported.delete(id);
@@ -179,6 +180,9 @@ export class OciRuntime extends EventEmitter implements Runtime {
     }
     return { pid: msg.data };
   }
+
+  /** A driver that runs something else under conmon puts what its `-r` program needs into the bundle here. */
+  protected async prepareBundle(_opts: CreateOptions, _bundle: string): Promise<void> {}
 
   private async runcLogError(id: string): Promise<string | undefined> {
     const text = await readFile(join(this.bundle(id), 'runc.log'), 'utf8').catch(() => '');
@@ -271,8 +275,13 @@ export class OciRuntime extends EventEmitter implements Runtime {
     return stat(this.bundle(id)).then(() => true, () => false);
   }
 
-  async delete(id: string): Promise<void> {
+  /** Stops and forgets the workload in the `-r` program (runc: `delete --force`). */
+  protected async runtimeDelete(id: string): Promise<void> {
     await run(this.runc, this.runcArgs('delete', '--force', id), { allowFailure: true });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.runtimeDelete(id);
     await rm(join(this.exits, id), { force: true });
     await rm(join(this.socks, id.slice(0, 12)), { force: true });
     await rm(this.bundle(id), { recursive: true, force: true });

@@ -42,8 +42,16 @@ CREATE TABLE IF NOT EXISTS repo_digests (
   ref TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id));
 CREATE TABLE IF NOT EXISTS blob_sources (
   digest TEXT NOT NULL, registry TEXT NOT NULL, repo TEXT NOT NULL, PRIMARY KEY (digest, registry, repo));
+CREATE TABLE IF NOT EXISTS image_parents (
+  image_id TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE, parent_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS build_cache (
+  key TEXT PRIMARY KEY, image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS containers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS networks (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS volumes (
+  name TEXT PRIMARY KEY, record TEXT NOT NULL);
 `;
 
 export class Store {
@@ -94,6 +102,8 @@ export class Store {
     this.transaction(() => {
       this.db.prepare('DELETE FROM tags WHERE image_id = ?').run(id);
       this.db.prepare('DELETE FROM repo_digests WHERE image_id = ?').run(id);
+      this.db.prepare('DELETE FROM build_cache WHERE image_id = ?').run(id);
+      this.db.prepare('DELETE FROM image_parents WHERE image_id = ?').run(id);
       this.db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
       this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
     });
@@ -140,6 +150,27 @@ export class Store {
     return (this.db.prepare('SELECT repo FROM blob_sources WHERE digest = ? AND registry = ?').all(digest, registry) as { repo: string }[]).map((r) => r.repo);
   }
 
+  /** Images a build made from another one: hidden from `images` while untagged, removed with their child. */
+  setParent(imageId: string, parentId: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO image_parents (image_id, parent_id) VALUES (?, ?)').run(imageId, parentId);
+  }
+
+  parentOf(imageId: string): string | undefined {
+    return (this.db.prepare('SELECT parent_id FROM image_parents WHERE image_id = ?').get(imageId) as { parent_id: string } | undefined)?.parent_id;
+  }
+
+  childrenOf(imageId: string): string[] {
+    return (this.db.prepare('SELECT image_id FROM image_parents WHERE parent_id = ?').all(imageId) as { image_id: string }[]).map((r) => r.image_id);
+  }
+
+  cachedBuildStep(key: string): string | undefined {
+    return (this.db.prepare('SELECT image_id FROM build_cache WHERE key = ?').get(key) as { image_id: string } | undefined)?.image_id;
+  }
+
+  cacheBuildStep(key: string, imageId: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO build_cache (key, image_id) VALUES (?, ?)').run(key, imageId);
+  }
+
   // ---- layers ----
 
   putLayer(l: LayerRow): void {
@@ -183,5 +214,32 @@ export class Store {
 
   containersUsingImage(imageId: string): string[] {
     return (this.db.prepare('SELECT id FROM containers WHERE image_id = ?').all(imageId) as { id: string }[]).map((r) => r.id);
+  }
+
+  // ---- networks and volumes: records as JSON, owned by `network/` and `volumes/` ----
+
+  /** Inserts a network; a name already taken throws (the UNIQUE constraint), so two creates cannot both get it. */
+  insertNetwork(id: string, name: string, record: string): void {
+    this.db.prepare('INSERT INTO networks (id, name, record) VALUES (?, ?, ?)').run(id, name, record);
+  }
+
+  listNetworks(): { id: string; record: string }[] {
+    return this.db.prepare('SELECT id, record FROM networks').all() as { id: string; record: string }[];
+  }
+
+  deleteNetwork(id: string): void {
+    this.db.prepare('DELETE FROM networks WHERE id = ?').run(id);
+  }
+
+  putVolume(name: string, record: string): void {
+    this.db.prepare('INSERT INTO volumes (name, record) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET record = excluded.record').run(name, record);
+  }
+
+  listVolumes(): { name: string; record: string }[] {
+    return this.db.prepare('SELECT name, record FROM volumes').all() as { name: string; record: string }[];
+  }
+
+  deleteVolume(name: string): void {
+    this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
   }
 }

@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { collect } from '../context.js';
+import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
 
-export interface CreateFlags {
+export interface CreateFlags extends NetFlags {
   env?: string[];
   envFile?: string[];
   workdir?: string;
@@ -20,10 +21,12 @@ export interface CreateFlags {
   readOnly?: boolean;
   stopSignal?: string;
   stopTimeout?: string;
+  memory?: string;
+  cpus?: string;
 }
 
 export function addCreateFlags(cmd: Command): Command {
-  return cmd
+  return addNetFlags(cmd)
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <file>', 'Read in a file of environment variables', collect)
     .option('-w, --workdir <dir>', 'Working directory inside the container')
@@ -35,8 +38,10 @@ export function addCreateFlags(cmd: Command): Command {
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
-    .option('--runtime <name>', 'Runtime to use for this container (oci)')
-    .option('--network <mode>', 'Connect a container to a network (none until networking lands)')
+    .option('--runtime <name>', 'Runtime to use for this container (oci, vm)')
+    .option('-m, --memory <bytes>', 'Memory limit (for --runtime vm: the VM\'s RAM, default 256m)')
+    .option('--cpus <number>', 'Number of CPUs (for --runtime vm: the VM\'s vCPUs, default 1)')
+    .option('--network <mode>', 'Connect a container to a network (bridge, host, none or a network\'s name)')
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--stop-signal <signal>', 'Signal to stop the container')
     .option('--stop-timeout <seconds>', 'Timeout (in seconds) to stop a container');
@@ -68,6 +73,7 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
     labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
   }
   const attach = !detach;
+  const net = netBody(f);
   const size: [number, number] = f.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : [0, 0];
   return {
     Image: image,
@@ -86,12 +92,31 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
     AttachStderr: attach,
     ...(f.stopSignal ? { StopSignal: f.stopSignal } : {}),
     ...(f.stopTimeout ? { StopTimeout: Number(f.stopTimeout) } : {}),
+    ...(net.ExposedPorts ? { ExposedPorts: net.ExposedPorts } : {}),
+    ...(net.NetworkingConfig ? { NetworkingConfig: net.NetworkingConfig } : {}),
     HostConfig: {
+      ...net.HostConfig,
       AutoRemove: !!f.rm,
       ...(f.runtime ? { Runtime: f.runtime } : {}),
+      ...(f.memory ? { Memory: parseBytes(f.memory) } : {}),
+      ...(f.cpus ? { NanoCpus: parseCpus(f.cpus) } : {}),
       ...(f.network ? { NetworkMode: f.network } : {}),
       ReadonlyRootfs: !!f.readOnly,
       ConsoleSize: size,
     },
   };
+}
+
+/** docker's RAM sizes: `512m`, `1g`, `1048576`, `64k`. */
+export function parseBytes(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) throw new Error(`invalid size: '${v}'`);
+  const unit = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase()]!;
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseCpus(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid argument "${v}" for "--cpus" flag`);
+  return Math.round(n * 1e9);
 }

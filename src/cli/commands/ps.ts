@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { ago, ellipsis, shortId, table } from '../format.js';
 import { clientOf, collect } from '../context.js';
 import { filterQuery } from './images.js';
+import { displayPorts, type ApiPort } from './port.js';
 
-interface Summary { Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; Ports: unknown[] }
+interface Summary { Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; Ports: ApiPort[] }
 
 export function registerPs(program: Command): void {
   program.command('ps').description('List containers')
@@ -27,7 +28,7 @@ export function registerPs(program: Command): void {
       const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
       for (const c of list) {
         rows.push([
-          trunc ? shortId(c.Id) : c.Id, c.Image, JSON.stringify(trunc ? ellipsis(c.Command, 20) : c.Command), ago(c.Created), c.Status, '',
+          trunc ? shortId(c.Id) : c.Id, c.Image, JSON.stringify(trunc ? ellipsis(c.Command, 20) : c.Command), ago(c.Created), c.Status, displayPorts(c.Ports ?? []),
           c.Names.map((n) => n.slice(1)).join(','),
         ]);
       }

@@ -1,0 +1,50 @@
+/** `POST /build`: the classic builder's endpoint, as `DOCKER_BUILDKIT=0 docker build` uses it. */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from '../build/index.js';
+import { InvalidParameterError } from '../errors/index.js';
+import { parseReference, pullImage } from '../images/index.js';
+import type { Engine } from './engine.js';
+import { progressStream } from './progress.js';
+import { boolParam, type Router } from './router.js';
+
+function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
+  const raw = q.get(name);
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw) as Record<string, string | null>;
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null)) as Record<string, string>;
+  } catch {
+    throw new InvalidParameterError(`invalid ${name}: ${raw}`);
+  }
+}
+
+export function buildRoutes(r: Router, engine: Engine): void {
+  r.on('POST', '/build', async ({ req, res, query }) => {
+    const tags = query.getAll('t');
+    for (const t of tags) parseReference(t);
+    const buildArgs = jsonParam(query, 'buildargs');
+    const labels = jsonParam(query, 'labels');
+    const quiet = boolParam(query, 'q');
+    const tmpRoot = join(engine.dataRoot, 'build');
+    await mkdir(tmpRoot, { recursive: true });
+    const stream = progressStream(res);
+    const out = (text: string) => { if (!quiet) stream.raw({ stream: text }); };
+    try {
+      const img = await build(engine.images, engine.containers, {
+        context: req, dockerfile: query.get('dockerfile') || 'Dockerfile', tags, buildArgs,
+        target: query.get('target') || undefined, noCache: boolParam(query, 'nocache'), labels, tmpRoot, out,
+        pull: async (ref) => {
+          await pullImage(engine.images, engine.registry, ref, { onProgress: (ev) => out(`${ev.id ? `${ev.id}: ` : ''}${ev.status}\n`) });
+        },
+      });
+      stream.raw({ aux: { ID: img.id } });
+      out(`Successfully built ${img.id.slice(7, 19)}\n`);
+      for (const t of tags) out(`Successfully tagged ${t.includes(':') ? t : `${t}:latest`}\n`);
+      if (quiet) stream.raw({ stream: `${img.id}\n` });
+      stream.end();
+    } catch (e) {
+      stream.fail(e);
+    }
+  });
+}

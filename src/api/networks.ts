@@ -1,0 +1,88 @@
+/** `/networks/…` endpoints. */
+import { InvalidParameterError } from '../errors/index.js';
+import type { CreateNetworkRequest, EndpointSettings, NetworkRecord } from '../network/index.js';
+import type { Engine } from './engine.js';
+import { parseFilters, readJson, sendJson, type Filters, type Router } from './router.js';
+
+function labelMatch(labels: Record<string, string>, v: string): boolean {
+  const i = v.indexOf('=');
+  const k = i < 0 ? v : v.slice(0, i);
+  return k in labels && (i < 0 || labels[k] === v.slice(i + 1));
+}
+
+function matches(engine: Engine, n: NetworkRecord, f: Filters): boolean {
+  for (const [key, values] of Object.entries(f)) {
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'name': return n.Name.includes(v);
+        case 'id': return n.Id.startsWith(v);
+        case 'driver': return n.Driver === v;
+        case 'scope': return v === 'local';
+        case 'label': return labelMatch(n.Labels, v);
+        case 'type': return v === 'builtin' ? engine.network.isPredefined(n) : v === 'custom' ? !engine.network.isPredefined(n) : false;
+        case 'dangling': return (v === 'true' || v === '1') === (!engine.network.isPredefined(n) && !engine.network.inUse(n));
+        case 'until': return Date.parse(n.Created) < untilTime(v);
+        default: throw new InvalidParameterError(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** `until` takes a Unix time or an RFC 3339 date. */
+function untilTime(v: string): number {
+  return /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+}
+
+export function networkRoutes(r: Router, engine: Engine): void {
+  const net = engine.network;
+
+  r.on('GET', '/networks', ({ res, query }) => {
+    const f = parseFilters(query.get('filters'));
+    sendJson(res, 200, net.list().filter((n) => matches(engine, n, f)).map((n) => net.view(n)));
+  });
+
+  r.on('GET', '/networks/{id}', ({ res, params }) => {
+    sendJson(res, 200, net.view(net.get(params.id!)));
+  });
+
+  r.on('POST', '/networks/create', async ({ req, res }) => {
+    const body = await readJson<CreateNetworkRequest>(req);
+    sendJson(res, 201, await net.create(body));
+  });
+
+  r.on('DELETE', '/networks/{id}', async ({ res, params }) => {
+    await net.remove(params.id!);
+    res.writeHead(204).end();
+  });
+
+  r.on('POST', '/networks/{id}/connect', async ({ req, res, params }) => {
+    const body = await readJson<{ Container?: string; EndpointConfig?: Partial<EndpointSettings> }>(req);
+    if (!body.Container) throw new InvalidParameterError('a container name or ID is required');
+    const n = net.get(params.id!);
+    await engine.containers.updateNetworking(body.Container, (info, running) => net.connect(n.Id, info, body.EndpointConfig, running));
+    res.writeHead(200).end();
+  });
+
+  r.on('POST', '/networks/{id}/disconnect', async ({ req, res, params }) => {
+    const body = await readJson<{ Container?: string; Force?: boolean }>(req);
+    if (!body.Container) throw new InvalidParameterError('a container name or ID is required');
+    const n = net.get(params.id!);
+    await engine.containers.updateNetworking(body.Container, (info) => net.disconnect(n.Id, info));
+    res.writeHead(200).end();
+  });
+
+  r.on('POST', '/networks/prune', async ({ res, query }) => {
+    const f = parseFilters(query.get('filters'));
+    const deleted: string[] = [];
+    for (const n of net.list()) {
+      if (net.isPredefined(n) || net.inUse(n)) continue;
+      if (f.label && !f.label.every((v) => labelMatch(n.Labels, v))) continue;
+      if (f['label!'] && f['label!'].some((v) => labelMatch(n.Labels, v))) continue;
+      if (f.until && !f.until.some((v) => Date.parse(n.Created) < untilTime(v))) continue;
+      try { await net.remove(n.Id); deleted.push(n.Name); } catch { /* in use meanwhile */ }
+    }
+    sendJson(res, 200, { NetworksDeleted: deleted });
+  });
+}

@@ -1,0 +1,95 @@
+/** `berth build`: the context as a tar (what .dockerignore leaves), sent to POST /build, its output shown as it comes. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { clientOf, collect, ExitError } from '../context.js';
+import { humanSize } from '../format.js';
+import { renderProgress, StreamError } from '../progress.js';
+
+interface BuildFlags { tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache: boolean; label?: string[]; quiet?: boolean; pull?: boolean }
+
+function keyValues(list: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i < 0) { if (process.env[kv] !== undefined) out[kv] = process.env[kv]!; } else out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+async function contextTar(dir: string, dockerfile: string): Promise<{ stream: Readable; dockerfileName: string }> {
+  const { parseDockerignore, walkContext } = await import('../../build/dockerignore.js');
+  const ignore = existsSync(join(dir, '.dockerignore')) ? readFileSync(join(dir, '.dockerignore'), 'utf8') : '';
+  const files = await walkContext(dir, parseDockerignore(ignore));
+  let dockerfileName = relative(dir, dockerfile);
+  const extra: string[] = [];
+  if (dockerfileName.startsWith('..')) {
+    // A Dockerfile outside the context travels inside it under a private name, as the docker CLI does.
+    dockerfileName = `.dockerfile.${basename(dockerfile)}`;
+  } else {
+    for (const f of [dockerfileName, '.dockerignore']) if (existsSync(join(dir, f)) && !files.includes(f)) extra.push(f);
+  }
+  const tar = await import('tar');
+  const create = tar.c as unknown as (o: Record<string, unknown>, f: string[]) => Readable;
+  const body = create({ cwd: dir, noDirRecurse: true, portable: false }, [...files, ...extra]);
+  if (!dockerfileName.startsWith('.dockerfile.')) return { stream: body, dockerfileName };
+  // Append the outside Dockerfile by packing it from its own directory after the context.
+  const out = new PassThrough();
+  void (async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    const ctx = Buffer.concat(chunks);
+    out.write(ctx.subarray(0, ctx.length - 1024));
+    const { Header } = tar;
+    const content = readFileSync(dockerfile);
+    const h = new Header({ path: dockerfileName, type: 'File', size: content.length, mode: 0o644, mtime: new Date() });
+    h.encode();
+    out.write(h.block!);
+    out.write(content);
+    out.write(Buffer.alloc((512 - (content.length % 512)) % 512));
+    out.end(Buffer.alloc(1024));
+  })();
+  return { stream: out, dockerfileName };
+}
+
+export function registerBuild(program: Command): void {
+  program.command('build').description('Build an image from a Dockerfile')
+    .argument('<path>')
+    .option('-t, --tag <name>', 'Name and optionally a tag (format: "name:tag")', collect)
+    .option('-f, --file <file>', "Name of the Dockerfile (default: 'PATH/Dockerfile')")
+    .option('--build-arg <kv>', 'Set build-time variables', collect)
+    .option('--target <stage>', 'Set the target build stage to build')
+    .option('--no-cache', 'Do not use cache when building the image')
+    .option('--label <kv>', 'Set metadata for an image', collect)
+    .option('-q, --quiet', 'Suppress the build output and print image ID on success')
+    .option('--pull', 'Always attempt to pull a newer version of the image')
+    .action(async (path: string, o: BuildFlags, cmd: Command) => {
+      const dir = resolve(path);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ExitError(1, `ERROR: unable to prepare context: path "${path}" not found`);
+      const dockerfile = o.file ? resolve(o.file) : join(dir, 'Dockerfile');
+      if (!existsSync(dockerfile)) throw new ExitError(1, `ERROR: Cannot locate specified Dockerfile: ${o.file ?? 'Dockerfile'}`);
+      const { stream, dockerfileName } = await contextTar(dir, dockerfile);
+      // Held in memory to say its size first, as docker does; contexts are small next to images.
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      if (!o.quiet) process.stdout.write(`Sending build context to berth daemon  ${humanSize(body.length)}\n`);
+      const counted = new PassThrough();
+      counted.end(body);
+      const res = await clientOf(cmd).raw('POST', '/build', {
+        query: {
+          t: o.tag, dockerfile: dockerfileName, buildargs: JSON.stringify(keyValues(o.buildArg)), target: o.target,
+          nocache: !o.cache, labels: JSON.stringify(keyValues(o.label)), q: !!o.quiet, rm: true,
+        },
+        stream: counted,
+        headers: { 'Content-Type': 'application/x-tar' },
+      });
+      try {
+        await renderProgress(res, process.stdout);
+      } catch (e) {
+        if (e instanceof StreamError) throw new ExitError(1, `ERROR: ${e.message}`);
+        throw e;
+      }
+    });
+}

@@ -1,0 +1,61 @@
+/** The networking flags of `run` and `create`: -p, -P, --expose, --network-alias, --ip, --add-host, --dns… */
+import type { Command } from 'commander';
+import { collect } from '../context.js';
+import { parsePublish } from '../../network/ports.js';
+
+export interface NetFlags {
+  network?: string;
+  publish?: string[];
+  publishAll?: boolean;
+  expose?: string[];
+  networkAlias?: string[];
+  ip?: string;
+  addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+}
+
+export function addNetFlags(cmd: Command): Command {
+  return cmd
+    .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect)
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+    .option('--expose <list>', 'Expose a port or a range of ports', collect)
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect)
+    .option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
+    .option('--dns <list>', 'Set custom DNS servers', collect)
+    .option('--dns-search <list>', 'Set custom DNS search domains', collect)
+    .option('--dns-option <list>', 'Set DNS options', collect);
+}
+
+/** The parts of the create request these flags make: `ExposedPorts`, `HostConfig` fields and `NetworkingConfig`. */
+export function netBody(f: NetFlags): { ExposedPorts?: Record<string, object>; HostConfig: Record<string, unknown>; NetworkingConfig?: unknown } {
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of f.publish ?? []) {
+    for (const [k, v] of Object.entries(parsePublish(p))) (bindings[k] ??= []).push(...v);
+  }
+  const exposed: Record<string, object> = {};
+  for (const k of Object.keys(bindings)) exposed[k] = {};
+  for (const e of f.expose ?? []) {
+    const [ports = '', proto = 'tcp'] = e.split('/');
+    const [lo, hi = lo] = ports.split('-').map(Number) as [number, number?];
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi! > 65535) throw new Error(`invalid range format for --expose specification: "${e}"`);
+    for (let n = lo; n <= hi!; n++) exposed[`${n}/${proto}`] = {};
+  }
+  const hostConfig: Record<string, unknown> = {};
+  if (Object.keys(bindings).length) hostConfig.PortBindings = bindings;
+  if (f.publishAll) hostConfig.PublishAllPorts = true;
+  if (f.addHost?.length) hostConfig.ExtraHosts = f.addHost.map((h) => h.replace('=', ':'));
+  if (f.dns?.length) hostConfig.Dns = f.dns;
+  if (f.dnsSearch?.length) hostConfig.DnsSearch = f.dnsSearch;
+  if (f.dnsOption?.length) hostConfig.DnsOptions = f.dnsOption;
+  let networking: unknown;
+  if (f.networkAlias?.length || f.ip) {
+    if (!f.network || ['default', 'bridge', 'host', 'none'].includes(f.network)) {
+      throw new Error(f.ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
+    }
+    networking = { EndpointsConfig: { [f.network]: { ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } };
+  }
+  return { ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}), HostConfig: hostConfig, ...(networking ? { NetworkingConfig: networking } : {}) };
+}

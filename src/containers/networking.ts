@@ -1,0 +1,55 @@
+/**
+ * Where a container's lifecycle meets the network part: the view of a record the network part
+ * reads, and the /etc files its answer becomes. The network part does the plumbing.
+ */
+import { writeFile } from 'node:fs/promises';
+import { NetworkService, type ContainerNetInfo, type NetworkSettings, type PortBinding } from '../network/index.js';
+import type { ContainerRecord } from './types.js';
+
+export function netInfo(c: ContainerRecord): ContainerNetInfo {
+  const hc = c.HostConfig;
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  return {
+    id: c.Id,
+    name: c.Name.replace(/^\//, ''),
+    hostname: c.Config.Hostname,
+    domainname: c.Config.Domainname,
+    mode: hc.NetworkMode || 'default',
+    settings: c.NetworkSettings as unknown as NetworkSettings,
+    portBindings: (hc.PortBindings as Record<string, PortBinding[] | null> | undefined) ?? null,
+    publishAll: !!hc.PublishAllPorts,
+    exposedPorts: c.Config.ExposedPorts ?? {},
+    extraHosts: list(hc.ExtraHosts),
+    dns: list(hc.Dns),
+    dnsSearch: list(hc.DnsSearch),
+    dnsOptions: list(hc.DnsOptions),
+  };
+}
+
+/**
+ * Plumbs a starting container's network and writes its /etc/hosts and /etc/resolv.conf. Returns the
+ * netns for the spec: a path, `host`, or undefined (a new namespace with loopback only).
+ */
+export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord): Promise<string | undefined> {
+  if (!network) return undefined;
+  const info = netInfo(c);
+  const att = await network.setUp(info);
+  c.NetworkSettings = info.settings as unknown as Record<string, unknown>;
+  try {
+    await writeFile(c.HostsPath, att.hosts);
+    await writeFile(c.ResolvConfPath, att.resolvConf);
+  } catch (e) {
+    await stopNetworking(network, c);
+    throw e;
+  }
+  return att.netns;
+}
+
+/** Releases what the container's network held and clears its addresses from the record. */
+export async function stopNetworking(network: NetworkService | undefined, c: ContainerRecord): Promise<void> {
+  if (!network) return;
+  await network.tearDown(c.Id);
+  if (c.NetworkSettings && (c.NetworkSettings as { Networks?: unknown }).Networks) {
+    c.NetworkSettings = NetworkService.cleared(c.NetworkSettings as unknown as NetworkSettings) as unknown as Record<string, unknown>;
+  }
+}

@@ -1,0 +1,681 @@
+/**
+ * The network part: docker's network model on Debian's CNI plugins. Networks (the default `bridge`,
+ * `host`, `none` and user bridges) are records in the store; each bridge network is a Linux bridge
+ * berth makes, and every container on one gets its own network namespace (a bind-mounted netns file
+ * under the exec root) plumbed by the CNI chain bridge + host-local → firewall → portmap. Names on
+ * user networks resolve through berth's DNS server on the gateway. What a running container holds
+ * (its netns, each plugin chain's cached result, its host ports) is kept in a file under the exec
+ * root, so a daemon that crashed can still tear it all down.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import { BerthError, ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
+import type { Store } from '../store/index.js';
+import { conflictingRoute, defaultRouteMtu, ensureBridge, hostRoutes, removeBridge } from './bridge.js';
+import { cniAdd, cniDel, containerSide, type CniResult, type PluginConf } from './cni.js';
+import { DnsServer } from './dns.js';
+import { formatResolvConf, hostResolvConf, hostsFile, reachableNameservers } from './etc.js';
+import {
+  allocateSubnet, checkHostAddress, contains, formatCidr, formatIp, nth, overlaps, parseCidr, parsePool, type AddressPool, type Cidr,
+} from './ipam.js';
+import { createNetns, removeNetns } from './netns.js';
+import { portsView, wantedMappings, type PortMapping } from './ports.js';
+import {
+  emptyEndpoint, emptySettings, type Attachment, type ContainerNetInfo, type EndpointSettings, type IpamConfig, type NetworkRecord, type NetworkSettings,
+} from './types.js';
+
+export * from './types.js';
+export { parsePublish } from './ports.js';
+
+export interface NetworkOptions {
+  execRoot: string;
+  /** The default bridge's Linux bridge (dockerd's `--bridge`). */
+  bridge?: string;
+  /** The default bridge's gateway and prefix, e.g. `172.30.0.1/16` (dockerd's `--bip`). */
+  bip?: string;
+  /** Where user networks without `--subnet` get theirs (dockerd's `--default-address-pool`). */
+  addressPools?: string[];
+  log?: (msg: string) => void;
+}
+
+export interface CreateNetworkRequest {
+  Name?: string;
+  Driver?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: { Driver?: string; Config?: Partial<IpamConfig>[]; Options?: Record<string, string> | null };
+  Options?: Record<string, string> | null;
+  Labels?: Record<string, string> | null;
+  CheckDuplicate?: boolean;
+}
+
+export type NetworkView = NetworkRecord & { Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }> };
+
+interface LiveEndpoint {
+  networkId: string;
+  networkName: string;
+  ifname: string;
+  cniName: string;
+  plugins: PluginConf[];
+  result: CniResult;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  endpointId: string;
+  names: string[];
+}
+
+/** What a running container holds, on disk under the exec root until it is torn down. */
+interface LiveState {
+  id: string;
+  name: string;
+  netns: string;
+  endpoints: LiveEndpoint[];
+  ports: PortMapping[];
+  dns: string[];
+}
+
+const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
+const DEFAULT_BIP = '172.30.0.1/16';
+const DEFAULT_POOLS = ['base=172.31.0.0/16,size=24'];
+const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+const forbidden = (msg: string) => new BerthError(403, msg);
+const notFound = (ref: string) => new NotFoundError(`network ${ref} not found`);
+
+export class NetworkService {
+  private readonly nets = new Map<string, NetworkRecord>();
+  private readonly live = new Map<string, LiveState>();
+  private readonly dns: DnsServer;
+  private readonly stateDir: string;
+  private readonly netnsDir: string;
+  private readonly ipamDir: string;
+  private readonly pools: AddressPool[];
+  private readonly log: (m: string) => void;
+  private mtu = 1500;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly store: Store, private readonly opts: NetworkOptions) {
+    this.log = opts.log ?? (() => {});
+    this.stateDir = join(opts.execRoot, 'network', 'containers');
+    this.netnsDir = join(opts.execRoot, 'netns');
+    this.ipamDir = join(opts.execRoot, 'network', 'ipam');
+    this.pools = (opts.addressPools?.length ? opts.addressPools : DEFAULT_POOLS).map(parsePool);
+    this.dns = new DnsServer((name, from, server) => this.lookup(name, from, server), (from) => this.upstreams(from), this.log);
+  }
+
+  /** Serializes what allocates shared things: subnets, bridges, host ports. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  // ---- start-up and shutdown ----
+
+  async init(): Promise<void> {
+    for (const row of this.store.listNetworks()) {
+      const n = JSON.parse(row.record) as NetworkRecord;
+      this.nets.set(n.Id, n);
+    }
+    await mkdir(this.stateDir, { recursive: true });
+    for (const f of await readdir(this.stateDir)) {
+      try { const s = JSON.parse(await readFile(join(this.stateDir, f), 'utf8')) as LiveState; this.live.set(s.id, s); } catch { /* half-written: reconcile drops it */ }
+    }
+    this.mtu = await defaultRouteMtu();
+    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+      if (!this.byName(name)) this.insert(newRecord(name, driver, [], {}));
+    }
+    await this.initDefaultBridge();
+    for (const n of this.nets.values()) {
+      if (n.Driver !== 'bridge') continue;
+      const cfg = n.IPAM.Config[0]!;
+      await ensureBridge(n.Options[BRIDGE_NAME_OPT]!, cfg.Gateway, parseCidr(cfg.Subnet).bits, this.mtu);
+      await this.dns.listen(cfg.Gateway).catch((e: Error) => this.log(`network ${n.Name}: no DNS on ${cfg.Gateway}:53: ${e.message}`));
+    }
+  }
+
+  private async initDefaultBridge(): Promise<void> {
+    const bridge = this.opts.bridge || 'berth0';
+    const bip = parseCidr(this.opts.bip || DEFAULT_BIP);
+    if (bip.addr === bip.base) throw new InvalidParameterError(`--bip ${this.opts.bip} must be the bridge's address with its prefix, e.g. ${DEFAULT_BIP}`);
+    const want: IpamConfig = { Subnet: formatCidr(bip), Gateway: formatIp(bip.addr) };
+    const cur = this.byName('bridge');
+    const clash = await conflictingRoute(bip, bridge);
+    if (clash) throw new InvalidParameterError(`the bridge network's subnet ${want.Subnet} overlaps the host route ${clash}; choose another with --bip`);
+    if (cur && cur.Options[BRIDGE_NAME_OPT] === bridge && cur.IPAM.Config[0]?.Subnet === want.Subnet && cur.IPAM.Config[0]?.Gateway === want.Gateway) return;
+    if (cur) {
+      if (this.endpointsOn(cur.Id).length) {
+        this.log(`keeping the bridge network as ${cur.Options[BRIDGE_NAME_OPT]} ${cur.IPAM.Config[0]?.Subnet}: containers still use it`);
+        return;
+      }
+      await removeBridge(cur.Options[BRIDGE_NAME_OPT]!);
+      this.dns.close(cur.IPAM.Config[0]!.Gateway);
+      cur.IPAM.Config = [want];
+      cur.Options = { ...cur.Options, [BRIDGE_NAME_OPT]: bridge };
+      this.store.transaction(() => { this.store.deleteNetwork(cur.Id); this.store.insertNetwork(cur.Id, cur.Name, JSON.stringify(cur)); });
+      return;
+    }
+    this.insert(newRecord('bridge', 'bridge', [want], {
+      'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.enable_icc': 'true',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true', 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      [BRIDGE_NAME_OPT]: bridge, 'com.docker.network.driver.mtu': String(this.mtu),
+    }));
+  }
+
+  /**
+   * Tears down what containers that are no longer running still hold (a daemon that died while they
+   * exited, or in the middle of a start). `running` are the IDs of the containers that run.
+   */
+  async reconcile(running: Set<string>): Promise<void> {
+    for (const id of [...this.live.keys()]) if (!running.has(id)) await this.tearDown(id);
+    for (const f of await readdir(this.netnsDir).catch(() => [] as string[])) {
+      if (![...running].some((id) => id.startsWith(f))) await removeNetns(join(this.netnsDir, f));
+    }
+  }
+
+  /**
+   * Stops the DNS server. With `removeIdle`, deletes the bridges no running container uses: they come
+   * back at the next start, and a host without berth running keeps no bridge, veth or rule of it.
+   */
+  async shutdown(removeIdle = false): Promise<void> {
+    await this.queue;
+    this.dns.closeAll();
+    if (!removeIdle) return;
+    for (const n of this.nets.values()) {
+      if (n.Driver === 'bridge' && !this.endpointsOn(n.Id).length) await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
+    }
+  }
+
+  // ---- lookups ----
+
+  private insert(n: NetworkRecord): void {
+    this.store.insertNetwork(n.Id, n.Name, JSON.stringify(n));
+    this.nets.set(n.Id, n);
+  }
+
+  private byName(name: string): NetworkRecord | undefined {
+    for (const n of this.nets.values()) if (n.Name === name) return n;
+    return undefined;
+  }
+
+  /** By full ID, name, or unique ID prefix, as docker. */
+  find(ref: string): NetworkRecord | undefined {
+    const exact = this.nets.get(ref) ?? this.byName(ref);
+    if (exact) return exact;
+    if (!/^[a-f0-9]+$/.test(ref)) return undefined;
+    const hits = [...this.nets.values()].filter((n) => n.Id.startsWith(ref));
+    if (hits.length > 1) throw new NotFoundError(`network ${ref} is ambiguous (${hits.length} matches found based on ID prefix)`);
+    return hits[0];
+  }
+
+  get(ref: string): NetworkRecord {
+    const n = this.find(ref);
+    if (!n) throw notFound(ref);
+    return n;
+  }
+
+  private endpointsOn(networkId: string): { state: LiveState; ep: LiveEndpoint }[] {
+    const out: { state: LiveState; ep: LiveEndpoint }[] = [];
+    for (const s of this.live.values()) for (const ep of s.endpoints) if (ep.networkId === networkId) out.push({ state: s, ep });
+    return out;
+  }
+
+  view(n: NetworkRecord): NetworkView {
+    const containers: NetworkView['Containers'] = {};
+    for (const { state, ep } of this.endpointsOn(n.Id)) {
+      containers[state.id] = { Name: state.name, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefix}`, IPv6Address: '' };
+    }
+    return { ...n, Containers: containers };
+  }
+
+  list(): NetworkRecord[] {
+    return [...this.nets.values()].sort((a, b) => a.Created.localeCompare(b.Created));
+  }
+
+  isPredefined(n: NetworkRecord): boolean {
+    return ['bridge', 'host', 'none'].includes(n.Name);
+  }
+
+  inUse(n: NetworkRecord): boolean {
+    return this.endpointsOn(n.Id).length > 0;
+  }
+
+  // ---- networks ----
+
+  async create(req: CreateNetworkRequest): Promise<{ Id: string; Warning: string }> {
+    const name = req.Name ?? '';
+    if (!name) throw new InvalidParameterError('network name is required');
+    if (!VALID_NAME.test(name)) throw new InvalidParameterError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const driver = req.Driver || 'bridge';
+    if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw new NotFoundError(`plugin "${req.IPAM.Driver}" not found`);
+    const configs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet || c.Gateway || c.IPRange);
+    if (configs.some((c) => c.Subnet?.includes(':'))) throw new InvalidParameterError('IPv6 subnets are not supported yet');
+    if (configs.length > 1) throw new InvalidParameterError('berth networks take one IPv4 subnet');
+    return this.serial(async () => {
+      if (this.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
+      const id = randomBytes(32).toString('hex');
+      const bridge = req.Options?.[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
+      if ([...this.nets.values()].some((n) => n.Options[BRIDGE_NAME_OPT] === bridge)) {
+        throw forbidden(`bridge name ${bridge} is already in use by another network`);
+      }
+      if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
+      const taken = [...this.nets.values()].filter((n) => n.Driver === 'bridge').map((n) => parseCidr(n.IPAM.Config[0]!.Subnet));
+      let subnet: Cidr;
+      const c = configs[0];
+      if (c?.Subnet) {
+        const p = parseCidr(c.Subnet);
+        subnet = { base: p.base, bits: p.bits };
+        if (p.bits > 30) throw new InvalidParameterError(`subnet ${c.Subnet} is too small`);
+        if (taken.some((t) => overlaps(t, subnet)) || await conflictingRoute(subnet, bridge)) {
+          throw forbidden('Pool overlaps with other one on this address space');
+        }
+      } else {
+        if (c?.Gateway) throw new InvalidParameterError('a gateway needs a subnet: pass --subnet too');
+        const routes = (await hostRoutes()).map((r) => r.dst);
+        const got = this.pools.map((p) => allocateSubnet(p, [...taken, ...routes])).find(Boolean);
+        if (!got) throw forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+        subnet = got;
+      }
+      const gateway = c?.Gateway ? formatIp(checkHostAddress(subnet, c.Gateway, 'gateway')) : formatIp(nth(subnet, 1));
+      const ipam: IpamConfig = { Subnet: formatCidr(subnet), Gateway: gateway };
+      if (c?.IPRange) {
+        const r = parseCidr(c.IPRange);
+        if (!contains(subnet, r.base) || r.bits < subnet.bits) throw new InvalidParameterError(`ip-range ${c.IPRange} is not inside subnet ${ipam.Subnet}`);
+        ipam.IPRange = formatCidr(r);
+      }
+      const rec = newRecord(name, 'bridge', [ipam], { ...(req.Options ?? {}), [BRIDGE_NAME_OPT]: bridge }, id);
+      rec.Internal = !!req.Internal;
+      rec.Attachable = !!req.Attachable;
+      rec.Labels = req.Labels ?? {};
+      await ensureBridge(bridge, gateway, subnet.bits, this.mtu);
+      try {
+        this.insert(rec);
+      } catch (e) {
+        await removeBridge(bridge);
+        if (/UNIQUE/.test(String(e))) throw new ConflictError(`network with name ${name} already exists`);
+        throw e;
+      }
+      await this.dns.listen(gateway).catch((e: Error) => this.log(`network ${name}: no DNS on ${gateway}:53: ${e.message}`));
+      return { Id: id, Warning: req.EnableIPv6 ? 'IPv6 is not supported yet: the network has IPv4 only' : '' };
+    });
+  }
+
+  async remove(ref: string): Promise<void> {
+    const n = this.get(ref);
+    if (this.isPredefined(n)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+    await this.serial(async () => {
+      if (this.endpointsOn(n.Id).length) throw forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+      this.dns.close(n.IPAM.Config[0]!.Gateway);
+      await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
+      this.store.deleteNetwork(n.Id);
+      this.nets.delete(n.Id);
+      await rm(join(this.ipamDir, cniName(n)), { recursive: true, force: true });
+    });
+  }
+
+  // ---- containers ----
+
+  /**
+   * Checks a create request's networking and returns its mode and the `NetworkSettings` to record:
+   * an entry per network the container will join, empty until it starts.
+   */
+  prepare(mode: string, networkingConfig: unknown, publishes: boolean): { mode: string; settings: NetworkSettings; hostname?: string; warnings: string[] } {
+    const settings = emptySettings();
+    const warnings: string[] = [];
+    const m = mode || 'default';
+    const eps = ((networkingConfig as { EndpointsConfig?: Record<string, Partial<EndpointSettings> | null> } | null)?.EndpointsConfig) ?? {};
+    if (m === 'host' || m === 'none') {
+      settings.Networks[m] = { ...emptyEndpoint(), NetworkID: this.get(m).Id };
+      if (publishes && m === 'host') warnings.push('Published ports are discarded when using host network mode');
+      return { mode: m, settings, warnings, ...(m === 'host' ? { hostname: osHostname() } : {}) };
+    }
+    if (m.startsWith('container:')) throw new InvalidParameterError('--network container:<name> is not supported yet');
+    const primary = this.get(m === 'default' ? 'bridge' : m);
+    const names = [primary.Name];
+    for (const ref of Object.keys(eps)) {
+      if (ref === m) continue;
+      const n = this.get(ref);
+      if (n.Driver !== 'bridge') throw new InvalidParameterError(`container cannot be disconnected from host network or connected to host network`);
+      if (!names.includes(n.Name)) names.push(n.Name);
+    }
+    for (const name of names) {
+      const n = this.get(name);
+      const given = eps[name] ?? eps[n.Id] ?? (name === primary.Name ? eps[m] : undefined) ?? {};
+      settings.Networks[name] = this.endpointConfig(n, given);
+    }
+    return { mode: m, settings, warnings };
+  }
+
+  /** An endpoint's recorded configuration: aliases and a fixed address, checked against the network. */
+  private endpointConfig(n: NetworkRecord, given: Partial<EndpointSettings>): EndpointSettings {
+    const ep = { ...emptyEndpoint(), NetworkID: n.Id };
+    const aliases = (given.Aliases ?? []).filter(Boolean);
+    if (aliases.length) {
+      if (n.Name === 'bridge') throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
+      ep.Aliases = aliases;
+    }
+    const ip = given.IPAMConfig?.IPv4Address;
+    if (ip) {
+      if (n.Name === 'bridge') throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+      checkHostAddress(parseCidr(n.IPAM.Config[0]!.Subnet), ip, 'IP address');
+      if (ip === n.IPAM.Config[0]!.Gateway) throw new InvalidParameterError(`Address already in use: ${ip} is the network's gateway`);
+      ep.IPAMConfig = { IPv4Address: ip };
+    }
+    return ep;
+  }
+
+  /** Sets a starting container's networking up; on failure nothing of it is left. */
+  async setUp(c: ContainerNetInfo): Promise<Attachment> {
+    const s = c.settings;
+    if (c.mode === 'none') {
+      return { hosts: hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, '')), resolvConf: this.resolvFor(c, undefined) };
+    }
+    if (c.mode === 'host') {
+      const host = await readFile('/etc/hosts', 'utf8').catch(() => hostsFile(osHostname(), '', undefined, []));
+      const resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+      return { netns: 'host', hosts: host, resolvConf: resolv, hostname: c.hostname };
+    }
+    const nets = Object.keys(s.Networks).map((name) => {
+      const n = this.find(name);
+      if (!n) throw notFound(name);
+      return n;
+    });
+    const primary = nets[0]!;
+    const state: LiveState = { id: c.id, name: c.name, netns: '', endpoints: [], ports: [], dns: c.dns };
+    this.live.set(c.id, state);
+    try {
+      if (!primary.Internal) await this.allocatePorts(c, state);
+      state.netns = await createNetns(this.netnsDir, c.id.slice(0, 12));
+      await this.saveState(state);
+      const lo = cniAdd('loopback', [{ type: 'loopback' }], { containerId: c.id, netns: state.netns, ifname: 'lo' });
+      for (const [i, n] of nets.entries()) {
+        await this.addEndpoint(state, n, `eth${i}`, s.Networks[n.Name]!, i === 0 ? state.ports : []);
+      }
+      await lo;
+    } catch (e) {
+      await this.tearDown(c.id);
+      throw e;
+    }
+    this.fillSettings(c, state);
+    const first = state.endpoints[0]!;
+    return {
+      netns: state.netns,
+      hosts: hostsFile(c.hostname, c.domainname, first.ip, extraHosts(c.extraHosts, first.gateway)),
+      resolvConf: this.resolvFor(c, primary),
+    };
+  }
+
+  private async addEndpoint(state: LiveState, n: NetworkRecord, ifname: string, ep: EndpointSettings, ports: PortMapping[]): Promise<LiveEndpoint> {
+    const plugins = this.pluginsFor(n, ep.IPAMConfig?.IPv4Address, ports);
+    const name = cniName(n);
+    let result: CniResult;
+    try {
+      result = await cniAdd(name, plugins, { containerId: state.id, netns: state.netns, ifname });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (/not available|already reserved|has been allocated/.test(msg)) throw new ConflictError(`Address already in use: ${ep.IPAMConfig?.IPv4Address}`);
+      throw e;
+    }
+    const side = containerSide(result, ifname);
+    const [ip = '', prefix = '0'] = side.address.split('/');
+    const live: LiveEndpoint = {
+      networkId: n.Id, networkName: n.Name, ifname, cniName: name, plugins, result, ip, prefix: Number(prefix), gateway: side.gateway,
+      mac: side.mac, endpointId: randomBytes(32).toString('hex'),
+      names: n.Name === 'bridge' ? [] : [...new Set([state.name, state.id.slice(0, 12), ...(ep.Aliases ?? [])].map((x) => x.toLowerCase()))],
+    };
+    state.endpoints.push(live);
+    await this.saveState(state);
+    return live;
+  }
+
+  /** The CNI chain of a network: bridge with host-local addresses, the firewall plugin's isolation, portmap for published ports. */
+  private pluginsFor(n: NetworkRecord, ip: string | undefined, ports: PortMapping[]): PluginConf[] {
+    const cfg = n.IPAM.Config[0]!;
+    const range: Record<string, string> = { subnet: cfg.Subnet, gateway: cfg.Gateway };
+    if (cfg.IPRange) {
+      const r = parseCidr(cfg.IPRange);
+      range.rangeStart = formatIp(Math.max(r.base, nth(parseCidr(cfg.Subnet), 1)));
+      range.rangeEnd = formatIp((r.base + 2 ** (32 - r.bits) - 2) >>> 0);
+    }
+    const plugins: PluginConf[] = [
+      {
+        type: 'bridge', bridge: n.Options[BRIDGE_NAME_OPT], isGateway: true, ipMasq: !n.Internal, hairpinMode: true, mtu: this.mtu,
+        ipam: { type: 'host-local', ranges: [[range]], routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }], dataDir: this.ipamDir },
+        ...(ip ? { args: { cni: { ips: [ip] } } } : {}),
+      },
+      { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' },
+    ];
+    if (ports.length) {
+      plugins.push({
+        type: 'portmap', snat: true, capabilities: { portMappings: true },
+        runtimeConfig: { portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, ...(p.hostIp ? { hostIP: p.hostIp } : {}) })) },
+      });
+    }
+    return plugins;
+  }
+
+  private fillSettings(c: ContainerNetInfo, state: LiveState): void {
+    const s = c.settings;
+    s.SandboxKey = state.netns;
+    s.SandboxID = randomBytes(32).toString('hex');
+    s.Ports = portsView(state.ports, c.exposedPorts);
+    for (const ep of state.endpoints) {
+      const cur = s.Networks[ep.networkName] ?? { ...emptyEndpoint(), NetworkID: ep.networkId };
+      s.Networks[ep.networkName] = {
+        ...cur, NetworkID: ep.networkId, EndpointID: ep.endpointId, Gateway: ep.gateway, IPAddress: ep.ip, IPPrefixLen: ep.prefix,
+        MacAddress: ep.mac, DNSNames: ep.names.length ? [c.name, c.id.slice(0, 12), ...(cur.Aliases ?? [])] : null,
+      };
+      if (ep.networkName === 'bridge') {
+        Object.assign(s, { EndpointID: ep.endpointId, Gateway: ep.gateway, IPAddress: ep.ip, IPPrefixLen: ep.prefix, MacAddress: ep.mac });
+      }
+    }
+  }
+
+  /** Releases everything a container holds: each network's CNI DEL, the netns, its host ports. Safe to call twice. */
+  async tearDown(id: string): Promise<void> {
+    const state = this.live.get(id);
+    if (!state) return;
+    for (const ep of [...state.endpoints].reverse()) {
+      await cniDel(ep.cniName, ep.plugins, { containerId: id, netns: state.netns, ifname: ep.ifname }, ep.result)
+        .catch((e: Error) => this.log(`container ${id.slice(0, 12)}: ${e.message}`));
+    }
+    if (state.netns) await removeNetns(state.netns);
+    this.live.delete(id);
+    await rm(join(this.stateDir, id), { force: true });
+  }
+
+  /** `NetworkSettings` of a container that stopped: the endpoints stay configured, their addresses go, as docker shows it. */
+  static cleared(s: NetworkSettings): NetworkSettings {
+    const out = { ...s, SandboxKey: '', SandboxID: '', Ports: {}, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', Networks: { ...s.Networks } };
+    for (const [k, ep] of Object.entries(out.Networks)) {
+      out.Networks[k] = { ...ep, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', DNSNames: null };
+    }
+    return out;
+  }
+
+  /** `network connect`: records the endpoint, and plumbs it at once into a running container. */
+  async connect(ref: string, c: ContainerNetInfo, cfg: Partial<EndpointSettings> | undefined, running: boolean): Promise<void> {
+    const n = this.get(ref);
+    if (n.Driver !== 'bridge' || c.mode === 'host' || c.mode === 'none') {
+      throw forbidden('container cannot be disconnected from host network or connected to host network');
+    }
+    if (c.settings.Networks[n.Name]) throw forbidden(`endpoint with name ${c.name} already exists in network ${n.Name}`);
+    const ep = this.endpointConfig(n, cfg ?? {});
+    if (running) {
+      const state = this.live.get(c.id);
+      if (!state) throw new ConflictError(`container ${c.id} has no network namespace to connect`);
+      const used = new Set(state.endpoints.map((e) => e.ifname));
+      let i = 0;
+      while (used.has(`eth${i}`)) i++;
+      c.settings.Networks[n.Name] = ep;
+      try {
+        await this.addEndpoint(state, n, `eth${i}`, ep, []);
+      } catch (e) {
+        delete c.settings.Networks[n.Name];
+        throw e;
+      }
+      this.fillSettings(c, state);
+    } else {
+      c.settings.Networks[n.Name] = ep;
+    }
+  }
+
+  async disconnect(ref: string, c: ContainerNetInfo): Promise<void> {
+    const n = this.get(ref);
+    if (n.Driver !== 'bridge') throw forbidden('container cannot be disconnected from host network or connected to host network');
+    if (!c.settings.Networks[n.Name]) throw forbidden(`container ${c.id} is not connected to network ${n.Name}`);
+    const state = this.live.get(c.id);
+    const ep = state?.endpoints.find((e) => e.networkId === n.Id);
+    if (state && ep) {
+      await cniDel(ep.cniName, ep.plugins, { containerId: c.id, netns: state.netns, ifname: ep.ifname }, ep.result);
+      state.endpoints = state.endpoints.filter((e) => e !== ep);
+      await this.saveState(state);
+    }
+    delete c.settings.Networks[n.Name];
+    if (n.Name === 'bridge') Object.assign(c.settings, { EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' });
+  }
+
+  /** `NetworkSettings.Ports` of a running container, for `ps` and `port`. */
+  portsOf(id: string): PortMapping[] {
+    return this.live.get(id)?.ports ?? [];
+  }
+
+  private async saveState(s: LiveState): Promise<void> {
+    const path = join(this.stateDir, s.id);
+    await writeFile(`${path}.tmp`, JSON.stringify(s));
+    await rename(`${path}.tmp`, path);
+  }
+
+  // ---- host ports ----
+
+  /** Picks and checks the host ports of `state`'s container; they count as taken once this returns. */
+  private allocatePorts(c: ContainerNetInfo, state: LiveState): Promise<void> {
+    const wanted = wantedMappings(c.portBindings, c.publishAll, c.exposedPorts);
+    if (!wanted.length) return Promise.resolve();
+    return this.serial(async () => {
+      const taken = [...this.live.values()].flatMap((s) => s.ports);
+      const clash = (m: PortMapping, p: number) => taken.some((t) => t.protocol === m.protocol && t.hostPort === p && (!t.hostIp || !m.hostIp || t.hostIp === m.hostIp));
+      const out: PortMapping[] = [];
+      for (const w of wanted) {
+        const m: PortMapping = { hostIp: w.hostIp, hostPort: w.hostPort, containerPort: w.containerPort, protocol: w.protocol };
+        const shown = `${m.hostIp || '0.0.0.0'}:${m.hostPort}`;
+        if (w.hostRange) {
+          let got = 0;
+          for (let p = w.hostRange[0]; p <= w.hostRange[1] && !got; p++) if (!clash(m, p) && await canBind(m.hostIp, p, m.protocol)) got = p;
+          if (!got) throw failed(c, `Bind for ${m.hostIp || '0.0.0.0'}:${w.hostRange[0]}-${w.hostRange[1]} failed: port is already allocated`);
+          m.hostPort = got;
+        } else if (m.hostPort === 0) {
+          for (let tries = 0; tries < 50 && !m.hostPort; tries++) {
+            const p = await freePort(m.hostIp, m.protocol);
+            if (!clash(m, p)) m.hostPort = p;
+          }
+          if (!m.hostPort) throw failed(c, 'no free host port found');
+        } else {
+          if (clash(m, m.hostPort)) throw failed(c, `Bind for ${shown} failed: port is already allocated`);
+          if (!await canBind(m.hostIp, m.hostPort, m.protocol)) {
+            throw failed(c, `Error starting userland proxy: listen ${m.protocol}4 ${shown}: bind: address already in use`);
+          }
+        }
+        taken.push(m);
+        out.push(m);
+      }
+      state.ports = out;
+    });
+  }
+
+  // ---- DNS ----
+
+  private lookup(name: string, from: string, server: string): string[] | undefined {
+    const net = [...this.nets.values()].find((n) => n.Driver === 'bridge' && n.IPAM.Config[0]?.Gateway === server);
+    if (!net || net.Name === 'bridge') return undefined;
+    const asker = this.endpointsOn(net.Id).find(({ ep }) => ep.ip === from)?.state;
+    const shared = asker ? asker.endpoints.map((e) => e.networkId).filter((id) => id !== net.Id) : [];
+    for (const netId of [net.Id, ...shared]) {
+      const ips = this.endpointsOn(netId).filter(({ ep }) => ep.names.includes(name)).map(({ ep }) => ep.ip);
+      if (ips.length) return ips;
+    }
+    return undefined;
+  }
+
+  private upstreams(from: string): string[] {
+    for (const s of this.live.values()) if (s.dns.length && s.endpoints.some((e) => e.ip === from)) return s.dns;
+    return hostResolvConf().nameservers;
+  }
+
+  /** The container's resolv.conf: berth's DNS on user networks; the host's resolvers on the default bridge; `--dns` and friends on top. */
+  private resolvFor(c: ContainerNetInfo, primary: NetworkRecord | undefined): string {
+    const host = hostResolvConf();
+    const search = c.dnsSearch.length ? c.dnsSearch : host.search;
+    if (primary && primary.Name !== 'bridge') {
+      return formatResolvConf({ nameservers: [primary.IPAM.Config[0]!.Gateway], search, options: ['ndots:0', ...c.dnsOptions] });
+    }
+    let servers = c.dns.length ? c.dns : reachableNameservers(host);
+    if (!servers.length && primary) servers = [primary.IPAM.Config[0]!.Gateway]; // berth's DNS forwards to the host's loopback resolver
+    return formatResolvConf({ nameservers: servers, search, options: c.dnsOptions.length ? c.dnsOptions : host.options });
+  }
+}
+
+function newRecord(name: string, driver: NetworkRecord['Driver'], config: IpamConfig[], options: Record<string, string>, id = randomBytes(32).toString('hex')): NetworkRecord {
+  return {
+    Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: driver, EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: config }, Internal: false, Attachable: false, Ingress: false,
+    ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: {},
+  };
+}
+
+/** The CNI network name: host-local keeps its leases under it, and the plugins tag their rules with it. */
+function cniName(n: NetworkRecord): string {
+  return `berth-${n.Id.slice(0, 12)}`;
+}
+
+function extraHosts(list: string[], gateway: string): { name: string; ip: string }[] {
+  return list.map((h) => {
+    const i = h.lastIndexOf(':');
+    const ip = h.slice(i + 1);
+    return { name: h.slice(0, i), ip: ip === 'host-gateway' ? gateway || '127.0.0.1' : ip };
+  });
+}
+
+function failed(c: ContainerNetInfo, why: string): BerthError {
+  return new BerthError(500, `driver failed programming external connectivity on endpoint ${c.name} (${c.id.slice(0, 12)}): ${why}`);
+}
+
+/** A port the kernel hands out for `ip` (TCP or UDP), free at this moment. */
+function freePort(ip: string, proto: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (proto === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', reject);
+      s.bind(0, ip || '0.0.0.0', () => { const p = s.address().port; s.close(() => resolve(p)); });
+      return;
+    }
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, ip || '0.0.0.0', () => { const a = srv.address(); srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
+  });
+}
+
+/** Whether nothing on the host holds `ip:port` (berth does not hold published ports open: the kernel forwards them). */
+function canBind(ip: string, port: number, proto: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (proto === 'udp') {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, ip || '0.0.0.0', () => s.close(() => resolve(true)));
+      return;
+    }
+    if (proto === 'sctp') { resolve(true); return; }
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, ip || '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+

@@ -1,0 +1,27 @@
+/**
+ * Network namespaces that outlive their first process, as `ip netns add` makes them: an empty file
+ * with the namespace bind-mounted onto it. runc joins it through the spec's `path`; CNI plugins get the path.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isMounted, run, unmount } from '../host/index.js';
+
+export async function createNetns(dir: string, name: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, name);
+  await writeFile(path, '', { mode: 0o444 });
+  try {
+    // unshare(1) creates the namespace and bind-mounts /proc/self/ns/net onto the file before it exits.
+    await run('unshare', [`--net=${path}`, 'true']);
+  } catch (e) {
+    await rm(path, { force: true });
+    throw e;
+  }
+  return path;
+}
+
+/** Unmounts and removes a namespace file; the namespace itself goes when nothing else holds it. Safe to call twice. */
+export async function removeNetns(path: string): Promise<void> {
+  if (await isMounted(path)) await unmount(path);
+  await rm(path, { force: true });
+}

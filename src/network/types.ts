@@ -1,0 +1,107 @@
+/** Networks and endpoints in the shapes of docker's API (`/networks/{id}`, a container's `NetworkSettings`). */
+
+export interface IpamConfig { Subnet: string; Gateway: string; IPRange?: string }
+
+/** `GET /networks/{id}`, without `Containers`, which is computed from the live endpoints. */
+export interface NetworkRecord {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: 'bridge' | 'host' | 'null';
+  EnableIPv6: boolean;
+  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: IpamConfig[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+/** `NetworkSettings.Networks[name]` of a container, and `EndpointConfig` of create/connect requests. */
+export interface EndpointSettings {
+  IPAMConfig: { IPv4Address?: string; IPv6Address?: string } | null;
+  Links: string[] | null;
+  Aliases: string[] | null;
+  MacAddress: string;
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  DriverOpts: Record<string, string> | null;
+  DNSNames: string[] | null;
+}
+
+export interface PortBinding { HostIp: string; HostPort: string }
+
+/** `NetworkSettings` of a container, as docker's inspect shows it. */
+export interface NetworkSettings {
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey: string;
+  HairpinMode: boolean;
+  LinkLocalIPv6Address: string;
+  LinkLocalIPv6PrefixLen: number;
+  Ports: Record<string, PortBinding[] | null>;
+  SecondaryIPAddresses: null;
+  SecondaryIPv6Addresses: null;
+  EndpointID: string;
+  Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  MacAddress: string;
+  Networks: Record<string, EndpointSettings>;
+}
+
+/** What the network part needs to know of a container; the containers part fills it from its record. */
+export interface ContainerNetInfo {
+  id: string;
+  /** Without the leading slash. */
+  name: string;
+  hostname: string;
+  domainname: string;
+  /** HostConfig.NetworkMode: `default`, `bridge`, `none`, `host`, `container:<ref>` or a network's name or ID. */
+  mode: string;
+  settings: NetworkSettings;
+  portBindings: Record<string, PortBinding[] | null> | null;
+  publishAll: boolean;
+  exposedPorts: Record<string, object>;
+  extraHosts: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+}
+
+/** What a started container gets from the network part. */
+export interface Attachment {
+  /** The network namespace to join: a bind-mounted netns file, `host`, or undefined for a new one with loopback only. */
+  netns?: string;
+  hosts: string;
+  resolvConf: string;
+  /** Replaces the container's hostname (host mode and container:<ref> share the other side's). */
+  hostname?: string;
+}
+
+export function emptyEndpoint(): EndpointSettings {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '',
+    IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DriverOpts: null, DNSNames: null,
+  };
+}
+
+export function emptySettings(): NetworkSettings {
+  return {
+    Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+    Ports: {}, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: {},
+  };
+}

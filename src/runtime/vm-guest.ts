@@ -1,0 +1,133 @@
+/**
+ * What runs inside the `vm` runtime's guest: berth's own init (a busybox sh
+ * script in an initramfs) and the per-run configuration it reads, packed as
+ * newc cpio archives. The kernel unpacks concatenated archives in order, so a
+ * run's initrd is the cached base archive followed by a small config archive.
+ *
+ * The guest sees:
+ *   /dev/vda                      the container's root disk (ext4, made from the merged rootfs)
+ *   virtio ports berth.stdout, berth.stderr   the workload's output, to conmon's pipes
+ *   virtio port berth.status      "booted", then "exit N", to a file in the bundle
+ *   virtio port berth.ctl         signal names from the host, forwarded to the workload
+ *   ttyS0                         the kernel console, to a file in the bundle (shown when a boot fails)
+ */
+
+/** The guest's /init. Everything it needs is in the initramfs: /bin/busybox, /lib/modules/*.ko, /berth/*. */
+export const GUEST_INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+die() { echo "berth-init: $*" > /dev/ttyS0; poweroff -f; sleep 5; }
+for m in virtio_ring virtio virtio_mmio virtio_blk virtio_console; do
+  insmod /lib/modules/$m.ko || die "insmod $m failed"
+done
+port() { for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name 2>/dev/null)" = "$1" ] && echo /dev/\${p##*/}; done; }
+i=0
+while :; do
+  OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl)
+  [ -b /dev/vda ] && [ -c "$OUT" ] && [ -c "$ERR" ] && [ -c "$STATUS" ] && [ -c "$CTL" ] && break
+  i=$((i+1)); [ $i -gt 500 ] && die "virtio devices did not appear"
+  sleep 0.01
+done
+mkdir -p /newroot
+mount -t ext4 /dev/vda /newroot || die "cannot mount the root disk"
+R=/newroot
+mkdir -p $R/proc $R/sys $R/dev $R/etc
+mount -t proc proc $R/proc
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs $R/sys
+mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs $R/dev
+mknod -m 666 $R/dev/null c 1 3; mknod -m 666 $R/dev/zero c 1 5; mknod -m 666 $R/dev/full c 1 7
+mknod -m 666 $R/dev/random c 1 8; mknod -m 666 $R/dev/urandom c 1 9; mknod -m 666 $R/dev/tty c 5 0
+ln -s /proc/self/fd $R/dev/fd; ln -s /proc/self/fd/0 $R/dev/stdin
+ln -s /proc/self/fd/1 $R/dev/stdout; ln -s /proc/self/fd/2 $R/dev/stderr
+mkdir -p $R/dev/pts $R/dev/shm $R/dev/mqueue
+mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts $R/dev/pts
+ln -s pts/ptmx $R/dev/ptmx
+mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm $R/dev/shm
+mkdir -p $R/dev/.berth
+cp /bin/busybox /berth/run.sh $R/dev/.berth/
+for f in hostname hosts resolv.conf; do
+  [ -f /berth/etc/$f ] || continue
+  [ -e $R/etc/$f ] || touch $R/etc/$f
+  mount --bind /berth/etc/$f $R/etc/$f
+done
+hostname "$(cat /berth/hostname)"
+ip link set lo up 2>/dev/null
+echo booted > $STATUS
+chroot $R /dev/.berth/busybox sh /dev/.berth/run.sh < /dev/null > $OUT 2> $ERR &
+pid=$!
+(while read -r sig; do kill -s "$sig" $pid 2>/dev/null; done) < $CTL &
+wait $pid
+code=$?
+echo "exit $code" > $STATUS
+sync
+poweroff -f
+`;
+
+/** Quotes one word for sh: safe for any bytes but NUL, which an argv cannot hold anyway. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface GuestProcess {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+}
+
+/** The script the init runs inside the container's root: user, working directory, environment, then the workload. */
+export function runScript(p: GuestProcess): string {
+  const bb = '/dev/.berth/busybox';
+  const lines = ['set -e', `cd ${shQuote(p.cwd)}`, 'set +e'];
+  const env = ['env', '-i', ...p.env].map(shQuote).join(' ');
+  const argv = p.args.map(shQuote).join(' ');
+  // The workload's PATH finds the command, as in a container: env execs with the new environment.
+  let cmd = `exec ${bb} ${env} ${argv}`;
+  if (p.uid !== 0 || p.gid !== 0) {
+    // busybox's start-stop-daemon is the one applet here that changes uid, gid and groups (initgroups) and then execs.
+    cmd = `exec ${bb} start-stop-daemon -S -n berth-no-such-process -c ${p.uid}:${p.gid} -a ${bb} -- ${env} ${argv}`;
+  }
+  lines.push(cmd, '');
+  return lines.join('\n');
+}
+
+export interface CpioEntry {
+  name: string;
+  /** File content; a directory when absent and `mode` says so. */
+  data?: Buffer;
+  mode: number;
+  /** For device nodes. */
+  rdev?: [number, number];
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
+
+/** A newc ("070701") cpio archive, as the kernel's initramfs unpacker reads it. */
+export function cpio(entries: CpioEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  let ino = 1;
+  let size = 0;
+  const push = (b: Buffer) => { parts.push(b); size += b.length; };
+  const pad = () => { const p = (4 - (size % 4)) % 4; if (p) push(Buffer.alloc(p)); };
+  const one = (name: string, mode: number, data: Buffer, rdev: [number, number] = [0, 0]) => {
+    const nameBuf = Buffer.from(`${name}\0`);
+    push(Buffer.from(`070701${[ino++, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], nameBuf.length, 0].map(hex8).join('')}`));
+    push(nameBuf);
+    pad();
+    push(data);
+    pad();
+  };
+  for (const e of entries) one(e.name, e.mode, e.data ?? Buffer.alloc(0), e.rdev);
+  one('TRAILER!!!', 0, Buffer.alloc(0));
+  return Buffer.concat(parts);
+}
+
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFCHR = 0o020000;

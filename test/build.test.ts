@@ -1,0 +1,129 @@
+/** Dockerfiles into images with the classic builder: stages, cache, scratch, bad input, and the docker CLI's builder. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
+
+function context(dir: string, files: Record<string, string>): string {
+  for (const [name, body] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), body);
+  }
+  return dir;
+}
+
+const MULTI = `# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM \${BASE} AS build
+ARG GREETING=hi
+ENV APP=/app \\
+    MODE=prod
+WORKDIR $APP
+COPY app/ ./
+RUN echo "$GREETING from RUN" > run.txt && rm -f /etc/motd
+FROM build AS unused
+RUN exit 9
+FROM busybox
+COPY --from=build /app/run.txt /out/
+COPY --from=build /app/msg.txt /out/msg.txt
+LABEL stage=final
+EXPOSE 8080
+CMD ["cat", "/out/run.txt", "/out/msg.txt"]
+`;
+
+describe('build', () => {
+  let d: TestDaemon;
+  let ctx: string;
+  before(async () => {
+    d = await startDaemon({ busybox: true });
+    ctx = context(join(d.dir, 'ctx'), {
+      Dockerfile: MULTI, 'app/msg.txt': 'hello from a file\n', 'app/secret.txt': 'do not send\n', '.dockerignore': 'app/secret.txt\n',
+    });
+  });
+  after(() => teardown(d, [], { expectNone: true }));
+
+  test('a multi-stage build with args, ENV, WORKDIR, COPY --from and .dockerignore runs as written', async () => {
+    const b = await d.berth(['build', '-t', 'built:1', '--build-arg', 'GREETING=howdy', ctx]);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.match(b.stdout, /^Step 1\/\d+ : FROM \$\{BASE\} AS build\n/m);
+    assert.match(b.stdout, / ---> Running in [a-f0-9]{12}\n/);
+    assert.match(b.stdout, /Successfully built [a-f0-9]{12}\nSuccessfully tagged built:1\n$/);
+    assert.doesNotMatch(b.stdout, /exit 9/, 'the stage the target does not need is not built');
+    assert.equal((await d.berth(['run', '--rm', 'built:1'])).stdout, 'howdy from RUN\nhello from a file\n');
+    const secret = await d.berth(['run', '--rm', 'built:1', 'ls', '/out']);
+    assert.equal(secret.stdout, 'msg.txt\nrun.txt\n');
+    const [img] = JSON.parse((await d.berth(['inspect', 'built:1'])).stdout) as { Config: { Labels: Record<string, string>; ExposedPorts: object; Cmd: string[] } }[];
+    assert.deepEqual(img!.Config.Labels, { stage: 'final' });
+    assert.deepEqual(img!.Config.ExposedPorts, { '8080/tcp': {} });
+  });
+
+  test('a rebuild comes from the cache; touching one copied file rebuilds from that step on', async () => {
+    const again = await d.berth(['build', '-t', 'built:1', '--build-arg', 'GREETING=howdy', ctx]);
+    const steps = again.stdout.split(/^Step /m).slice(1);
+    const nonFrom = steps.filter((s) => !/^\d+\/\d+ : FROM/.test(s));
+    assert.ok(nonFrom.every((s) => s.includes('Using cache')), again.stdout);
+    writeFileSync(join(ctx, 'app/msg.txt'), 'changed\n');
+    const touched = await d.berth(['build', '-t', 'built:1', '--build-arg', 'GREETING=howdy', ctx]);
+    const byStep = touched.stdout.split(/^Step /m).slice(1);
+    assert.match(byStep.find((s) => s.includes(': WORKDIR'))!, /Using cache/);
+    assert.doesNotMatch(byStep.find((s) => s.includes(': COPY app/'))!, /Using cache/);
+    assert.doesNotMatch(byStep.find((s) => s.includes(': RUN echo'))!, /Using cache/);
+    assert.equal((await d.berth(['run', '--rm', 'built:1', 'cat', '/out/msg.txt'])).stdout, 'changed\n');
+    const nocache = await d.berth(['build', '--no-cache', '-t', 'built:1', ctx]);
+    assert.doesNotMatch(nocache.stdout, /Using cache/);
+  });
+
+  test('FROM scratch with a static binary', async () => {
+    const dir = join(d.dir, 'scratch');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync('/bin/busybox', join(dir, 'busybox'));
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY --chmod=755 busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\nCMD ["echo", "from scratch"]\n');
+    const b = await d.berth(['build', '-t', 'tiny', dir]);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.equal((await d.berth(['run', '--rm', 'tiny'])).stdout, 'from scratch\n');
+    const [img] = JSON.parse((await d.berth(['inspect', 'tiny'])).stdout) as { RootFS: { Layers: string[] } }[];
+    assert.equal(img!.RootFS.Layers.length, 1);
+  });
+
+  test('ADD unpacks a local tarball; COPY --chown sets owners', async () => {
+    const dir = join(d.dir, 'add');
+    mkdirSync(join(dir, 'tree/sub'), { recursive: true });
+    writeFileSync(join(dir, 'tree/sub/f.txt'), 'in the tarball\n');
+    execFileSync('tar', ['-czf', join(dir, 'bundle.tar.gz'), '-C', join(dir, 'tree'), '.']);
+    writeFileSync(join(dir, 'plain.txt'), 'owned\n');
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nADD bundle.tar.gz /opt/\nCOPY --chown=nobody:nogroup plain.txt /home/plain.txt\n');
+    const b = await d.berth(['build', '-t', 'added', dir]);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    const r = await d.berth(['run', '--rm', 'added', 'sh', '-c', 'cat /opt/sub/f.txt; stat -c "%U %G" /home/plain.txt']);
+    assert.equal(r.stdout, 'in the tarball\nnobody nogroup\n');
+  });
+
+  test('bad input stops the build at the right line and tags nothing', async () => {
+    const cases: [string, RegExp][] = [
+      ['FROM busybox\nRUN echo partial; exit 3\n', /The command '\/bin\/sh -c echo partial; exit 3' returned a non-zero code: 3/],
+      ['FROM busybox\nFROB it\n', /Dockerfile:2: unknown instruction: FROB/i],
+      ['FROM busybox\nCOPY missing.txt /x\n', /Dockerfile:2: COPY failed: file not found in build context/],
+      ['FROM nosuchbase:1\n', /nosuchbase/],
+      ['FROM busybox\nCOPY --from=nostage /a /b\n', /nostage/],
+    ];
+    for (const [i, [text, message]] of cases.entries()) {
+      const dir = context(join(d.dir, `bad${i}`), { Dockerfile: text });
+      const r = await d.berth(['build', '-t', `bad:${i}`, dir]);
+      assert.equal(r.code, 1, text);
+      assert.match(r.stdout + r.stderr, message);
+      assert.equal((await d.berth(['images', '-q', `bad`])).stdout, '', 'no tagged image');
+    }
+    const r = await d.berth(['build', '-t', 'bad:x', context(join(d.dir, 'bad-run'), { Dockerfile: 'FROM busybox\nRUN echo partial; exit 3\n' })]);
+    assert.match(r.stdout, /partial/, 'the failing step\'s output is shown');
+  });
+
+  test('DOCKER_BUILDKIT=0 docker build against berth', { skip: !hasDocker }, async () => {
+    const dir = context(join(d.dir, 'docker'), { Dockerfile: 'FROM busybox\nRUN echo built by docker > /via\nCMD ["cat", "/via"]\n' });
+    const b = await d.docker(['build', '-t', 'viadocker', dir], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.match(b.stdout, /Successfully tagged viadocker:latest/);
+    assert.equal((await d.docker(['run', '--rm', 'viadocker'])).stdout, 'built by docker\n');
+  });
+});
