@@ -100,6 +100,16 @@ describe('build', () => {
     assert.equal(r.stdout, 'in the tarball\nnobody nogroup\n');
   });
 
+  test('RUN heredocs and quoted COPY words', async () => {
+    const dir = context(join(d.dir, 'heredoc'), {
+      'a file.txt': 'spaced\n',
+      Dockerfile: 'FROM busybox\nRUN <<EOF\necho one > /hd\necho two >> /hd\nEOF\nRUN cat <<EOT > /cat.txt\nfrom cat\nEOT\nCOPY ["a file.txt", "/copied.txt"]\n',
+    });
+    const b = await d.berth(['build', '-t', 'heredoc', dir]);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.equal((await d.berth(['run', '--rm', 'heredoc', 'cat', '/hd', '/cat.txt', '/copied.txt'])).stdout, 'one\ntwo\nfrom cat\nspaced\n');
+  });
+
   test('bad input stops the build at the right line and tags nothing', async () => {
     const cases: [string, RegExp][] = [
       ['FROM busybox\nRUN echo partial; exit 3\n', /The command '\/bin\/sh -c echo partial; exit 3' returned a non-zero code: 3/],

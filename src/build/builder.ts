@@ -13,7 +13,7 @@ import { isMounted, run, unmount } from '../host/index.js';
 import type { ContainerConfigSection, HistoryEntry, Image, ImageService, LayerBlob } from '../images/index.js';
 import { parseDockerignore, walkContext } from './dockerignore.js';
 import { expand, splitWords } from './expand.js';
-import { parseDockerfile, parseKeyValues } from './parser.js';
+import { heredocCommand, parseArgDecls, parseDockerfile, parseKeyValues } from './parser.js';
 import { DockerfileError, type Instruction, type Stage } from './types.js';
 
 export interface BuildOptions {
@@ -103,6 +103,7 @@ async function glob(root: string, pattern: string, allowed?: Set<string>): Promi
 
 export class Builder {
   private readonly stageImages = new Map<string, Image>();
+  private escape = '\\';
 
   constructor(private readonly images: ImageService, private readonly containers: ContainerService, private readonly o: BuildOptions) {}
 
@@ -111,12 +112,16 @@ export class Builder {
       throw new DockerfileError(`Cannot locate specified Dockerfile: ${this.o.dockerfile}`);
     });
     const df = parseDockerfile(text);
+    this.escape = df.escape;
     const ignoreText = await readFile(join(this.o.contextDir, '.dockerignore'), 'utf8').catch(() => '');
     const allowed = new Set(await walkContext(this.o.contextDir, parseDockerignore(ignoreText)));
 
     const globalArgs = new Map<string, string>();
     for (const a of df.globalArgs) {
-      for (const [k, v] of parseKeyValues(a.args[0] ?? '', true)) globalArgs.set(k, this.o.buildArgs[k] ?? expand(v, (n) => globalArgs.get(n)));
+      for (const { name, value } of parseArgDecls(a.args[0] ?? '', df.escape)) {
+        const v = this.o.buildArgs[name] ?? (value !== undefined ? expand(value, (n) => globalArgs.get(n), df.escape) : undefined);
+        if (v !== undefined) globalArgs.set(name, v);
+      }
     }
     const byName = new Map(df.stages.filter((s) => s.name).map((s) => [s.name!, s]));
     const targetIndex = this.o.target === undefined ? df.stages.length - 1 : byName.get(this.o.target.toLowerCase())?.index;
@@ -212,22 +217,23 @@ export class Builder {
   }
 
   private async step(state: State, ins: Instruction, globalArgs: Map<string, string>, allowed: Set<string>): Promise<State> {
-    const x = (w: string) => expand(w, this.vars(state));
+    const x = (w: string) => expand(w, this.vars(state), this.escape);
     const s: State = { ...state, config: structuredClone(state.config), args: new Map(state.args) };
     switch (ins.cmd) {
       case 'ARG': {
-        for (const [k, v] of parseKeyValues(ins.args[0] ?? '', true)) {
-          const dflt = v !== '' || (ins.args[0] ?? '').includes('=') ? x(v) : globalArgs.get(k) ?? '';
-          s.args.set(k, this.o.buildArgs[k] ?? dflt);
+        for (const { name, value } of parseArgDecls(ins.args[0] ?? '', this.escape)) {
+          const dflt = value !== undefined ? x(value) : globalArgs.get(name);
+          const v = this.o.buildArgs[name] ?? dflt;
+          if (v !== undefined) s.args.set(name, v);
         }
         return this.cachedOrCommit(state, s, ins, `ARG ${ins.original}`);
       }
       case 'ENV':
-        for (const [k, v] of parseKeyValues(ins.args[0] ?? '', false)) s.config.Env = setEnv(s.config.Env, k, x(v));
+        for (const [k, v] of parseKeyValues(ins.args[0] ?? '', false, false, this.escape)) s.config.Env = setEnv(s.config.Env, x(k), x(v));
         return this.cachedOrCommit(state, s, ins, `ENV ${ins.original}`);
       case 'LABEL':
         s.config.Labels = { ...(s.config.Labels ?? {}) };
-        for (const [k, v] of parseKeyValues(ins.args[0] ?? '', false)) s.config.Labels[x(k)] = x(v);
+        for (const [k, v] of parseKeyValues(ins.args[0] ?? '', false, false, this.escape)) s.config.Labels[x(k)] = x(v);
         return this.cachedOrCommit(state, s, ins, `LABEL ${ins.original}`);
       case 'MAINTAINER':
         return this.cachedOrCommit(state, s, ins, `MAINTAINER ${ins.original}`);
@@ -241,7 +247,7 @@ export class Builder {
         return this.cachedOrCommit(state, s, ins, `USER ${s.config.User}`);
       case 'EXPOSE':
         s.config.ExposedPorts = { ...(s.config.ExposedPorts ?? {}) };
-        for (const p of ins.args.flatMap((a) => splitWords(x(a)))) s.config.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
+        for (const p of ins.args.map(x)) s.config.ExposedPorts[p.includes('/') ? p : `${p}/tcp`] = {};
         return this.cachedOrCommit(state, s, ins, `EXPOSE ${Object.keys(s.config.ExposedPorts).join(' ')}`);
       case 'VOLUME':
         s.config.Volumes = { ...(s.config.Volumes ?? {}) };
@@ -321,9 +327,8 @@ export class Builder {
   private async run(state: State, ins: Instruction): Promise<State> {
     let argv: string[];
     if (ins.heredocs?.length && !ins.json) {
-      // `RUN <<EOF` … : the heredoc is the script, run by the shell.
-      const script = ins.heredocs.map((h) => h.body).join('\n');
-      argv = [...state.shell, script];
+      // `RUN <<EOF …`, `RUN cat <<EOF > f`: the line with its heredoc bodies put back, run by the shell.
+      argv = [...state.shell, heredocCommand(ins)];
     } else {
       argv = ins.json ? ins.args : [...state.shell, ins.args[0] ?? ''];
     }
@@ -373,7 +378,8 @@ export class Builder {
 
   private async copy(state: State, ins: Instruction, allowed: Set<string>): Promise<State> {
     const x = (w: string) => expand(w, this.vars(state));
-    const words = ins.json ? ins.args.map(x) : ins.args.flatMap((a) => splitWords(x(a)));
+    // The parser split the words, quotes kept; expansion does not split them again, as docker's.
+    const words = ins.args.map(x);
     if (words.length < 2) throw new DockerfileError(`${ins.cmd} requires at least two arguments, but only one was provided. Destination could not be determined`, ins.line);
     const dest0 = words.at(-1)!;
     const sources = words.slice(0, -1);
