@@ -135,6 +135,19 @@ export function containerRoutes(r: Router, engine: Engine): void {
     sendJson(res, 200, await cs.top(params.id!, query.get('ps_args') || undefined));
   });
 
+  // berth's own extension: the container-vs-VM comparison, for `berth compare` and the dashboard.
+  r.on('GET', '/berth/compare', async ({ res, query }) => {
+    const image = query.get('image');
+    if (!image) throw new InvalidParameterError('image is required');
+    let cmd: string[] | undefined;
+    const raw = query.get('cmd');
+    if (raw) {
+      try { cmd = JSON.parse(raw) as string[]; } catch { throw new InvalidParameterError('cmd must be a JSON array of strings'); }
+      if (!Array.isArray(cmd) || !cmd.every((c) => typeof c === 'string')) throw new InvalidParameterError('cmd must be a JSON array of strings');
+    }
+    sendJson(res, 200, await cs.compare(image, cmd));
+  });
+
   r.on('GET', '/containers/{id}/changes', async ({ res, params }) => {
     const changes = await cs.changes(params.id!);
     sendJson(res, 200, changes.length ? changes : null);

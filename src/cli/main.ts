@@ -8,6 +8,7 @@ import { describe, ExitError } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
 import { registerBuild } from './commands/build.js';
 import { registerCommit } from './commands/commit.js';
+import { registerCompare } from './commands/compare.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerExec } from './commands/exec.js';
 import { registerExport } from './commands/export.js';
@@ -33,7 +34,7 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const register of [registerRun, registerExec, registerBuild, registerCommit, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
+  for (const register of [registerRun, registerExec, registerBuild, registerCommit, registerCompare, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
   for (const register of [registerNetwork, registerPort]) register(p);

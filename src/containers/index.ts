@@ -20,6 +20,7 @@ import { exportRootfs } from './export.js';
 import { readLogs, type LogEntry } from './logs.js';
 import { randomName, VALID_NAME } from './names.js';
 import { containerChanges, upperAsLayer, type Change } from './changes.js';
+import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import type { NetworkService } from '../network/index.js';
@@ -29,6 +30,7 @@ import { resolveUser } from './user.js';
 
 export * from './types.js';
 export type { ExecConfig } from './exec.js';
+export type { Comparison, Side } from './compare.js';
 export { dockerTimestamp, type LogEntry } from './logs.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -647,6 +649,18 @@ export class ContainerService extends EventEmitter {
     const img = await this.images.commitImage([...base, layer], { config, history, created, parent: image.id }, opts.tag);
     this.emit('event', 'commit', c);
     return img.id;
+  }
+
+  /** Host memory the running container holds now (its cgroup, or its VM's RSS). */
+  async memoryOf(ref: string): Promise<number | undefined> {
+    const c = this.get(ref);
+    if (!c.State.Running) return undefined;
+    return this.runtimeOf(c).memoryUsage?.(c.Id);
+  }
+
+  /** `berth compare`: the same image and command under each runtime. */
+  async compare(imageRef: string, cmd?: string[]): Promise<Comparison> {
+    return compareRuntimes(this, this.images, imageRef, cmd, Object.keys(this.runtimes).filter((r) => r === 'oci' || r === 'vm'));
   }
 
   /** Bytes the container wrote to its own layer, as `SizeRw`. */

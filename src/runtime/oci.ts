@@ -257,6 +257,15 @@ export class OciRuntime extends EventEmitter implements Runtime {
     return handle;
   }
 
+  async memoryUsage(id: string): Promise<number | undefined> {
+    // cgroup v1 here, v2 elsewhere: the container's own accounting either way.
+    for (const f of [`/sys/fs/cgroup/memory/berth/${id}/memory.usage_in_bytes`, `/sys/fs/cgroup/berth/${id}/memory.current`]) {
+      const text = await readFile(f, 'utf8').catch(() => '');
+      if (text.trim()) return Number(text.trim());
+    }
+    return undefined;
+  }
+
   async pause(id: string): Promise<void> {
     await run(this.runc, this.runcArgs('pause', id));
   }

@@ -67,6 +67,8 @@ export interface Runtime extends EventEmitter {
   /** Freezes / thaws every process of the workload (the cgroup freezer). Optional: not every runtime can. */
   pause?(id: string): Promise<void>;
   resume?(id: string): Promise<void>;
+  /** Host memory the running workload holds right now, in bytes (its cgroup, or its VM's RSS). */
+  memoryUsage?(id: string): Promise<number | undefined>;
   /** PIDs (host view) of the workload's processes, for `top`. */
   pids?(id: string): Promise<number[]>;
   /** Whether the runtime still holds anything for the workload (cheap: no external process). */

@@ -44,6 +44,10 @@ export type VmDetails = {
   VCPUs: number;
   MemoryBytes: number;
   Disk: string;
+  /** Bytes the VM needs besides the image: the kernel, its initramfs (base + this run's), the root disk image. */
+  KernelBytes?: number;
+  InitrdBytes?: number;
+  DiskBytes?: number;
 };
 
 const DEFAULT_MEMORY = 256 * 2 ** 20;
@@ -239,6 +243,9 @@ export class VmRuntime extends OciRuntime {
     const memory = Math.max(Number(ann['berth.vm.memory']) || DEFAULT_MEMORY, 64 * 2 ** 20);
     const cpus = Math.max(1, Math.min(Math.round(Number(ann['berth.vm.cpus']) || 1), 64));
     const details: VmDetails = { Kernel: kernel.path, KernelVersion: kernel.version, Accelerator: accel, VCPUs: cpus, MemoryBytes: memory, Disk: disk };
+    // Allocated bytes: the disk image is sparse.
+    const sizeOf = (p: string) => stat(p).then((st) => st.blocks * 512, () => undefined);
+    [details.KernelBytes, details.InitrdBytes, details.DiskBytes] = await Promise.all([sizeOf(kernel.path), sizeOf(join(bundle, 'initrd')), sizeOf(disk)]);
     this.details.set(opts.id, details);
     await writeFile(join(bundle, 'vm.json'), JSON.stringify(details));
 
@@ -286,6 +293,15 @@ export class VmRuntime extends OciRuntime {
   private async wrapperPid(id: string): Promise<number | undefined> {
     // Right after create it may still be the shim's fork (`shim … create --bundle B`), before it runs wrapper.sh: both name the bundle.
     return pidOf(join(this.bundle(id), 'pidfile'), this.bundle(id));
+  }
+
+  /** The VM costs the host what QEMU holds: guest RAM the guest touched plus QEMU itself. */
+  override async memoryUsage(id: string): Promise<number | undefined> {
+    const pid = await this.qemuPid(id);
+    if (!pid) return undefined;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb ? Number(kb) * 1024 : undefined;
   }
 
   private async qemuPid(id: string): Promise<number | undefined> {
