@@ -8,7 +8,7 @@
  *   into an empty data root, in MB/s, beside `docker pull` of the same image from the same
  *   registry when a dockerd answers on /var/run/docker.sock.
  *
- *   node bench/run.mjs [--only startup|pull] [--runs N] [--pull-runs N] [--json]
+ *   node bench/run.mjs [--only startup|pull|build] [--runs N] [--pull-runs N] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
  *
  * The pull takes debian:bookworm from BERTH_HOST's daemon when that has it; otherwise it makes
@@ -29,7 +29,7 @@ const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
 const PULL_WARMUP = 1;
 
-const USAGE = 'usage: node bench/run.mjs [--only startup|pull] [--runs N] [--pull-runs N (>= 3)] [--json]';
+const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build] [--runs N] [--pull-runs N (>= 3)] [--json]';
 const argv = process.argv.slice(2);
 const FLAGS = { '--json': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
 for (let i = 0; i < argv.length; i += 1 + FLAGS[argv[i]]) {
@@ -40,7 +40,7 @@ const JSON_OUT = argv.includes('--json');
 const RUNS = Number(flag('--runs') ?? process.env.BENCH_RUNS ?? 20);
 const PULL_RUNS = Number(flag('--pull-runs') ?? process.env.BENCH_PULL_RUNS ?? 5);
 const ONLY = flag('--only');
-if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull'].includes(ONLY)) {
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build'].includes(ONLY)) {
   console.error(USAGE); process.exit(2);
 }
 // With --json, stdout carries only the JSON document; progress goes to stderr.
@@ -496,14 +496,69 @@ function reportPull(p) {
   for (const t of p.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x docker's time` : ''}`);
 }
 
+// ---- build: cold, fully cached, and after one copied file changed ----
+const BUILD_DOCKERFILE = `FROM busybox
+RUN mkdir -p /app && for i in 1 2 3 4 5; do echo line $i >> /app/lines; done
+WORKDIR /app
+COPY static/ ./static/
+RUN ls static | wc -l > count
+COPY main.txt ./
+RUN wc -c main.txt > size
+CMD ["cat", "count", "size"]
+`;
+
+async function buildBench() {
+  const d = await spawnDaemon('/tmp/bbb-');
+  say(`build: a private daemon in ${d.dir}`);
+  await berthAt(d.host, ['bootstrap', 'busybox']);
+  const ctx = `${d.dir}/ctx`;
+  mkdirSync(`${ctx}/static`, { recursive: true });
+  for (let i = 0; i < 50; i++) writeFileSync(`${ctx}/static/f${i}.txt`, `static ${i}\n`.repeat(100));
+  writeFileSync(`${ctx}/main.txt`, 'main 0\n');
+  writeFileSync(`${ctx}/Dockerfile`, BUILD_DOCKERFILE);
+  let n = 0;
+  const runs = Math.max(3, Math.min(RUNS, 10));
+  const samples = await measureAll({
+    cold: () => berthAt(d.host, ['build', '--no-cache', '-t', 'bench/build', ctx]),
+    cached: () => berthAt(d.host, ['build', '-t', 'bench/build', ctx]),
+    oneFile: () => { writeFileSync(`${ctx}/main.txt`, `main ${++n}\n`); return berthAt(d.host, ['build', '-t', 'bench/build', ctx]); },
+  }, runs, 1);
+  const docker = (await ping(DOCKERD_SOCK)) ? 'dockerd present: not compared yet' : 'dockerd: not running here, skipped';
+  await d.dispose();
+  const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v.map((x) => x.ms)).median]));
+  return {
+    medians: med, runs, docker,
+    targets: [
+      { name: 'build: cold no slower than docker', verdict: 'N/A' },
+      { name: 'build: cached rebuild at least twice as fast as docker', verdict: 'N/A' },
+    ],
+  };
+}
+
+function reportBuild(b) {
+  say(`\nbuild of a 7-step Dockerfile (3 RUN, 2 COPY of 51 files), median of ${b.runs}:`);
+  say(`  cold (--no-cache)            ${b.medians.cold.toFixed(0)} ms`);
+  say(`  fully cached rebuild         ${b.medians.cached.toFixed(0)} ms   (${(b.medians.cold / b.medians.cached).toFixed(1)}x faster than cold)`);
+  say(`  one copied file changed      ${b.medians.oneFile.toFixed(0)} ms`);
+  say(`  ${b.docker}`);
+  for (const t of b.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}`);
+}
+
 async function main() {
+  if (ONLY === 'build') {
+    const b = await buildBench();
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify(b, null, 2)}\n`); else reportBuild(b);
+    return;
+  }
   const startup = ONLY === 'pull' ? undefined : await startupBench();
   if (startup && !JSON_OUT) reportStartup(startup);
   const pull = ONLY === 'startup' ? undefined : await pullBench();
   if (pull && !JSON_OUT) reportPull(pull);
+  const build = ONLY ? undefined : await buildBench();
+  if (build && !JSON_OUT) reportBuild(build);
   if (JSON_OUT) {
-    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? [])];
-    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, targets }, null, 2)}\n`);
+    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? []), ...(build?.targets ?? [])];
+    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, targets }, null, 2)}\n`);
   }
 }
 

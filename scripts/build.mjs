@@ -1,9 +1,12 @@
 // Two bundles: the CLI, kept small so `berth ps` starts fast, and the daemon, which the CLI loads only
 // for `berth daemon`. No shared chunks: a chunk shared with the daemon would drag its code into every CLI start.
-import { rmSync } from 'node:fs';
+// The output is built beside dist/ and swapped in, so a CLI or daemon running from dist/ never sees it half-written.
+import { renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-rmSync('dist', { recursive: true, force: true });
+const next = `dist.next-${process.pid}`;
+const old = `dist.old-${process.pid}`;
+rmSync(next, { recursive: true, force: true });
 
 const common = {
   bundle: true,
@@ -17,7 +20,15 @@ const common = {
   logLevel: 'warning',
 };
 
-await Promise.all([
-  build({ ...common, entryPoints: { berth: 'src/cli/main.ts' }, outdir: 'dist', splitting: true }),
-  build({ ...common, entryPoints: { daemon: 'src/daemon/index.ts' }, outdir: 'dist' }),
-]);
+try {
+  await Promise.all([
+    build({ ...common, entryPoints: { berth: 'src/cli/main.ts' }, outdir: next, splitting: true }),
+    build({ ...common, entryPoints: { daemon: 'src/daemon/index.ts' }, outdir: next }),
+  ]);
+} catch (e) {
+  rmSync(next, { recursive: true, force: true });
+  throw e;
+}
+try { renameSync('dist', old); } catch { /* first build */ }
+renameSync(next, 'dist');
+rmSync(old, { recursive: true, force: true });
