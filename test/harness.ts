@@ -4,11 +4,12 @@
  * checks afterwards that nothing was left on the host.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const BERTH = join(ROOT, 'bin', 'berth');
@@ -44,6 +45,10 @@ export interface TestDaemon {
   docker(args: string[], opts?: RunOpts): Promise<Result>;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
   stop(): Promise<number | null>;
+  /** The default bridge network's Linux bridge, unique to this daemon's directory. */
+  bridge: string;
+  /** The i-th /24 (0-15) of the /20 this daemon's networks live in; 0 is its default bridge. For tests' `--subnet`s use 8-15. */
+  subnet(i: number): string;
 }
 
 export function ping(socket: string): Promise<boolean> {
@@ -63,8 +68,8 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Starts a daemon in fresh directories; with `busybox`, bootstraps busybox:latest into it. */
-export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}): Promise<TestDaemon> {
+/** Starts a daemon in fresh directories; with `busybox`, bootstraps busybox:latest into it. `extraArgs` go to `berth daemon`. */
+export async function startDaemon(opts: { busybox?: boolean; dir?: string; extraArgs?: string[] } = {}): Promise<TestDaemon> {
   // Short paths: conmon's attach socket must fit in 108 bytes.
   const dir = opts.dir ?? mkdtempSync('/tmp/bt-');
   const dataRoot = join(dir, 'data');
@@ -72,7 +77,8 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}
   const socket = join(dir, 'berth.sock');
   const host = `unix://${socket}`;
   let logText = '';
-  const proc = spawn(BERTH, ['daemon', '-H', host, '--data-root', dataRoot, '--exec-root', execRoot], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const net = daemonNet(dir);
+  const proc = spawn(BERTH, ['daemon', '-H', host, '--data-root', dataRoot, '--exec-root', execRoot, ...net.flags, ...(opts.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (b: Buffer) => { logText += b.toString(); });
   proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
   let exited: number | null | undefined;
@@ -83,7 +89,7 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}
   }, 15_000, 'the daemon to answer');
   const env = { ...process.env, BERTH_HOST: host, DOCKER_HOST: host };
   const d: TestDaemon = {
-    dir, dataRoot, execRoot, socket, host, proc,
+    dir, dataRoot, execRoot, socket, host, proc, bridge: net.bridge, subnet: net.subnet,
     log: () => logText,
     berth: (args, o = {}) => exec(BERTH, [...args], { ...o, env: { ...env, ...(o.env ?? {}) } }),
     docker: (args, o = {}) => exec(DOCKER, args, { ...o, env: { ...env, ...(o.env ?? {}) } }),
@@ -109,8 +115,40 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string } = {}
   return d;
 }
 
+/**
+ * Parallel test daemons must not share a bridge or an address: each gets a bridge named after its
+ * directory and a /20 of 10.16.0.0-10.239.255.255 picked by the directory's hash (the daemon refuses
+ * a subnet a host route already covers, so a clash fails loudly). The default bridge takes the first
+ * /24, user networks without --subnet the next ones.
+ */
+export function daemonNet(dir: string): { bridge: string; flags: string[]; subnet: (i: number) => string; prefix: RegExp } {
+  const tag = basename(dir).replace(/^bt-/, '').replace(/[^a-zA-Z0-9]/g, '').slice(0, 8);
+  const h = createHash('sha256').update(dir).digest();
+  const a = 16 + (h.readUInt16BE(0) % 224);
+  const b = (h[2]! % 16) * 16;
+  const subnet = (i: number) => `10.${a}.${b + i}.0/24`;
+  return {
+    bridge: `bt-${tag}`,
+    flags: ['--bridge', `bt-${tag}`, '--bip', `10.${a}.${b}.1/24`, '--default-address-pool', `base=10.${a}.${b}.0/20,size=24`],
+    subnet,
+    prefix: new RegExp(`\\b10\\.${a}\\.(${Array.from({ length: 16 }, (_, i) => b + i).join('|')})\\.`),
+  };
+}
+
+/** Network state a daemon left: veths on its bridge, netns files, host-local leases, iptables rules naming its addresses. */
+export function networkLeftovers(d: TestDaemon): { veths: string[]; netns: string[]; leases: string[]; rules: string[] } {
+  const veths = existsSync(`/sys/class/net/${d.bridge}/brif`) ? readdirSync(`/sys/class/net/${d.bridge}/brif`) : [];
+  const nsDir = join(d.execRoot, 'netns');
+  const netns = existsSync(nsDir) ? readdirSync(nsDir) : [];
+  const ipam = join(d.execRoot, 'network', 'ipam');
+  const leases = existsSync(ipam) ? readdirSync(ipam).flatMap((n) => readdirSync(join(ipam, n)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `${n}/${f}`)) : [];
+  const prefix = daemonNet(d.dir).prefix;
+  const rules = execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => prefix.test(l));
+  return { veths, netns, leases, rules };
+}
+
 /** What a daemon left on the host: mounts under its directories, conmon/runc processes, cgroups of its containers. */
-export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts: string[]; processes: string[]; cgroups: string[] } {
+export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts: string[]; processes: string[]; cgroups: string[] } & ReturnType<typeof networkLeftovers> {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(d.dir));
   const processes: string[] = [];
@@ -125,11 +163,19 @@ export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts:
     if (!existsSync(base)) continue;
     for (const e of readdirSync(base)) if (containerIds.includes(e)) cgroups.push(`${base}/${e}`);
   }
-  return { mounts, processes, cgroups };
+  return { mounts, processes, cgroups, ...networkLeftovers(d) };
 }
 
-export async function cleanup(d: TestDaemon): Promise<void> {
+export async function cleanup(d: TestDaemon | undefined): Promise<void> {
+  if (!d) return;
   await d.stop();
+  // A daemon that was killed keeps its bridge: take it away so it does not pile up on the host.
+  if (existsSync(`/sys/class/net/${d.bridge}`)) {
+    execFileSync('ip', ['link', 'del', d.bridge], { stdio: 'ignore' });
+    const c = ['-m', 'comment', '--comment', 'CNI firewall plugin rules (ingressPolicy: same-bridge)'];
+    try { execFileSync('iptables', ['-w', '-D', 'CNI-ISOLATION-STAGE-1', '-i', d.bridge, '!', '-o', d.bridge, ...c, '-j', 'CNI-ISOLATION-STAGE-2'], { stdio: 'ignore' }); } catch { /* none */ }
+    try { execFileSync('iptables', ['-w', '-D', 'CNI-ISOLATION-STAGE-2', '-o', d.bridge, ...c, '-j', 'DROP'], { stdio: 'ignore' }); } catch { /* none */ }
+  }
   await rm(d.dir, { recursive: true, force: true });
 }
 
@@ -141,13 +187,18 @@ export async function containerIds(d: TestDaemon): Promise<string[]> {
 
 /**
  * A suite's end: removes what its tests left running, stops the daemon, deletes its directories, and
- * fails if any mount, conmon/runc process or container cgroup outlived it.
+ * fails if any mount, conmon/runc process, container cgroup, veth, netns, IP lease or iptables rule
+ * outlived it, or the daemon's bridge outlived the daemon.
  */
-export async function teardown(d: TestDaemon, seenIds: string[] = [], opts: { expectNone?: boolean } = {}): Promise<void> {
+export async function teardown(d: TestDaemon | undefined, seenIds: string[] = [], opts: { expectNone?: boolean } = {}): Promise<void> {
+  if (!d) return; // its before hook failed: that failure is the report
   const ids = await containerIds(d);
   if (opts.expectNone) assert.deepEqual(ids, [], 'the tests left no containers (failed commands and --rm clean up)');
   for (const id of ids) await d.berth(['rm', '-f', id]);
   const left = leftovers(d, [...seenIds, ...ids]);
+  await d.stop();
+  const bridgeLeft = existsSync(`/sys/class/net/${d.bridge}`);
   await cleanup(d);
-  assert.deepEqual(left, { mounts: [], processes: [], cgroups: [] }, 'nothing left behind');
+  assert.deepEqual(left, { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] }, 'nothing left behind');
+  assert.equal(bridgeLeft, false, 'the stopped daemon removed its idle bridge');
 }

@@ -47,7 +47,7 @@ describe('image commands', () => {
     [d, reg] = await Promise.all([startDaemon({ busybox: true }), startRegistry()]);
     busyboxId = (await d.berth(['inspect', '-f', '{{.Id}}', 'busybox'])).stdout.trim();
   });
-  after(async () => { await Promise.all([teardown(d, containers), reg.stop()]); });
+  after(async () => { await Promise.all([teardown(d, containers), reg?.stop()]); });
 
   /** A tarball of these files. */
   function tarOf(files: Record<string, string>): string {

@@ -14,7 +14,7 @@ describe('push and pull, anonymous registry', () => {
     [reg, source, fresh] = await Promise.all([startRegistry(), startDaemon({ busybox: true }), startDaemon()]);
   });
   after(async () => {
-    await Promise.all([teardown(source), teardown(fresh), reg.stop()]);
+    await Promise.all([teardown(source), teardown(fresh), reg?.stop()]);
   });
 
   test('push shows progress and the digest; a second repository mounts the layer', async () => {
@@ -112,7 +112,7 @@ describe('registry with htpasswd auth', () => {
   before(async () => {
     [reg, d] = await Promise.all([startRegistry({ auth: 'htpasswd' }), startDaemon({ busybox: true })]);
   });
-  after(async () => { await Promise.all([teardown(d), reg.stop()]); });
+  after(async () => { await Promise.all([teardown(d), reg?.stop()]); });
 
   test('login, push, pull, logout', async () => {
     const config = join(d.dir, 'cli-config');
