@@ -1,7 +1,7 @@
 // Two bundles: the CLI, kept small so `berth ps` starts fast, and the daemon, which the CLI loads only
 // for `berth daemon`. No shared chunks: a chunk shared with the daemon would drag its code into every CLI start.
 // The output is built beside dist/ and swapped in, so a CLI or daemon running from dist/ never sees it half-written.
-import { renameSync, rmSync } from 'node:fs';
+import { cpSync, renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const next = `dist.next-${process.pid}`;
@@ -24,7 +24,11 @@ try {
   await Promise.all([
     build({ ...common, entryPoints: { berth: 'src/cli/main.ts' }, outdir: next, splitting: true }),
     build({ ...common, entryPoints: { daemon: 'src/daemon/index.ts' }, outdir: next }),
+    // The dashboard's page (src/ui): its modules as one browser script; the HTML, CSS and icon copied beside it.
+    build({ entryPoints: { app: 'src/ui/static/app.js' }, outdir: `${next}/ui`, bundle: true, format: 'esm', platform: 'browser',
+      target: ['chrome100', 'firefox100', 'safari15'], sourcemap: 'linked', logLevel: 'warning' }),
   ]);
+  cpSync('src/ui/static', `${next}/ui`, { recursive: true, filter: (p) => !p.endsWith('.js') });
 } catch (e) {
   rmSync(next, { recursive: true, force: true });
   throw e;

@@ -17,8 +17,14 @@ for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# `run --init`: tini's static build is bound into the container as /sbin/docker-init, as docker does.
+dpkg -s tini >/dev/null 2>&1 || need+=(tini)
 # The vm runtime: QEMU (microvm), Debian's cloud kernel and its modules, mkfs.ext4 for the guest's root disk.
 for pair in qemu-system-x86_64:qemu-system-x86 mkfs.ext4:e2fsprogs; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+# The dashboard's tests drive the page in Debian's Chromium (/usr/bin/chromium) through playwright-core.
+for pair in chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s linux-image-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)

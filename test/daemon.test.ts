@@ -50,7 +50,7 @@ test('containers outlive a daemon restart, and exits during the outage are picke
     assert.equal(stop.code, 0, stop.stderr);
     await waitFor(async () => (await second.berth(['inspect', '-f', '{{.State.Status}}', 'survivor'])).stdout === 'exited\n', 10_000, 'exit');
     assert.equal((await second.berth(['rm', 'survivor', 'quitter'])).code, 0);
-    assert.deepEqual(leftovers(second, [long, short]), { mounts: [], processes: [], cgroups: [] });
+    assert.deepEqual(leftovers(second, [long, short]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
   } finally {
     await cleanup(second);
   }

@@ -10,7 +10,9 @@ import { frame } from './stdcopy.js';
 
 function statusText(c: ContainerRecord): string {
   const s = c.State;
-  if (s.Running) return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : ''}`;
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(Date.now() - Date.parse(s.FinishedAt))} ago`;
+  const health = s.Health ? ` (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})` : '';
+  if (s.Running) return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}${s.Paused ? ' (Paused)' : health}`;
   if (s.Status === 'created') return 'Created';
   if (s.Status === 'removing') return 'Removal In Progress';
   if (s.Status === 'dead') return 'Dead';
@@ -33,7 +35,7 @@ function summary(c: ContainerRecord) {
     Status: statusText(c),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode },
     NetworkSettings: { Networks: (c.NetworkSettings as { Networks?: object }).Networks ?? {} },
-    Mounts: [],
+    Mounts: c.Mounts ?? [],
   };
 }
 
@@ -56,6 +58,7 @@ function matches(c: ContainerRecord, f: Filters): boolean {
         case 'status': return c.State.Status === v;
         case 'name': return new RegExp(v).test(c.Name.slice(1));
         case 'id': return c.Id.startsWith(v);
+        case 'health': return (c.State.Running && c.State.Health?.Status === v) || (v === 'none' && !c.State.Health);
         case 'exited': return !c.State.Running && c.State.Status === 'exited' && c.State.ExitCode === Number(v);
         case 'label': {
           const [lk, lv] = v.split('=');
@@ -84,7 +87,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.on('GET', '/containers/json', ({ res, query }) => {
     const all = boolParam(query, 'all');
     const filters = parseFilters(query.get('filters'));
-    let list = cs.list().filter((c) => (all || c.State.Running || filters.status) && matches(c, filters));
+    let list = cs.list().filter((c) => (all || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters));
     const limit = Number(query.get('limit') ?? -1);
     if (limit > 0) list = list.slice(0, limit);
     sendJson(res, 200, list.map(summary));
@@ -92,7 +95,8 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.on('GET', '/containers/{id}/json', ({ res, params }) => {
     const c = cs.get(params.id!);
-    sendJson(res, 200, { ...c, State: { ...c.State }, Mounts: c.Mounts ?? [] });
+    const { HasBeenManuallyStopped: _m, HasBeenStartedBefore: _s, ...shown } = c;
+    sendJson(res, 200, { ...shown, State: { ...c.State }, Mounts: c.Mounts ?? [] });
   });
 
   r.on('POST', '/containers/{id}/start', async ({ res, params }) => {

@@ -2,6 +2,7 @@
 import type { ContainerService } from '../containers/index.js';
 import type { ImageService } from '../images/index.js';
 import type { NetworkService } from '../network/index.js';
+import type { VolumeService } from '../volumes/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { Runtime } from '../runtime/index.js';
 
@@ -26,5 +27,6 @@ export interface Engine {
   runtimes: Record<string, Runtime>;
   registry: RegistryClient;
   network: NetworkService;
+  volumes: VolumeService;
   onEvent(listener: (ev: EngineEvent) => void): () => void;
 }

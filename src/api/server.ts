@@ -9,6 +9,7 @@ import { distributionRoutes } from './distribution.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
 import { networkRoutes } from './networks.js';
+import { volumeRoutes } from './volumes.js';
 import { API_VERSION, Router } from './router.js';
 import { BERTH_VERSION, systemRoutes } from './system.js';
 
@@ -28,6 +29,7 @@ export function createApiServer(engine: Engine): Server {
   distributionRoutes(router, engine);
   execRoutes(router, engine);
   networkRoutes(router, engine);
+  volumeRoutes(router, engine);
   buildRoutes(router, engine);
 
   const server = createServer((req, res) => {

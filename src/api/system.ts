@@ -55,7 +55,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
       Images: (await engine.images.list()).length,
       Driver: 'overlay',
       DriverStatus: [['Backing Filesystem', 'overlayfs']],
-      Plugins: { Volume: ['local'], Network: ['null'], Authorization: null, Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['k8s-file'] },
       MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, CPUShares: true, CPUSet: true, PidsLimit: true,
       IPv4Forwarding: false, BridgeNfIptables: false, BridgeNfIp6tables: false,
       Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(),

@@ -23,6 +23,7 @@ import { registerSaveLoad } from './commands/save-load.js';
 import { registerSystem } from './commands/system.js';
 import { registerNetwork } from './commands/network.js';
 import { registerPort } from './commands/port.js';
+import { registerVolume } from './commands/volume.js';
 
 function program(): Command {
   const p = new Command('berth')
@@ -37,7 +38,7 @@ function program(): Command {
   for (const register of [registerRun, registerExec, registerBuild, registerCommit, registerCompare, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
-  for (const register of [registerNetwork, registerPort]) register(p);
+  for (const register of [registerNetwork, registerPort, registerVolume]) register(p);
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
   return p;
 }

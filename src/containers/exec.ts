@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import type { AttachConnection, Runtime } from '../runtime/index.js';
 import { buildProcess } from './spec.js';
+import { execPrivileges } from './host-config.js';
 import type { ContainerRecord } from './types.js';
 import { resolveUser } from './user.js';
 
@@ -35,6 +36,7 @@ interface Session {
   started: boolean;
   resize?: (h: number, w: number) => Promise<void>;
   size?: [number, number];
+  exited?: Promise<number>;
 }
 
 export interface ExecDeps {
@@ -88,6 +90,7 @@ export class Execs {
     const cwd = s.config.WorkingDir || c.Config.WorkingDir || '/';
     if (!cwd.startsWith('/')) throw new InvalidParameterError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
     const process = buildProcess({ args: s.config.Cmd, env, cwd, user, terminal: tty, consoleSize: size });
+    if ((c.HostConfig.Runtime || 'oci') === 'oci') Object.assign(process, execPrivileges(c.HostConfig, user.uid, !!s.config.Privileged));
     const attach = !opts.detach;
     const handle = await this.deps.runtimeOf(c).exec(c.Id, s.id, {
       process, terminal: tty, stdin: attach && !!s.config.AttachStdin, attach, consoleSize: size,
@@ -98,6 +101,7 @@ export class Execs {
     s.running = true;
     s.pid = handle.pid;
     s.resize = handle.resize;
+    s.exited = handle.exited;
     void handle.exited.then((code) => {
       s.running = false;
       s.exitCode = code;
@@ -134,6 +138,19 @@ export class Execs {
   /** Tty of a session, for the attach framing. */
   tty(id: string): boolean {
     return !!this.session(id).config.Tty;
+  }
+
+  /** The exit code of a started session, once it exited. */
+  exited(id: string): Promise<number> {
+    const s = this.session(id);
+    if (!s.exited) throw new ConflictError(`exec ${id} has not started`);
+    return s.exited;
+  }
+
+  /** Drops one finished session (health probes, which nobody inspects afterwards). */
+  forget(id: string): void {
+    const s = this.sessions.get(id);
+    if (s && !s.running) this.sessions.delete(id);
   }
 
   /** Sessions of a container that went away are forgotten with it. */

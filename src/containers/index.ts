@@ -23,9 +23,16 @@ import { containerChanges, upperAsLayer, type Change } from './changes.js';
 import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
+import { applyHostConfig, checkHostConfig } from './host-config.js';
+import { oomKilled } from './cgroups.js';
+import { resolveInRoot } from './rootpath.js';
+import { RestartManager } from './restart.js';
+import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
 import type { NetworkService } from '../network/index.js';
 import { netInfo, startNetworking, stopNetworking } from './networking.js';
-import type { ContainerRecord, ContainerState, CreateRequest, HostConfig } from './types.js';
+import type { MountPoint, VolumeService } from '../volumes/index.js';
+import { prepareMounts, startMounts } from './mounting.js';
+import type { ContainerRecord, ContainerState, CreateRequest, HealthConfig, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
 
 export * from './types.js';
@@ -39,6 +46,8 @@ export interface ContainerPaths {
   dataRoot: string;
   /** Networks: without it every container gets a new netns with loopback only. */
   network?: NetworkService;
+  /** Volumes, binds and tmpfs: without it containers get no mounts of their own. */
+  volumes?: VolumeService;
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -76,7 +85,10 @@ export class ContainerService extends EventEmitter {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly root: string;
   private readonly network?: NetworkService;
+  private readonly volumes?: VolumeService;
   readonly execs: Execs;
+  private readonly restarts: RestartManager;
+  private readonly health: HealthMonitor;
 
   constructor(
     private readonly store: Store,
@@ -88,6 +100,7 @@ export class ContainerService extends EventEmitter {
     this.setMaxListeners(0);
     this.root = join(paths.dataRoot, 'containers');
     this.network = paths.network;
+    this.volumes = paths.volumes;
     for (const rt of Object.values(runtimes)) rt.on('exit', (id, code) => void this.onExit(id, code));
     this.execs = new Execs({
       get: (ref) => this.get(ref),
@@ -99,6 +112,11 @@ export class ContainerService extends EventEmitter {
         if (c) this.emit('event', 'exec_die', c, { execID: sessionId, exitCode: String(code) });
       },
     });
+    this.restarts = new RestartManager({ restart: (id) => this.restartFromPolicy(id) });
+    this.health = new HealthMonitor({
+      get: (id) => this.records.get(id), save: (c) => this.save(c), emit: (action, c) => this.emit('event', action, c),
+      probe: (c, argv, ms) => execProbe(this.execs, c, argv, ms),
+    });
   }
 
   /** Loads records and reconciles them with what is really running (live restore). */
@@ -107,6 +125,7 @@ export class ContainerService extends EventEmitter {
     for (const row of this.store.listContainers()) {
       this.records.set(row.id, JSON.parse(row.record) as ContainerRecord);
     }
+    for (const c of this.records.values()) this.volumes?.acquire(c.Id, c.Mounts as MountPoint[]);
     for (const c of this.records.values()) {
       if (!c.State.Running) {
         // The daemon died between `runc create` and `runc start`, or before it cleaned up an exit.
@@ -123,6 +142,7 @@ export class ContainerService extends EventEmitter {
       if (state !== 'running' && state !== 'paused') await this.onExit(c.Id, 255);
     }
     await this.network?.reconcile(new Set([...this.records.values()].filter((c) => c.State.Running).map((c) => c.Id)));
+    this.resumePolicies();
   }
 
   private runtimeOf(c: ContainerRecord): Runtime {
@@ -220,6 +240,8 @@ export class ContainerService extends EventEmitter {
     } as HostConfig;
     hostConfig.Runtime = runtime;
     hostConfig.NetworkMode = netMode;
+    const hcWarnings = checkHostConfig(hostConfig);
+    const healthcheck = mergeHealthcheck((imgCfg as { Healthcheck?: HealthConfig }).Healthcheck, req.Healthcheck);
     const record: ContainerRecord = {
       Id: id,
       Created: new Date().toISOString(),
@@ -253,11 +275,12 @@ export class ContainerService extends EventEmitter {
         Env: env,
         Cmd: cmd,
         Image: req.Image,
-        Volumes: req.Volumes ?? imgCfg.Volumes ?? null,
+        Volumes: req.Volumes || imgCfg.Volumes ? { ...(imgCfg.Volumes ?? {}), ...(req.Volumes ?? {}) } : null,
         WorkingDir: req.WorkingDir || imgCfg.WorkingDir || '',
         Entrypoint: entrypoint,
         Labels: { ...(imgCfg.Labels ?? {}), ...(req.Labels ?? {}) },
         StopSignal: req.StopSignal ?? imgCfg.StopSignal,
+        ...(healthcheck ? { Healthcheck: healthcheck } : {}),
         ...(req.StopTimeout !== undefined ? { StopTimeout: req.StopTimeout } : {}),
       },
       GraphDriver: {
@@ -278,18 +301,21 @@ export class ContainerService extends EventEmitter {
     if (clash && clash.Name === finalName) {
       throw new ConflictError(`Conflict. The container name "${finalName}" is already in use by container "${clash.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
+    record.Mounts = await prepareMounts(this.volumes, hostConfig, Object.keys(record.Config.Volumes ?? {}), (ref) => this.get(ref));
     try {
       for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true });
       await writeFile(record.HostnamePath, `${record.Config.Hostname}\n`);
       await writeFile(record.HostsPath, hostsFile(record.Config.Hostname));
       await writeFile(record.ResolvConfPath, await resolvConf());
       this.save(record);
+      this.volumes?.acquire(id, record.Mounts as MountPoint[]);
     } catch (e) {
       await rm(dir, { recursive: true, force: true });
+      await this.volumes?.release(id, record.Mounts as MountPoint[], true);
       throw e;
     }
     this.emit('event', 'create', record);
-    return { Id: id, Warnings: net?.warnings ?? [] };
+    return { Id: id, Warnings: [...(net?.warnings ?? []), ...hcWarnings] };
   }
 
   private uniqueName(): string {
@@ -306,6 +332,10 @@ export class ContainerService extends EventEmitter {
     await this.locked(c.Id, async () => {
       const cur = this.get(c.Id);
       if (cur.State.Running) throw new NotModifiedError();
+      // A user's start: the restart policy's count and back-off start over (as dockerd's ResetRestartManager).
+      this.restarts.forget(cur.Id);
+      cur.HasBeenManuallyStopped = false;
+      cur.RestartCount = 0;
       await this.doStart(cur);
     });
   }
@@ -320,7 +350,8 @@ export class ContainerService extends EventEmitter {
       const user = await resolveUser(merged, c.Config.User);
       const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
-      await mkdir(join(merged, cwd), { recursive: true }).catch(() => {});
+      // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
+      await mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {});
       const netns = await startNetworking(this.network, c);
       const spec = buildSpec({
         id: c.Id,
@@ -341,7 +372,9 @@ export class ContainerService extends EventEmitter {
         cgroupsPath: `/berth/${c.Id}`,
         annotations: runtimeAnnotations(c.HostConfig),
         netns,
+        mounts: await startMounts(this.volumes, c, merged),
       });
+      if (rt.name === 'oci') await applyHostConfig(spec, c.HostConfig, merged);
       const { pid } = await rt.create({
         id: c.Id,
         spec,
@@ -358,9 +391,11 @@ export class ContainerService extends EventEmitter {
       const described = await rt.describe?.(c.Id);
       if (described) c.VM = described;
       c.State = { ...emptyState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
+      c.HasBeenStartedBefore = true;
       this.save(c);
       await rt.start(c.Id);
       this.emit('event', 'start', c);
+      this.health.start(c);
     } catch (err) {
       await rt.delete(c.Id).catch(() => {});
       await unmount(merged);
@@ -397,10 +432,13 @@ export class ContainerService extends EventEmitter {
     await this.locked(id, async () => {
       const cur = this.records.get(id);
       if (!cur || !cur.State.Running) return;
+      const oom = await oomKilled(id); // the cgroup goes with `runc delete`
       await this.runtimeOf(cur).delete(id);
       await unmount(join(this.dir(id), 'merged'));
       await stopNetworking(this.network, cur);
-      cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() };
+      cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() };
+      this.health.stop(id);
+      this.restarts.onExit(cur);
       this.save(cur);
       this.emit('event', 'die', cur);
       this.emit(`exit:${id}`, code);
@@ -461,6 +499,8 @@ export class ContainerService extends EventEmitter {
     const c = this.get(ref);
     const sig = normalizeSignal(signal);
     if (!c.State.Running) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    // As dockerd: a kill keeps the restart policy from bringing it back, unless it is a signal other than the configured stop signal.
+    if (sig === 'SIGKILL' || !c.Config.StopSignal || sig === normalizeSignal(c.Config.StopSignal)) this.markStopped(c);
     await this.runtimeOf(c).kill(c.Id, sig).catch((e: unknown) => {
       if (e instanceof ConflictError) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
       throw e;
@@ -471,7 +511,9 @@ export class ContainerService extends EventEmitter {
   /** `docker stop`: the stop signal, then SIGKILL after `timeout` seconds. */
   async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
     const c = this.get(ref);
+    if (c.State.Restarting) { await this.cancelRestart(c); return; }
     if (!c.State.Running) throw new NotModifiedError();
+    this.markStopped(c);
     const t = timeout ?? c.Config.StopTimeout ?? 10;
     const exited = this.wait(c.Id, 'next-exit');
     const sig = normalizeSignal(signal || c.Config.StopSignal || 'SIGTERM');
@@ -488,6 +530,10 @@ export class ContainerService extends EventEmitter {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = this.get(ref);
+    if (c.State.Restarting) {
+      if (!opts.force) throw new ConflictError(`cannot remove container "${c.Name}": container is restarting: stop the container before removing or force remove`);
+      this.restarts.cancel(c.Id);
+    }
     if (c.State.Running) {
       if (!opts.force) {
         throw new ConflictError(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
@@ -503,7 +549,7 @@ export class ContainerService extends EventEmitter {
     });
   }
 
-  private async doRemove(c: ContainerRecord, _opts: { volumes?: boolean }): Promise<void> {
+  private async doRemove(c: ContainerRecord, opts: { volumes?: boolean }): Promise<void> {
     if (!this.records.has(c.Id)) return;
     const rt = this.runtimeOf(c);
     // A stopped container was released when it exited; only leftovers of a crash still need the runtime.
@@ -514,9 +560,12 @@ export class ContainerService extends EventEmitter {
     await rm(this.dir(c.Id), { recursive: true, force: true });
     this.records.delete(c.Id);
     this.store.deleteContainer(c.Id);
+    await this.volumes?.release(c.Id, c.Mounts as MountPoint[], !!opts.volumes);
     for (const deliver of this.pendingAttach.get(c.Id) ?? []) deliver(closedAttach());
     this.pendingAttach.delete(c.Id);
     this.execs.forgetContainer(c.Id);
+    this.restarts.forget(c.Id);
+    this.health.forget(c.Id);
     this.emit('event', 'destroy', c);
     this.emit(`removed:${c.Id}`);
   }
@@ -533,6 +582,7 @@ export class ContainerService extends EventEmitter {
     await this.locked(c.Id, async () => {
       const old = c.Name;
       c.Name = `/${clean}`;
+      await this.network?.rename(c.Id, clean);
       this.save(c);
       this.emit('event', 'rename', c, { oldName: old });
     });
@@ -695,7 +745,48 @@ export class ContainerService extends EventEmitter {
 
   /** Stops following exits; running containers keep running under their monitors. */
   async shutdown(): Promise<void> {
+    this.restarts.shutdown();
+    this.health.shutdown();
     await Promise.allSettled([...this.locks.values()]);
+  }
+
+  // ---- restart policies ----
+
+  /** A user's stop or kill: the policy must not bring it back (dockerd's HasBeenManuallyStopped). */
+  private markStopped(c: ContainerRecord): void {
+    this.restarts.cancel(c.Id);
+    c.HasBeenManuallyStopped = true;
+    this.save(c);
+  }
+
+  /** `stop` of a container waiting to be restarted: it stays stopped. */
+  private async cancelRestart(c: ContainerRecord): Promise<void> {
+    await this.locked(c.Id, async () => {
+      this.restarts.cancel(c.Id);
+      c.HasBeenManuallyStopped = true;
+      c.State = { ...c.State, Restarting: false, Status: 'exited' };
+      this.save(c);
+      this.emit('event', 'stop', c);
+    });
+  }
+
+  private restartFromPolicy(id: string): Promise<void> {
+    return this.locked(id, async () => {
+      const cur = this.records.get(id);
+      if (!cur || !cur.State.Restarting || cur.State.Running) return;
+      await this.doStart(cur).catch(() => { /* recorded as the exit; the policy stops here, as dockerd's */ });
+    });
+  }
+
+  /** After the daemon started: health checks of running containers, and the restart policies of stopped ones. */
+  private resumePolicies(): void {
+    for (const c of this.records.values()) {
+      if (c.State.Running) { this.health.resume(c); continue; }
+      if (!this.restarts.atBoot(c)) continue;
+      c.State = { ...c.State, Restarting: true, Status: 'restarting' };
+      this.save(c);
+      this.restarts.schedule(c.Id, 0);
+    }
   }
 }
 

@@ -17,6 +17,25 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present when the container has a health check. */
+  Health?: HealthState;
+}
+
+/** docker's `State.Health`. */
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+}
+
+/** docker's `Config.Healthcheck`: durations in nanoseconds, 0 for the default. */
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
 }
 
 /** `Config` of the create request and of inspect. */
@@ -40,6 +59,7 @@ export interface ContainerConfig {
   Labels: Record<string, string>;
   StopSignal?: string;
   StopTimeout?: number;
+  Healthcheck?: HealthConfig;
 }
 
 export interface RestartPolicy { Name: string; MaximumRetryCount: number }
@@ -84,6 +104,9 @@ export interface ContainerRecord {
   NetworkSettings: Record<string, unknown>;
   /** berth's extension for `--runtime vm`: kernel, accelerator, vCPUs, memory of the VM of the last start. */
   VM?: Record<string, unknown>;
+  /** Kept as dockerd keeps them, out of inspect: `stop`/`kill` by a user (restart policies), and whether it ever started. */
+  HasBeenManuallyStopped?: boolean;
+  HasBeenStartedBefore?: boolean;
 }
 
 /** The create request body, as the docker CLI sends it. */

@@ -13,8 +13,10 @@ import { RegistryClient } from '../registry/index.js';
 import { ContainerService, type ContainerRecord } from '../containers/index.js';
 import { ImageService } from '../images/index.js';
 import { NetworkService } from '../network/index.js';
+import { VolumeService } from '../volumes/index.js';
 import { OciRuntime, VmRuntime } from '../runtime/index.js';
 import { Store } from '../store/index.js';
+import { startUi, UiError, type UiServer } from '../ui/index.js';
 
 export interface DaemonOptions {
   host: string;      // unix:///run/berth/berth.sock
@@ -26,6 +28,8 @@ export interface DaemonOptions {
   bridge?: string;
   bip?: string;
   addressPools?: string[];
+  /** The web dashboard's TCP address (`PORT` is 127.0.0.1:PORT); none unless given. */
+  ui?: string;
   log?: (msg: string) => void;
 }
 
@@ -80,9 +84,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
   const pidFile = join(opts.dataRoot, 'berth.pid');
   await takeLock(pidFile);
   let store: Store | undefined;
+  let ui: UiServer | undefined;
   try {
     if (await socketAnswers(sock)) throw new DaemonError(`the socket ${sock} is in use by another daemon; pass a different -H`);
     await rm(sock, { force: true });
+    // The dashboard's port first, so a bad or busy address fails before anything is set up (its /api waits for serve()).
+    if (opts.ui !== undefined) {
+      ui = await startUi({ address: opts.ui, log }).catch((e: unknown) => { throw e instanceof UiError ? new DaemonError(`--ui ${opts.ui}: ${e.message}`) : e; });
+    }
 
     store = new Store(join(opts.dataRoot, 'berth.db'));
     const idFile = join(opts.dataRoot, 'engine-id');
@@ -97,7 +106,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     const runtimes = { oci, vm };
     const network = new NetworkService(store, { execRoot: opts.execRoot, bridge: opts.bridge, bip: opts.bip, addressPools: opts.addressPools, log });
     await network.init();
-    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot, network });
+    const volumes = new VolumeService(store, { dataRoot: opts.dataRoot });
+    await volumes.init();
+    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot, network, volumes });
     await containers.init();
 
     const listeners = new Set<(ev: EngineEvent) => void>();
@@ -112,10 +123,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     });
     const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${BERTH_VERSION}` });
     const engine: Engine = {
-      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes, registry, network,
+      id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes, registry, network, volumes,
       onEvent: (l) => { listeners.add(l); return () => listeners.delete(l); },
     };
     const server = createApiServer(engine);
+    ui?.serve(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(sock, () => resolve());
@@ -129,6 +141,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
       log('berth daemon shutting down');
       server.close();
       server.closeAllConnections();
+      await ui?.close();
       await containers.shutdown();
       await network.shutdown(true);
       oci.close();
@@ -139,6 +152,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     })());
     return { stop };
   } catch (e) {
+    await ui?.close();
     store?.close();
     await rm(pidFile, { force: true });
     throw e;

@@ -57,8 +57,11 @@ function confFor(name: string, p: PluginConf, prevResult?: CniResult): Record<st
   return { ...p, cniVersion: CNI_VERSION, name, ...(prevResult ? { prevResult } : {}) };
 }
 
-/** Runs ADD through the list; on a failure undoes what the earlier plugins did and rethrows. */
-export async function cniAdd(name: string, plugins: PluginConf[], t: CniTarget): Promise<CniResult> {
+/**
+ * Runs ADD through the list; on a failure undoes what the earlier plugins did and rethrows.
+ * `progress` gets each intermediate result, so a caller can record it before the next plugin runs.
+ */
+export async function cniAdd(name: string, plugins: PluginConf[], t: CniTarget, progress?: (r: CniResult) => Promise<void>): Promise<CniResult> {
   let result: CniResult | undefined;
   for (let i = 0; i < plugins.length; i++) {
     const p = plugins[i]!;
@@ -69,6 +72,7 @@ export async function cniAdd(name: string, plugins: PluginConf[], t: CniTarget):
       throw err;
     }
     if (res.stdout.trim()) result = JSON.parse(res.stdout) as CniResult;
+    if (result && progress) await progress(result);
   }
   return result ?? {};
 }
@@ -77,7 +81,7 @@ export async function cniAdd(name: string, plugins: PluginConf[], t: CniTarget):
 export async function cniDel(name: string, plugins: PluginConf[], t: CniTarget, cached?: CniResult): Promise<void> {
   let first: Error | undefined;
   for (const p of [...plugins].reverse()) {
-    const res = await exec(p.type, 'DEL', t, confFor(name, p, cached));
+    const res = await exec(p.type, 'DEL', t, confFor(name, p, cached && Object.keys(cached).length ? cached : undefined));
     if (res.code !== 0) first ??= pluginError(p.type, 'DEL', res);
   }
   if (first) throw first;

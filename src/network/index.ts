@@ -383,6 +383,11 @@ export class NetworkService {
       const resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
       return { netns: 'host', hosts: host, resolvConf: resolv, hostname: c.hostname };
     }
+    // Records from before berth had networks name none: they join the network of their mode.
+    if (!s.Networks || !Object.keys(s.Networks).length) {
+      const n = this.get(c.mode === 'default' ? 'bridge' : c.mode);
+      Object.assign(s, { ...emptySettings(), Networks: { [n.Name]: { ...emptyEndpoint(), NetworkID: n.Id } } });
+    }
     const nets = Object.keys(s.Networks).map((name) => {
       const n = this.find(name);
       if (!n) throw notFound(name);
@@ -413,25 +418,34 @@ export class NetworkService {
     };
   }
 
+  /**
+   * Plumbs one network into the container's netns. The endpoint is on disk before the first plugin runs
+   * and each plugin's result as it comes, so a daemon that dies half-way can still undo it all.
+   */
   private async addEndpoint(state: LiveState, n: NetworkRecord, ifname: string, ep: EndpointSettings, ports: PortMapping[]): Promise<LiveEndpoint> {
     const plugins = this.pluginsFor(n, ep.IPAMConfig?.IPv4Address, ports);
-    const name = cniName(n);
-    let result: CniResult;
+    const live: LiveEndpoint = {
+      networkId: n.Id, networkName: n.Name, ifname, cniName: cniName(n), plugins, result: {}, ip: '', prefix: 0, gateway: '', mac: '',
+      endpointId: randomBytes(32).toString('hex'),
+      names: n.Name === 'bridge' ? [] : [...new Set([state.name, state.id.slice(0, 12), ...(ep.Aliases ?? [])].map((x) => x.toLowerCase()))],
+    };
+    state.endpoints.push(live);
+    await this.saveState(state);
     try {
-      result = await cniAdd(name, plugins, { containerId: state.id, netns: state.netns, ifname });
+      live.result = await cniAdd(live.cniName, plugins, { containerId: state.id, netns: state.netns, ifname }, async (r) => {
+        live.result = r;
+        await this.saveState(state);
+      });
     } catch (e) {
+      state.endpoints = state.endpoints.filter((x) => x !== live); // cniAdd undid its part
+      await this.saveState(state);
       const msg = e instanceof Error ? e.message : String(e);
       if (/not available|already reserved|has been allocated/.test(msg)) throw new ConflictError(`Address already in use: ${ep.IPAMConfig?.IPv4Address}`);
       throw e;
     }
-    const side = containerSide(result, ifname);
+    const side = containerSide(live.result, ifname);
     const [ip = '', prefix = '0'] = side.address.split('/');
-    const live: LiveEndpoint = {
-      networkId: n.Id, networkName: n.Name, ifname, cniName: name, plugins, result, ip, prefix: Number(prefix), gateway: side.gateway,
-      mac: side.mac, endpointId: randomBytes(32).toString('hex'),
-      names: n.Name === 'bridge' ? [] : [...new Set([state.name, state.id.slice(0, 12), ...(ep.Aliases ?? [])].map((x) => x.toLowerCase()))],
-    };
-    state.endpoints.push(live);
+    Object.assign(live, { ip, prefix: Number(prefix), gateway: side.gateway, mac: side.mac });
     await this.saveState(state);
     return live;
   }
@@ -541,6 +555,16 @@ export class NetworkService {
     }
     delete c.settings.Networks[n.Name];
     if (n.Name === 'bridge') Object.assign(c.settings, { EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' });
+  }
+
+  /** A running container's new name answers DNS from now on, and its old one no longer does. */
+  async rename(id: string, name: string): Promise<void> {
+    const state = this.live.get(id);
+    if (!state) return;
+    const old = state.name.toLowerCase();
+    for (const ep of state.endpoints) if (ep.names.length) ep.names = [...new Set([name.toLowerCase(), ...ep.names.filter((n) => n !== old)])];
+    state.name = name;
+    await this.saveState(state);
   }
 
   /** `NetworkSettings.Ports` of a running container, for `ps` and `port`. */

@@ -76,6 +76,7 @@ export async function conmonExec(
   ];
   const child = spawn(p.conmon, args, {
     detached: true,
+    cwd: p.dir, // conmon may write an `oom` file into its working directory
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5', TMPDIR: p.tmp },
   });

@@ -136,6 +136,8 @@ export class OciRuntime extends EventEmitter implements Runtime {
       '--socket-dir-path', this.socks, '--conmon-pidfile', join(bundle, 'conmon.pid'),
       '--runtime-arg', '--log-format=json', '--runtime-arg', '--log', '--runtime-arg', join(bundle, 'runc.log'),
       '--runtime-arg', `--root=${this.runcRoot}`,
+      // conmon writes an `oom` file when the OOM killer struck: into the bundle, not the daemon's working directory.
+      '--persist-dir', bundle,
       // Without --sync conmon forks and the result of `runc create` is only in the sync pipe anyway;
       // with it, conmon stays our child and its exit tells us the container's.
       '--sync',
@@ -146,6 +148,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     if (opts.terminal) args.push('-t');
     const child = spawn(this.conmon, args, {
       detached: true,
+      cwd: bundle,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // conmon makes its console socket in TMPDIR (and leaves it there when runc fails): a short private one.
       env: { ...process.env, _OCI_SYNCPIPE: '3', TMPDIR: join(this.tmp, id.slice(0, 12)) },

@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { collect } from '../context.js';
 import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
+import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
+import { addHostFlags, healthcheckBody, hostConfigBody, type HostFlags } from './host-flags.js';
 
-export interface CreateFlags extends NetFlags {
+export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   env?: string[];
   envFile?: string[];
   workdir?: string;
@@ -26,7 +28,7 @@ export interface CreateFlags extends NetFlags {
 }
 
 export function addCreateFlags(cmd: Command): Command {
-  return addNetFlags(cmd)
+  return addHostFlags(addVolFlags(addNetFlags(cmd)))
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <file>', 'Read in a file of environment variables', collect)
     .option('-w, --workdir <dir>', 'Working directory inside the container')
@@ -74,7 +76,9 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
   }
   const attach = !detach;
   const net = netBody(f);
+  const vol = volBody(f);
   const size: [number, number] = f.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : [0, 0];
+  const healthcheck = healthcheckBody(f);
   return {
     Image: image,
     Cmd: args.length ? args : null,
@@ -94,12 +98,16 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
     ...(f.stopTimeout ? { StopTimeout: Number(f.stopTimeout) } : {}),
     ...(net.ExposedPorts ? { ExposedPorts: net.ExposedPorts } : {}),
     ...(net.NetworkingConfig ? { NetworkingConfig: net.NetworkingConfig } : {}),
+    ...(vol.Volumes ? { Volumes: vol.Volumes } : {}),
+    ...(healthcheck ? { Healthcheck: healthcheck } : {}),
     HostConfig: {
       ...net.HostConfig,
+      ...vol.HostConfig,
       AutoRemove: !!f.rm,
       ...(f.runtime ? { Runtime: f.runtime } : {}),
       ...(f.memory ? { Memory: parseBytes(f.memory) } : {}),
       ...(f.cpus ? { NanoCpus: parseCpus(f.cpus) } : {}),
+      ...hostConfigBody(f, !!f.rm),
       ...(f.network ? { NetworkMode: f.network } : {}),
       ReadonlyRootfs: !!f.readOnly,
       ConsoleSize: size,
