@@ -10,10 +10,12 @@ fi
 
 # command:package pairs; busybox must be Debian's static build, which goes into images.
 # docker-registry (CNCF distribution), htpasswd and openssl are for the registry tests, which run their own registry.
+# docker-compose (the Python v1 client, 1.29) is for test/compose.test.ts.
 # skopeo is the independent reader and writer of image archives and layouts that the save/load tests check against.
 need=()
 for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python3:python3 stty:coreutils mount:mount \
-            docker-registry:docker-registry htpasswd:apache2-utils openssl:openssl skopeo:skopeo; do
+            docker-registry:docker-registry htpasswd:apache2-utils openssl:openssl skopeo:skopeo \
+            docker-compose:docker-compose; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)

@@ -221,7 +221,7 @@ describe('networks', () => {
 
     await d.berth(['rm', '-f', db]);
     assert.equal((await d.berth(['network', 'rm', 'blue', 'red', 'closed'])).stdout, 'blue\nred\nclosed\n');
-    assert.equal(existsSync('/sys/class/net/' + blue.Options['com.docker.network.bridge.name']), false, 'network rm deletes the bridge');
+    assert.equal(existsSync('/sys/class/net/br-' + blue.Id.slice(0, 12)), false, 'network rm deletes the bridge');
     assert.deepEqual(networkLeftovers(d), { veths: [], netns: [], leases: [], rules: [] });
   });
 

@@ -7,6 +7,7 @@ import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
 import { boolParam, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
 import { frame } from './stdcopy.js';
+import { containerOpsRoutes } from './container-ops.js';
 
 function statusText(c: ContainerRecord): string {
   const s = c.State;
@@ -53,7 +54,8 @@ function portList(c: ContainerRecord): { IP?: string; PrivatePort: number; Publi
 
 function matches(c: ContainerRecord, f: Filters): boolean {
   for (const [key, values] of Object.entries(f)) {
-    const ok = values.some((v) => {
+    // As dockerd: several `label` filters must all match (compose asks for project AND service AND oneoff); other keys are alternatives.
+    const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v) => {
       switch (key) {
         case 'status': return c.State.Status === v;
         case 'name': return new RegExp(v).test(c.Name.slice(1));
@@ -61,8 +63,10 @@ function matches(c: ContainerRecord, f: Filters): boolean {
         case 'health': return (c.State.Running && c.State.Health?.Status === v) || (v === 'none' && !c.State.Health);
         case 'exited': return !c.State.Running && c.State.Status === 'exited' && c.State.ExitCode === Number(v);
         case 'label': {
-          const [lk, lv] = v.split('=');
-          return lk! in (c.Config.Labels ?? {}) && (lv === undefined || c.Config.Labels[lk!] === lv);
+          const eq = v.indexOf('=');
+          const lk = eq < 0 ? v : v.slice(0, eq);
+          const lv = eq < 0 ? undefined : v.slice(eq + 1);
+          return lk in (c.Config.Labels ?? {}) && (lv === undefined || c.Config.Labels[lk] === lv);
         }
         case 'ancestor': {
           try { return c.Config.Image === v || familiarString(c.Config.Image) === familiarString(v) || c.Image.includes(v); } catch { return false; }
@@ -77,6 +81,7 @@ function matches(c: ContainerRecord, f: Filters): boolean {
 
 export function containerRoutes(r: Router, engine: Engine): void {
   const cs = engine.containers;
+  containerOpsRoutes(r, engine);
 
   r.on('POST', '/containers/create', async ({ req, res, query }) => {
     const body = await readJson<CreateRequest>(req);

@@ -232,7 +232,11 @@ export class NetworkService {
     for (const { state, ep } of this.endpointsOn(n.Id)) {
       containers[state.id] = { Name: state.name, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefix}`, IPv6Address: '' };
     }
-    return { ...n, Containers: containers };
+    // As dockerd, a user network shows the bridge name only when it was asked for: the generated br-<id> stays inside
+    // (docker-compose compares Options with its own and would otherwise want every existing network recreated).
+    const Options = { ...n.Options };
+    if (Options[BRIDGE_NAME_OPT] === `br-${n.Id.slice(0, 12)}`) delete Options[BRIDGE_NAME_OPT];
+    return { ...n, Options, Containers: containers };
   }
 
   list(): NetworkRecord[] {

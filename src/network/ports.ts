@@ -79,7 +79,8 @@ export function wantedMappings(bindings: Record<string, PortBinding[] | null> | 
         const range = portRange(hp, 'hostPort');
         out.push({ hostIp, hostPort: 0, containerPort, protocol, hostRange: range });
       } else {
-        out.push({ hostIp, hostPort: hp ? portRange(hp, 'hostPort')[0] : 0, containerPort, protocol });
+        // HostPort "0" (testcontainers sends it) means any port, as with dockerd.
+        out.push({ hostIp, hostPort: hp && hp !== '0' ? portRange(hp, 'hostPort')[0] : 0, containerPort, protocol });
       }
       bound.add(`${containerPort}/${protocol}`);
     }

@@ -47,15 +47,40 @@ export interface OciRuntimeOptions {
 /** conmon's attach packets: one byte for the stream (2 stdout, 3 stderr), then the payload. */
 class ConmonAttach extends EventEmitter implements AttachConnection {
   private inputEnded = false;
+  /**
+   * Output that arrives before anyone listens (an exec that prints and exits while its starter is still
+   * awaiting the PID) is held, with the end, and handed to the first 'data' listener.
+   */
+  private held: [1 | 2, Buffer][] | undefined = [];
+  private ended = false;
   constructor(private readonly sock: SeqpacketSocket) {
     super();
     sock.on('data', (b: Buffer) => {
       if (b.length < 1) return;
-      this.emit('data', b[0] === 3 ? 2 : 1, b.subarray(1));
+      const stream = b[0] === 3 ? 2 : 1;
+      if (this.held) this.held.push([stream, b.subarray(1)]); else this.emit('data', stream, b.subarray(1));
     });
-    sock.on('end', () => this.emit('end'));
-    sock.on('close', () => this.emit('end'));
+    const end = () => {
+      if (this.ended) return;
+      this.ended = true;
+      if (!this.held) this.emit('end');
+    };
+    sock.on('end', end);
+    sock.on('close', end);
     sock.on('error', (e: Error) => this.emit('error', e));
+  }
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    super.on(event, listener as (...args: unknown[]) => void);
+    if (event === 'data' && this.held) {
+      const held = this.held;
+      this.held = undefined;
+      // After the caller has also attached its 'end' listener, in the same tick.
+      queueMicrotask(() => {
+        for (const [s, chunk] of held) this.emit('data', s, chunk);
+        if (this.ended) this.emit('end');
+      });
+    }
+    return this;
   }
   write(data: Buffer): void {
     if (this.inputEnded) return;
@@ -275,6 +300,11 @@ export class OciRuntime extends EventEmitter implements Runtime {
 
   async resume(id: string): Promise<void> {
     await run(this.runc, this.runcArgs('resume', id));
+  }
+
+  async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    const res = await run(this.runc, this.runcArgs('update', '--resources', '-', id), { input: JSON.stringify(resources), allowFailure: true });
+    if (res.code !== 0) throw new SystemError(`Cannot update container ${id}: ${(res.stderr || res.stdout).trim()}`);
   }
 
   async pids(id: string): Promise<number[]> {
