@@ -1,9 +1,10 @@
 /** Hardening: capabilities, seccomp, no-new-privileges, privileged, tmpfs, devices, groups, init, and the leaked-fd escape. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDaemon, teardown, type TestDaemon } from './harness.js';
+import { BERTH, startDaemon, teardown, type TestDaemon } from './harness.js';
 
 /** docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. */
 const DOCKER_DEFAULT_CAPS = '00000000a80425fb';
@@ -150,6 +151,24 @@ describe('security', () => {
     }
     const c = await d.berth(['run', '-d', '--name', 'target', 'busybox', 'sleep', '30']);
     assert.equal(c.code, 0, c.stderr);
+    // conmon (and runc under it) inherits nothing from the daemon but its stdio and sync pipe, even while
+    // the daemon holds other containers' attach sockets (node-unix-socket does not set SOCK_CLOEXEC).
+    const attach = spawn(BERTH, ['attach', 'target'], { env: { ...process.env, BERTH_HOST: d.host }, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await d.berth(['run', '-d', '--name', 'second', 'busybox', 'sleep', '30']);
+    assert.equal(second.code, 0, second.stderr);
+    const fdsOf = (pid: number) => new Map(readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try { return [fd, readlinkSync(`/proc/${pid}/fd/${fd}`)] as const; } catch { return [fd, ''] as const; }
+    }));
+    const daemonFds = new Set(fdsOf(d.proc.pid!).values());
+    const conmonPid = Number(readdirSync('/proc').find((p) => /^\d+$/.test(p) && (() => {
+      try { const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8'); return cmd.startsWith('/usr/bin/conmon') && cmd.includes(second.stdout.trim()); } catch { return false; }
+    })()));
+    assert.ok(conmonPid > 0, 'found the conmon of the second container');
+    const shared = [...fdsOf(conmonPid)].filter(([fd, target]) => Number(fd) > 3 && /^(socket|pipe):/.test(target) && daemonFds.has(target));
+    assert.deepEqual(shared, [], 'no descriptor of the daemon leaked into conmon');
+    attach.kill();
+    await d.berth(['rm', '-f', 'second']);
     for (let n = 3; n <= 9; n++) {
       const r = await d.berth(['exec', '-w', `/proc/self/fd/${n}`, 'target', 'ls', '../../../../']);
       assert.doesNotMatch(r.stdout + r.stderr, /\bwork\b|\blost\+found\b/, `exec -w /proc/self/fd/${n} reached the host`);

@@ -558,10 +558,10 @@ function duration(v: string | undefined, dflt: number): number {
 }
 
 function healthcheck(ins: Instruction, shell: string[]): unknown {
-  const first = (ins.json ? ins.args[0] : ins.args[0]?.split(/\s+/)[0])?.toUpperCase();
-  if (first === 'NONE') return { Test: ['NONE'] };
-  const rest = ins.json ? ins.args.slice(1) : [ins.args[0]!.replace(/^\s*CMD\s+/i, '')];
-  const test = ins.json ? ['CMD', ...rest] : ['CMD-SHELL', rest[0]!];
+  // The parser gives ['NONE'] or ['CMD', ...the JSON words] / ['CMD', 'the shell text'].
+  if (ins.args[0]?.toUpperCase() === 'NONE') return { Test: ['NONE'] };
+  const rest = ins.args.slice(1);
+  const test = ins.json ? ['CMD', ...rest] : ['CMD-SHELL', rest.join(' ')];
   void shell;
   return {
     Test: test,

@@ -23,6 +23,9 @@ import { registerSaveLoad } from './commands/save-load.js';
 import { registerSystem } from './commands/system.js';
 import { registerNetwork } from './commands/network.js';
 import { registerPort } from './commands/port.js';
+import { registerStats } from './commands/stats.js';
+import { registerCp } from './commands/cp.js';
+import { registerUpdate } from './commands/update.js';
 import { registerVolume } from './commands/volume.js';
 
 function program(): Command {
@@ -39,6 +42,7 @@ function program(): Command {
     register(p);
   }
   for (const register of [registerNetwork, registerPort, registerVolume]) register(p);
+  for (const register of [registerStats, registerCp, registerUpdate]) register(p);
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
   return p;
 }
@@ -65,7 +69,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
   container: {
     ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], run: ['run'],
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
-    pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
+    pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], stats: ['stats'], cp: ['cp'], update: ['update'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
   system: { df: ['system-df'], info: ['info'] },
 };

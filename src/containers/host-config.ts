@@ -3,7 +3,7 @@
  * OCI spec at start (limits, privileges, seccomp, devices, tmpfs, init) for the `oci` runtime.
  */
 import { InvalidParameterError } from '../errors/index.js';
-import { applyResources, checkResources, rlimits } from './resources.js';
+import { applyResources, checkResources, rlimits, UPDATABLE } from './resources.js';
 import { applySecurity, checkSecurity, processSecurity } from './security.js';
 import type { HostConfig, RestartPolicy } from './types.js';
 
@@ -40,4 +40,30 @@ export async function applyHostConfig(spec: Record<string, unknown>, hc: HostCon
 export function execPrivileges(hc: HostConfig, uid: number, privileged: boolean): Record<string, unknown> {
   const rl = rlimits(hc);
   return { ...processSecurity(hc, uid, privileged), ...(rl ? { rlimits: rl } : {}) };
+}
+
+/**
+ * `docker update`: the record's HostConfig with the request's limits and restart policy, checked as dockerd
+ * checks them (zero means "unchanged", as the docker CLI sends every field).
+ */
+export function updatedHostConfig(current: HostConfig, body: Record<string, unknown>): { hostConfig: HostConfig; warnings: string[] } {
+  const hc: HostConfig = { ...current };
+  for (const k of UPDATABLE) {
+    const v = body[k];
+    if (v === undefined || v === null || v === 0 || v === '') continue;
+    hc[k] = v;
+  }
+  if (typeof body.Memory === 'number' && body.Memory > 0 && !(typeof body.MemorySwap === 'number' && body.MemorySwap !== 0)) {
+    const swap = typeof current.MemorySwap === 'number' ? current.MemorySwap : 0;
+    if (swap > 0 && body.Memory > swap) {
+      throw new InvalidParameterError('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    }
+  }
+  const rp = body.RestartPolicy as Partial<RestartPolicy> | undefined;
+  if (rp?.Name) {
+    if (current.AutoRemove) throw new InvalidParameterError('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    hc.RestartPolicy = checkRestartPolicy(rp, false);
+  }
+  const warnings = checkResources(hc, { update: true });
+  return { hostConfig: hc, warnings };
 }

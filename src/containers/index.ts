@@ -23,11 +23,13 @@ import { containerChanges, upperAsLayer, type Change } from './changes.js';
 import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
-import { applyHostConfig, checkHostConfig } from './host-config.js';
+import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
 import { oomKilled } from './cgroups.js';
 import { resolveInRoot } from './rootpath.js';
 import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
+import { cgroupResources } from './resources.js';
+import type { CopyTarget } from './copy.js';
 import type { NetworkService } from '../network/index.js';
 import { netInfo, startNetworking, stopNetworking } from './networking.js';
 import type { MountPoint, VolumeService } from '../volumes/index.js';
@@ -39,6 +41,8 @@ export * from './types.js';
 export type { ExecConfig } from './exec.js';
 export type { Comparison, Side } from './compare.js';
 export { dockerTimestamp, type LogEntry } from './logs.js';
+export { sampleStats, type StatsSample } from './stats.js';
+export { archivePath, encodeStat, extractInto, statPath, type CopyTarget, type PathStat } from './copy.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -750,6 +754,47 @@ export class ContainerService extends EventEmitter {
     await Promise.allSettled([...this.locks.values()]);
   }
 
+  // ---- update, cp ----
+
+  /** `docker update`: new limits and restart policy in the record; a running container gets the limits from the runtime at once. */
+  async update(ref: string, body: Record<string, unknown>): Promise<{ Warnings: string[] }> {
+    const c = this.get(ref);
+    return this.locked(c.Id, async () => {
+      const { hostConfig, warnings } = updatedHostConfig(c.HostConfig, body ?? {});
+      const rt = this.runtimeOf(c);
+      if (c.State.Running) {
+        if (rt.name !== 'oci' || !rt.update) throw new InvalidParameterError(`the ${rt.name} runtime cannot change the limits of a running container`);
+        await rt.update(c.Id, cgroupResources(hostConfig));
+      }
+      c.HostConfig = hostConfig;
+      this.save(c);
+      this.emit('event', 'update', c);
+      return { Warnings: warnings };
+    });
+  }
+
+  /**
+   * Runs `fn` on the container's filesystem as it sees it (root, volumes, bind mounts), mounting the root
+   * for the while when the container is stopped. Holds the container's lock, so it cannot start or be
+   * cleaned up under the copy.
+   */
+  async withFilesystem<T>(ref: string, fn: (t: CopyTarget, c: ContainerRecord) => Promise<T>): Promise<T> {
+    const c = this.get(ref);
+    return this.locked(c.Id, async () => {
+      const merged = join(this.dir(c.Id), 'merged');
+      const mounted = await isMounted(merged);
+      if (!mounted) await this.mountRootfs(c, await this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); }));
+      const mounts = ((c.Mounts ?? []) as { Type?: string; Source?: string; Destination?: string }[])
+        .filter((m) => (m.Type === 'bind' || m.Type === 'volume') && m.Source && m.Destination)
+        .map((m) => ({ source: m.Source!, destination: m.Destination! }));
+      try {
+        return await fn({ root: merged, mounts, name: c.Name.slice(1) }, c);
+      } finally {
+        if (!mounted) await unmount(merged).catch(() => {});
+      }
+    });
+  }
+
   // ---- restart policies ----
 
   /** A user's stop or kill: the policy must not bring it back (dockerd's HasBeenManuallyStopped). */
@@ -780,6 +825,7 @@ export class ContainerService extends EventEmitter {
 
   /** After the daemon started: health checks of running containers, and the restart policies of stopped ones. */
   private resumePolicies(): void {
+    this.restarts.release();
     for (const c of this.records.values()) {
       if (c.State.Running) { this.health.resume(c); continue; }
       if (!this.restarts.atBoot(c)) continue;

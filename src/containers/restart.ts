@@ -19,6 +19,8 @@ export interface RestartDeps {
 export class RestartManager {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly delays = new Map<string, number>();
+  /** Until the daemon has reconciled every container (and the network), restarts wait: see `release`. */
+  private held = true;
 
   constructor(private readonly deps: RestartDeps) {}
 
@@ -62,6 +64,7 @@ export class RestartManager {
 
   schedule(id: string, delay: number): void {
     this.cancel(id);
+    if (this.held) return; // `release` schedules every container that waits in State.Restarting
     const t = setTimeout(() => {
       this.timers.delete(id);
       void this.deps.restart(id);
@@ -80,6 +83,11 @@ export class RestartManager {
   forget(id: string): void {
     this.cancel(id);
     this.delays.delete(id);
+  }
+
+  /** The daemon finished starting: from now on restarts run. */
+  release(): void {
+    this.held = false;
   }
 
   shutdown(): void {

@@ -10,12 +10,27 @@ import { InvalidParameterError } from '../errors/index.js';
 
 const MAX_LINKS = 40;
 
+/** A bind mount or volume in the container's view: `destination` inside shows `source` on the host. */
+export interface RootMount { destination: string; source: string }
+
 /**
  * The host path of `path` inside `root`, every symlink followed within the root (as moby's
  * FollowSymlinkInScope). With `keepLast` the final component is not followed (cp copies a link as a link).
- * Components that do not exist are kept as they are.
+ * Components that do not exist are kept as they are. `mounts` (volumes, bind mounts) lay other host
+ * directories over parts of the tree, as the container sees them.
  */
-export async function resolveInRoot(root: string, path: string, opts: { keepLast?: boolean } = {}): Promise<string> {
+export async function resolveInRoot(root: string, path: string, opts: { keepLast?: boolean; mounts?: RootMount[] } = {}): Promise<string> {
+  return (await resolveInContainer(root, path, opts)).host;
+}
+
+/** The same, also giving the path as the container sees it. */
+export async function resolveInContainer(root: string, path: string, opts: { keepLast?: boolean; mounts?: RootMount[] } = {}): Promise<{ host: string; inside: string }> {
+  const mounts = [...(opts.mounts ?? [])].sort((a, b) => b.destination.length - a.destination.length);
+  const hostOf = (done: string[]): string => {
+    const inside = `/${done.join('/')}`;
+    const m = mounts.find((x) => inside === x.destination || inside.startsWith(`${x.destination.replace(/\/$/, '')}/`));
+    return m ? join(m.source, inside.slice(m.destination.length)) : join(root, inside);
+  };
   const parts = path.split('/').filter((p) => p && p !== '.');
   const done: string[] = [];
   let links = 0;
@@ -23,7 +38,7 @@ export async function resolveInRoot(root: string, path: string, opts: { keepLast
     const part = parts.shift()!;
     if (part === '..') { done.pop(); continue; }
     if (opts.keepLast && parts.length === 0) { done.push(part); break; }
-    const host = join(root, ...done, part);
+    const host = hostOf([...done, part]);
     const st = await lstat(host).catch(() => undefined);
     if (!st?.isSymbolicLink()) { done.push(part); continue; }
     if (++links > MAX_LINKS) throw new InvalidParameterError(`too many levels of symbolic links: ${path}`);
@@ -31,11 +46,5 @@ export async function resolveInRoot(root: string, path: string, opts: { keepLast
     if (target.startsWith('/')) done.length = 0;
     parts.unshift(...target.split('/').filter((p) => p && p !== '.'));
   }
-  return join(root, ...done);
-}
-
-/** The in-container path of a host path under `root` (for messages and stat headers). */
-export function insidePath(root: string, host: string): string {
-  const rel = host.slice(root.length).replace(/^\/+/, '');
-  return `/${rel}`;
+  return { host: hostOf(done), inside: `/${done.join('/')}` };
 }

@@ -8,6 +8,7 @@
  *   attach (fd 5) conmon says when that socket is listening;
  *   sync (fd 3)   conmon reports the PID (or runc's error), then the exit code.
  */
+import { withOnlyFds } from './close-fds.js';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,7 +75,7 @@ export async function conmonExec(
     '-e', '--exec-process-spec', spec, ...(opts.attach ? ['--exec-attach'] : []),
     ...(opts.stdin ? ['-i'] : []), ...(opts.terminal ? ['-t'] : []),
   ];
-  const child = spawn(p.conmon, args, {
+  const child = spawn(...withOnlyFds(5, p.conmon, args), {
     detached: true,
     cwd: p.dir, // conmon may write an `oom` file into its working directory
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],

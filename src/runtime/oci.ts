@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
+import { withOnlyFds } from './close-fds.js';
 import { conmonExec } from './oci-exec.js';
 import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
 
@@ -171,7 +172,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     // With a TTY, detaching (Ctrl-P Ctrl-Q) closes the client's connection, which must not end the shell's input.
     if (opts.stdin && (!opts.stdinOnce || opts.terminal)) args.push('--leave-stdin-open');
     if (opts.terminal) args.push('-t');
-    const child = spawn(this.conmon, args, {
+    const child = spawn(...withOnlyFds(3, this.conmon, args), {
       detached: true,
       cwd: bundle,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],

@@ -1,11 +1,54 @@
 /** `berth ps` */
 import type { Command } from 'commander';
 import { ago, ellipsis, shortId, table } from '../format.js';
+import { formatList } from '../go-format.js';
 import { clientOf, collect } from '../context.js';
 import { filterQuery } from './images.js';
 import { displayPorts, type ApiPort } from './port.js';
 
-interface Summary { Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; Ports: ApiPort[] }
+interface Summary {
+  Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; State: string; Ports: ApiPort[];
+  Labels?: Record<string, string>; Mounts?: { Name?: string; Source?: string }[]; NetworkSettings?: { Networks?: Record<string, unknown> };
+}
+
+const DEFAULT_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+
+/** The docker CLI's column names for the fields of `ps --format`. */
+const HEADERS: Record<string, string> = {
+  Command: 'COMMAND', CreatedAt: 'CREATED AT', ID: 'CONTAINER ID', Image: 'IMAGE', Labels: 'LABELS', LocalVolumes: 'LOCAL VOLUMES',
+  Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Ports: 'PORTS', RunningFor: 'CREATED', Size: 'SIZE', State: 'STATE', Status: 'STATUS',
+};
+
+/** Go's time.Time String(): `2006-01-02 15:04:05 -0700 MST`. */
+function goTime(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  const off = -d.getTimezoneOffset();
+  const zone = off === 0 ? 'UTC' : Intl.DateTimeFormat('en', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? '';
+  const sign = off >= 0 ? '+' : '-';
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)} ${zone}`;
+}
+
+/** One container as the docker CLI's ps formatter sees it (keys in the order `{{json .}}` prints them). */
+function row(c: Summary, trunc: boolean): Record<string, string> {
+  const mounts = (c.Mounts ?? []).map((m) => m.Name || m.Source || '').filter(Boolean);
+  return {
+    Command: JSON.stringify(trunc ? ellipsis(c.Command, 20) : c.Command),
+    CreatedAt: goTime(c.Created),
+    ID: trunc ? shortId(c.Id) : c.Id,
+    Image: c.Image,
+    Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+    LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Name).length),
+    Mounts: mounts.map((m) => (trunc ? ellipsis(m, 15) : m)).join(','),
+    Names: c.Names.map((n) => n.slice(1)).join(','),
+    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
+    Ports: displayPorts(c.Ports ?? []),
+    RunningFor: ago(c.Created),
+    Size: '0B',
+    State: c.State,
+    Status: c.Status,
+  };
+}
 
 export function registerPs(program: Command): void {
   program.command('ps').description('List containers')
@@ -15,7 +58,8 @@ export function registerPs(program: Command): void {
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
     .option('-n, --last <n>', 'Show n last created containers (includes all states)')
     .option('-l, --latest', 'Show the latest created container (includes all states)')
-    .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; filter?: string[]; last?: string; latest?: boolean }, cmd: Command) => {
+    .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; filter?: string[]; last?: string; latest?: boolean; format?: string }, cmd: Command) => {
       const limit = o.latest ? 1 : o.last ? Number(o.last) : undefined;
       const list = await clientOf(cmd).json<Summary[]>('GET', '/containers/json', {
         query: { all: !!o.all || limit !== undefined, filters: filterQuery(o.filter ?? []), limit },
@@ -25,12 +69,15 @@ export function registerPs(program: Command): void {
         process.stdout.write(list.map((c) => `${trunc ? shortId(c.Id) : c.Id}\n`).join(''));
         return;
       }
+      if (o.format && o.format !== 'table') {
+        const format = o.format === 'json' ? '{{json .}}' : o.format;
+        process.stdout.write(formatList(format, list.map((c) => row(c, trunc)), HEADERS, DEFAULT_TABLE));
+        return;
+      }
       const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
       for (const c of list) {
-        rows.push([
-          trunc ? shortId(c.Id) : c.Id, c.Image, JSON.stringify(trunc ? ellipsis(c.Command, 20) : c.Command), ago(c.Created), c.Status, displayPorts(c.Ports ?? []),
-          c.Names.map((n) => n.slice(1)).join(','),
-        ]);
+        const r = row(c, trunc);
+        rows.push([r.ID!, r.Image!, r.Command!, r.RunningFor!, r.Status!, r.Ports!, r.Names!]);
       }
       process.stdout.write(table(rows));
     });

@@ -1,0 +1,82 @@
+/** `/containers/{id}/stats`, `/update` and `/archive` (cp): what people do to a container's resources and files. */
+import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { archivePath, encodeStat, extractInto, sampleStats, statPath, type StatsSample } from '../containers/index.js';
+import { InvalidParameterError } from '../errors/index.js';
+import type { Engine } from './engine.js';
+import { boolParam, readJson, sendJson, type Router } from './router.js';
+
+const STATS_INTERVAL_MS = 1000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function containerOpsRoutes(r: Router, engine: Engine): void {
+  const cs = engine.containers;
+
+  r.on('GET', '/containers/{id}/stats', async ({ req, res, params, query }) => {
+    const id = cs.get(params.id!).Id;
+    const stream = boolParam(query, 'stream', true);
+    const oneShot = boolParam(query, 'one-shot');
+    if (oneShot && stream) throw new InvalidParameterError('cannot have stream=true and one-shot=true');
+    const current = () => cs.find(id);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    let closed = false;
+    req.on('close', () => { closed = true; });
+    res.on('close', () => { closed = true; });
+    const first = current();
+    if (!first) { res.end(); return; }
+    let prev: StatsSample = await sampleStats(first);
+    if (!stream) {
+      // As dockerd: without one-shot, a second sample a tick later, so precpu_stats is filled and CPU % means something.
+      if (!oneShot && first.State.Running) {
+        await sleep(STATS_INTERVAL_MS);
+        const again = current();
+        if (again) prev = await sampleStats(again, prev);
+      }
+      res.end(`${JSON.stringify(prev)}\n`);
+      return;
+    }
+    res.write(`${JSON.stringify(prev)}\n`);
+    while (!closed) {
+      await sleep(STATS_INTERVAL_MS);
+      const c = current();
+      if (closed || !c || !c.State.Running) break;
+      prev = await sampleStats(c, prev);
+      res.write(`${JSON.stringify(prev)}\n`);
+    }
+    res.end();
+  });
+
+  r.on('POST', '/containers/{id}/update', async ({ req, res, params }) => {
+    const body = await readJson<Record<string, unknown>>(req);
+    sendJson(res, 200, await cs.update(params.id!, body));
+  });
+
+  r.on('HEAD', '/containers/{id}/archive', async ({ res, params, query }) => {
+    const path = query.get('path') ?? '';
+    const stat = await cs.withFilesystem(params.id!, (t) => statPath(t, path));
+    res.writeHead(200, { 'X-Docker-Container-Path-Stat': encodeStat(stat), 'Content-Type': 'application/json' });
+    res.end();
+  });
+
+  r.on('GET', '/containers/{id}/archive', async ({ res, params, query }) => {
+    const path = query.get('path') ?? '';
+    await cs.withFilesystem(params.id!, async (t) => {
+      const { stat, tar } = await archivePath(t, path);
+      res.writeHead(200, { 'X-Docker-Container-Path-Stat': encodeStat(stat), 'Content-Type': 'application/x-tar' });
+      await pipeline(tar, res);
+    });
+  });
+
+  r.on('PUT', '/containers/{id}/archive', async ({ req, res, params, query }) => {
+    const path = query.get('path') ?? '';
+    await cs.withFilesystem(params.id!, (t, c) => extractInto(t, path, req as IncomingMessage, {
+      noOverwriteDirNonDir: boolParam(query, 'noOverwriteDirNonDir'),
+      copyUIDGID: boolParam(query, 'copyUIDGID'),
+      readonlyRootfs: !!c.HostConfig.ReadonlyRootfs,
+    }));
+    res.writeHead(200).end();
+  });
+}
