@@ -22,6 +22,13 @@ describe('Engine API', () => {
     assert.equal(v.Os, 'linux');
   });
 
+  test('an endpoint berth lacks is a 501 naming it, and the daemon log says which', async () => {
+    const r = await d.api('GET', '/v1.45/swarm');
+    assert.equal(r.status, 501);
+    assert.deepEqual(JSON.parse(r.body), { message: 'berth does not implement GET /swarm' });
+    assert.match(d.log(), /not implemented: GET \/swarm/);
+  });
+
   test('a malformed body is a 400 with a JSON message', async () => {
     const r = await d.api('POST', '/v1.45/containers/create', '{"Image": "busybox",');
     assert.equal(r.status, 400);

@@ -44,7 +44,9 @@ export class Router {
       const route = this.routes.find((r) => r.method === req.method && r.pattern.test(path));
       if (!route) {
         const known = this.routes.some((r) => r.pattern.test(path));
-        sendError(res, known ? 405 : 404, known ? `method ${req.method} not allowed` : `page not found`);
+        // Name the endpoint, in the answer and in the daemon's log, so a client's missing call is easy to find.
+        process.stderr.write(`${new Date().toISOString()} api: not implemented: ${req.method} ${path}\n`);
+        sendError(res, known ? 405 : 501, known ? `method ${req.method} not allowed for ${path}` : `berth does not implement ${req.method} ${path}`);
         return;
       }
       const m = route.pattern.exec(path)!;

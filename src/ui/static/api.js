@@ -48,7 +48,7 @@ export async function del(path, opts) {
 
 /** Whether an error says the route does not exist in this daemon (as opposed to a missing object). */
 export function isMissingRoute(err) {
-  return err instanceof ApiError && (err.status === 405 || (err.status === 404 && /page not found/i.test(err.message)));
+  return err instanceof ApiError && (err.status === 405 || err.status === 501 || (err.status === 404 && /page not found/i.test(err.message)));
 }
 
 /** Reads a response body as newline-separated JSON values (events, stats), calling `onValue` for each. */
