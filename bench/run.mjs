@@ -220,6 +220,7 @@ async function runcFloor(lowerDir) {
 
 const LABELS = {
   berth: 'berth run --rm busybox true',
+  berthNoNet: '  … with --network none',
   dockerCli: 'docker CLI -> berth socket',
   runc: 'runc run + delete (floor)',
   node: 'node -e 0 (bare Node start-up)',
@@ -234,6 +235,8 @@ async function startupBench() {
   const lower = JSON.parse(await berth(['inspect', 'busybox']))[0]?.GraphDriver?.Data?.LowerDir?.split(':')[0];
   const scenarios = {
     berth: () => berth(['run', '--rm', 'busybox', 'true']),
+    // The floor has no network either: this row is the like-for-like one; the bridge's cost is the difference.
+    berthNoNet: () => berth(['run', '--rm', '--network', 'none', 'busybox', 'true']),
     dockerCli: existsSync(DOCKER) ? dockerRun(host.slice(7)) : undefined,
     runc: await runcFloor(lower),
     // How much of the berth figure is just starting Node, which no daemon-side work can win back.
