@@ -22,10 +22,10 @@ describe('Engine API', () => {
     assert.equal(v.Os, 'linux');
   });
 
-  test('an endpoint berth lacks is a 501 naming it, and the daemon log says which', async () => {
+  test('an endpoint berth lacks is a 404 naming it, and the daemon log says which', async () => {
     const r = await d.api('GET', '/v1.45/swarm');
-    assert.equal(r.status, 501);
-    assert.deepEqual(JSON.parse(r.body), { message: 'berth does not implement GET /swarm' });
+    assert.equal(r.status, 404);
+    assert.deepEqual(JSON.parse(r.body), { message: 'page not found: berth does not implement GET /swarm' });
     assert.match(d.log(), /not implemented: GET \/swarm/);
   });
 

@@ -45,8 +45,10 @@ export class Router {
       if (!route) {
         const known = this.routes.some((r) => r.pattern.test(path));
         // Name the endpoint, in the answer and in the daemon's log, so a client's missing call is easy to find.
+        // 404, as dockerd answers unknown paths: clients fall back on it (`docker inspect NAME` tries a container,
+        // then an image, and a path that cannot be a container route must read as "not a container").
         process.stderr.write(`${new Date().toISOString()} api: not implemented: ${req.method} ${path}\n`);
-        sendError(res, known ? 405 : 501, known ? `method ${req.method} not allowed for ${path}` : `berth does not implement ${req.method} ${path}`);
+        sendError(res, known ? 405 : 404, known ? `method ${req.method} not allowed for ${path}` : `page not found: berth does not implement ${req.method} ${path}`);
         return;
       }
       const m = route.pattern.exec(path)!;
