@@ -84,7 +84,7 @@ describe('the vm runtime', () => {
   test('kill switches the VM off; wait reports 137; rm -f of a running VM leaves nothing', T, async () => {
     const a = (await d.berth(['run', '-d', '--runtime', 'vm', 'busybox', 'sleep', '1000'])).stdout.trim();
     seen.push(a);
-    await waitFor(() => qemuProcesses(d).length === 1, 30_000, 'QEMU to start');
+    await waitFor(() => qemuProcesses(d).length === 1, 120_000, 'QEMU to start');
     const waiting = d.berth(['wait', a], BOOT);
     assert.equal((await d.berth(['kill', a])).code, 0);
     assert.equal((await waiting).stdout, '137\n');
@@ -92,7 +92,7 @@ describe('the vm runtime', () => {
     await d.berth(['rm', a]);
     const b = (await d.berth(['run', '-d', '--runtime', 'vm', 'busybox', 'sleep', '1000'])).stdout.trim();
     seen.push(b);
-    await waitFor(() => qemuProcesses(d).length === 1, 30_000, 'QEMU to start');
+    await waitFor(() => qemuProcesses(d).length === 1, 120_000, 'QEMU to start');
     assert.equal((await d.berth(['rm', '-f', b], BOOT)).code, 0);
     assert.deepEqual(qemuProcesses(d), []);
     assert.deepEqual(readdirSync(join(d.execRoot, 'vm', 'bundles')), []);
