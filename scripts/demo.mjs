@@ -55,6 +55,10 @@ berth(['run', '--rm', 'busybox', 'sh', '-c',
   'echo "PID of the shell: $$ (its own PID namespace)"; echo "hostname: $(hostname)"; echo "kernel: $(uname -r) (the host\'s: containers share it)"; echo "processes:"; ps -o pid,user,args'],
 { stdio: 'inherit' });
 
+step('the same image as a micro-VM with its own kernel: berth compare busybox uname -r');
+const cmp = berth(['compare', 'busybox', 'uname', '-r'], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (cmp.status !== 0) console.log('(the vm runtime could not run here; see the message above)');
+
 step('berth images');
 berth(['images'], { stdio: 'inherit' });
 
