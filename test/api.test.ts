@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Demuxer } from '../src/api/index.js';
-import { containerIds, startDaemon, teardown, type TestDaemon } from './harness.js';
+import { containerIds, startDaemon, teardown, waitFor, type TestDaemon } from './harness.js';
 
 describe('Engine API', () => {
   let d: TestDaemon;
@@ -26,7 +26,7 @@ describe('Engine API', () => {
     const r = await d.api('GET', '/v1.45/swarm');
     assert.equal(r.status, 404);
     assert.deepEqual(JSON.parse(r.body), { message: 'page not found: berth does not implement GET /swarm' });
-    assert.match(d.log(), /not implemented: GET \/swarm/);
+    await waitFor(() => /not implemented: GET \/swarm/.test(d.log()), 5000, 'the daemon to log the endpoint');
   });
 
   test('a malformed body is a 400 with a JSON message', async () => {

@@ -121,8 +121,13 @@ describe('docker-compose', { skip: !existsSync(COMPOSE) && 'docker-compose is no
     const b = await hit(port);
     assert.ok(b > a, `the count grows: ${a} then ${b}`);
     // The network alias from the compose file resolves too.
-    const viaAlias = await ok(['exec', '-T', 'web', 'wget', '-qO-', 'http://counter:8000/cgi-bin/incr']);
-    assert.match(viaAlias.stdout, /^\d+$/);
+    // KNOWN ISSUE (see the db exec below): a fast exec through compose now and then comes back empty; retried.
+    let viaAlias = '';
+    for (let i = 0; i < 5 && !/^\d+$/.test(viaAlias.trim()); i++) {
+      viaAlias = (await ok(['exec', '-T', 'web', 'wget', '-qO-', 'http://counter:8000/cgi-bin/incr'])).stdout;
+      if (!/^\d+$/.test(viaAlias.trim())) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.match(viaAlias.trim(), /^\d+$/);
   });
 
   test('logs, logs -f with a timeout', async () => {
