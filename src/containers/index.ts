@@ -30,7 +30,7 @@ import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
 import { cgroupResources } from './resources.js';
 import type { CopyTarget } from './copy.js';
-import type { NetworkService } from '../network/index.js';
+import { hostsFile, type NetworkService } from '../network/index.js';
 import { netInfo, startNetworking, stopNetworking } from './networking.js';
 import type { MountPoint, VolumeService } from '../volumes/index.js';
 import { prepareMounts, startMounts } from './mounting.js';
@@ -309,7 +309,7 @@ export class ContainerService extends EventEmitter {
     try {
       for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true });
       await writeFile(record.HostnamePath, `${record.Config.Hostname}\n`);
-      await writeFile(record.HostsPath, hostsFile(record.Config.Hostname));
+      await writeFile(record.HostsPath, hostsFile(record.Config.Hostname, '', undefined, []));
       await writeFile(record.ResolvConfPath, await resolvConf());
       this.save(record);
       this.volumes?.acquire(id, record.Mounts as MountPoint[]);
@@ -872,19 +872,6 @@ function withDefaults(env: string[], hostname: string, tty: boolean, home: strin
   out.push(...env.filter((e) => !e.startsWith('HOSTNAME=')));
   if (!has('HOME')) out.push(`HOME=${home}`);
   return out;
-}
-
-function hostsFile(hostname: string): string {
-  return [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    `127.0.0.1\t${hostname}`,
-    '',
-  ].join('\n');
 }
 
 async function resolvConf(): Promise<string> {

@@ -30,6 +30,7 @@ import {
 
 export * from './types.js';
 export { parsePublish } from './ports.js';
+export { hostsFile } from './etc.js';
 
 export interface NetworkOptions {
   execRoot: string;
