@@ -206,5 +206,38 @@ describe('stats, cp, update, port, ps --format', () => {
     assert.match(lines[1]!, /^busy\s+Up /);
     const bad = await d.berth(['ps', '--format', '{{range .}}x{{end}}']);
     assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /template parsing error: .*range can't iterate over/);
+  });
+
+  test('ps/images/network ls/volume ls --format: range, if/else, join, upper/lower, println, .Label, table; the same output as the docker CLI', async () => {
+    const r = await d.berth(['run', '-d', '--name', 'lbl', '--label', 'com.example.role=db', '--label', 'tier=back', 'busybox', 'sleep', '60']);
+    assert.equal(r.code, 0, r.stderr);
+    seen.push(r.stdout.trim());
+    assert.equal((await d.berth(['network', 'create', '--label', 'com.example.net=blue', 'fmtnet'])).code, 0);
+    assert.equal((await d.berth(['volume', 'create', '--label', 'com.example.vol=red', 'fmtvol'])).code, 0);
+    const ps = ['ps', '--filter', 'name=lbl'];
+    const cases: [string[], string, string][] = [
+      [ps, '{{.Label "com.example.role"}}|{{.Label "nope"}}|{{upper .Names}}|{{lower "ABC"}}', 'db||LBL|abc\n'],
+      [ps, '{{range split .Labels ","}}{{println .}}{{end}}', 'com.example.role=db\ntier=back\n\n'],
+      [ps, '{{if eq .State "running"}}up{{else}}down{{end}} {{join (split .Names ",") "+"}}', 'up lbl\n'],
+      [ps, 'table {{.Names}}\t{{.Label "com.example.role"}}', 'NAMES     role\nlbl       db\n'],
+      [['images', 'busybox'], 'table {{.Repository}}\t{{.Tag}}', 'REPOSITORY   TAG\nbusybox      latest\n'],
+      [['images', 'busybox'], '{{if .Tag}}{{.Repository}}:{{.Tag}}{{end}}', 'busybox:latest\n'],
+      [['network', 'ls', '--filter', 'name=fmtnet'], '{{.Name}} {{.Label "com.example.net"}} {{.Internal}}', 'fmtnet blue false\n'],
+      [['network', 'ls', '--filter', 'name=fmtnet'], 'table {{.Name}}\t{{.Driver}}', 'NAME      DRIVER\nfmtnet    bridge\n'],
+      [['volume', 'ls', '--filter', 'name=fmtvol'], '{{.Name}}={{.Label "com.example.vol"}} {{.Labels}}', 'fmtvol=red com.example.vol=red\n'],
+      [['volume', 'ls', '--filter', 'name=fmtvol'], 'table {{.Name}}\t{{.Driver}}', 'VOLUME NAME   DRIVER\nfmtvol        local\n'],
+    ];
+    for (const [cmd, format, want] of cases) {
+      const b = await d.berth([...cmd, '--format', format]);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(b.stdout, want, `berth ${cmd.join(' ')} --format ${format}`);
+      if (!hasDocker) continue;
+      const k = await d.docker([...cmd, '--format', format]);
+      assert.equal(k.stdout, want, `docker ${cmd.join(' ')} --format ${format}: ${k.stderr}`);
+    }
+    await d.berth(['rm', '-f', 'lbl']);
+    await d.berth(['network', 'rm', 'fmtnet']);
+    await d.berth(['volume', 'rm', 'fmtvol']);
   });
 });

@@ -1,43 +1,62 @@
 /**
- * `--format` for list commands (`ps`, `stats`), the subset of Go templates people use with them:
- * `{{.Field}}`, `{{.Field.Sub}}`, `{{json .}}`, `{{json .Field}}`, `{{upper .Field}}`, `{{lower .Field}}`,
- * `\t` and `\n`; a leading `table` aligns the cells as docker's tabwriter and adds the header row.
+ * `--format` for list commands (`ps`, `images`, `network ls`, `volume ls`, `stats`), as the docker
+ * CLI's formatter: the Go template (see go-template.ts) runs once per row and each row ends in a
+ * newline; `\t` and `\n` written literally become tab and newline; a leading `table` runs the
+ * template once more on the column names for the header row (with docker's header functions, which
+ * leave names as they are) and aligns everything with Go's tabwriter.
  */
-import { table } from './format.js';
+import { goStruct, HEADER_FUNCS, parseTemplate, tabwrite, TemplateError } from './go-template.js';
 
-const ACTION = /\{\{-?\s*(?:(json|upper|lower|title)\s+)?\.([\w.]*)\s*-?\}\}/g;
-
-function lookup(ctx: unknown, path: string): unknown {
-  let v: unknown = ctx;
-  for (const k of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[k];
-  return v;
+/** `.Label "com.example.name"` of a row: the value of that label, or ''. */
+export function labelMethod(labels: Record<string, string> | null | undefined): (name: unknown) => string {
+  return (name: unknown) => (labels ?? {})[String(name)] ?? '';
 }
 
-function render(tpl: string, ctx: unknown): string {
-  const unknownAction = /\{\{(?![-\s]*(?:(?:json|upper|lower|title)\s+)?\.[\w.]*\s*-?\}\})[^}]*\}\}/.exec(tpl);
-  if (unknownAction) throw new Error(`template: unsupported action ${unknownAction[0]} (berth understands {{.Field}}, {{json .}}, {{json .Field}}, {{upper .X}}, {{lower .X}})`);
-  return tpl.replace(ACTION, (_m, fn: string | undefined, path: string) => {
-    const v = lookup(ctx, path);
-    if (fn === 'json') return JSON.stringify(v ?? null);
-    if (path && v === undefined) throw new Error(`template: can't evaluate field ${path.split('.').pop()}`);
-    const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    if (fn === 'upper') return s.toUpperCase();
-    if (fn === 'lower') return s.toLowerCase();
-    if (fn === 'title') return s.replace(/\b\w/g, (c) => c.toUpperCase());
-    return s;
-  });
+/** docker's SubHeaderContext.Label: the last dotted part of the key, `-` and `_` as spaces. */
+function headerLabel(name: unknown): string {
+  return String(name).split('.').pop()!.replace(/[-_]/g, ' ');
+}
+
+function parse(tpl: string) {
+  try {
+    return parseTemplate(tpl);
+  } catch (e) {
+    if (e instanceof TemplateError) throw new Error(`template parsing error: ${e.message}`);
+    throw e;
+  }
+}
+
+function run(t: ReturnType<typeof parseTemplate>, data: unknown, funcs?: typeof HEADER_FUNCS): string {
+  try {
+    return t.execute(data, funcs);
+  } catch (e) {
+    if (e instanceof TemplateError) throw new Error(`template parsing error: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
  * The rows of a list command with a `--format`. `defaultTable` is the command's default `table …`
- * template (what `--format table` means); `headers` names each field's column.
+ * template (what `--format table` means); `headers` names each field's column. `typeName` is the
+ * Go type docker's message names when a template asks for a field the rows lack.
  */
-export function formatList(format: string, rows: Record<string, unknown>[], headers: Record<string, string>, defaultTable: string): string {
-  let tpl = format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
-  const isTable = /^table(\s|$)/.test(tpl);
-  if (!isTable) return rows.map((r) => `${render(tpl, r)}\n`).join('');
-  tpl = tpl.replace(/^table\s*/, '') || defaultTable.replace(/^table\s*/, '').replace(/\\t/g, '\t');
-  const head = render(tpl, headers);
-  const cells = [head, ...rows.map((r) => render(tpl, r))].map((line) => line.split('\t'));
-  return table(cells);
+export function formatList(format: string, rows: Record<string, unknown>[], headers: Record<string, string>, defaultTable: string, typeName = '*formatter.Context'): string {
+  let tpl = format;
+  const isTable = tpl.startsWith('table');
+  if (isTable) {
+    tpl = tpl.slice('table'.length).replace(/^ +| +$/g, '');
+    if (!tpl) tpl = defaultTable.replace(/^table\s*/, '');
+  } else tpl = tpl.replace(/^ +| +$/g, '');
+  tpl = tpl.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  const t = parse(tpl);
+  let body = '';
+  for (const r of rows) body += `${run(t, goStruct({ ...r }, typeName))}\n`;
+  if (!isTable) return body;
+  const head = run(t, { ...headers, Label: headerLabel }, HEADER_FUNCS);
+  return tabwrite(`${head}\n${body}`);
+}
+
+/** `inspect -f`/`--format` on decoded JSON (a map: a missing key is `<no value>`), with a newline after each value. */
+export function formatValue(format: string, value: unknown): string {
+  return run(parse(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n')), value);
 }

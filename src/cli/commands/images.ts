@@ -3,10 +3,35 @@ import { createReadStream, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { jsonLines } from '../client.js';
-import { ago, ellipsis, humanSize, shortId, table } from '../format.js';
+import { ago, ellipsis, goTime, humanSize, shortId, table } from '../format.js';
+import { formatList } from '../go-format.js';
 import { clientOf, collect, ExitError, forEachArg } from '../context.js';
 
-interface ImageSummary { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Created: number; Size: number }
+interface ImageSummary { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Created: number; Size: number; SharedSize?: number; Containers?: number }
+
+/** The docker CLI's column names for the fields of `images --format`. */
+const IMAGE_HEADERS: Record<string, string> = {
+  Containers: 'CONTAINERS', CreatedAt: 'CREATED AT', CreatedSince: 'CREATED', Digest: 'DIGEST', ID: 'IMAGE ID', Repository: 'REPOSITORY',
+  SharedSize: 'SHARED SIZE', Size: 'SIZE', Tag: 'TAG', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'SIZE',
+};
+
+/** One `images` row as the docker CLI's image formatter sees it (keys in `{{json .}}` order). */
+function imageRow(img: ImageSummary, repo: string, tag: string, digest: string, trunc: boolean): Record<string, unknown> {
+  const na = (n: number | undefined) => (n === undefined || n < 0 ? 'N/A' : humanSize(n));
+  return {
+    Containers: img.Containers === undefined || img.Containers < 0 ? 'N/A' : String(img.Containers),
+    CreatedAt: goTime(img.Created),
+    CreatedSince: ago(img.Created),
+    Digest: digest,
+    ID: trunc ? shortId(img.Id) : img.Id,
+    Repository: repo,
+    SharedSize: na(img.SharedSize),
+    Size: humanSize(img.Size),
+    Tag: tag,
+    UniqueSize: img.SharedSize === undefined || img.SharedSize < 0 ? 'N/A' : humanSize(img.Size - img.SharedSize),
+    VirtualSize: humanSize(img.Size),
+  };
+}
 
 function splitTag(ref: string): [string, string] {
   const i = ref.lastIndexOf(':');
@@ -21,11 +46,13 @@ export function registerImages(program: Command): void {
     .option('--digests', 'Show digests')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided (dangling, reference, label, before, since)', collect)
     .option('--no-trunc', "Don't truncate output")
-    .action(async (repo: string | undefined, o: { quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[] }, cmd: Command) => {
+    .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (repo: string | undefined, o: { quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[]; format?: string }, cmd: Command) => {
       const filters = filterQuery([...(o.filter ?? []), ...(repo ? [`reference=${repo}`] : [])]);
       const list = await clientOf(cmd).json<ImageSummary[]>('GET', '/images/json', { query: { filters } });
       const rows = [['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']];
       const ids: string[] = [];
+      const formatted: Record<string, unknown>[] = [];
       for (const img of list) {
         const tags = img.RepoTags?.length ? img.RepoTags : ['<none>:<none>'];
         for (const t of tags) {
@@ -33,8 +60,15 @@ export function registerImages(program: Command): void {
           const id = o.trunc === false ? img.Id : shortId(img.Id);
           const digest = img.RepoDigests?.find((d) => d.startsWith(`${r}@`))?.split('@')[1] ?? '<none>';
           ids.push(id);
+          formatted.push(imageRow(img, r, tag, digest, o.trunc !== false));
           rows.push([r, tag, ...(o.digests ? [digest] : []), id, ago(img.Created), humanSize(img.Size)]);
         }
+      }
+      if (!o.quiet && o.format) {
+        const defaultTable = `table {{.Repository}}\t{{.Tag}}\t${o.digests ? '{{.Digest}}\t' : ''}{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`;
+        const format = o.format === 'json' ? '{{json .}}' : o.format;
+        process.stdout.write(formatList(format, formatted, IMAGE_HEADERS, defaultTable, '*formatter.imageContext'));
+        return;
       }
       process.stdout.write(o.quiet ? [...new Set(ids)].map((i) => `${i}\n`).join('') : table(rows));
     });

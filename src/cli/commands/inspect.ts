@@ -1,5 +1,6 @@
 /** `berth inspect`, `version`, `info` */
 import type { Command } from 'commander';
+import { formatValue } from '../go-format.js';
 import { ApiError } from '../client.js';
 import { clientOf, describe, ExitError } from '../context.js';
 import { API_VERSION, BERTH_VERSION } from '../../api/index.js';
@@ -68,24 +69,7 @@ export function registerInspect(program: Command): void {
     });
 }
 
-/** The `{{.A.B}}` and `{{json .A}}` subset of Go templates; enough for scripts until the full engine lands. */
+/** `-f`/`--format` on an inspect document: the Go template engine, a missing key printing `<no value>`. */
 export function formatTemplate(tpl: string, value: unknown): string {
-  return tpl.replace(/\{\{\s*(json\s+)?\.([\w.]*)\s*\}\}/g, (_m, json: string | undefined, path: string) => {
-    let v: unknown = value;
-    for (const k of path.split('.').filter(Boolean)) v = (v as Record<string, unknown> | undefined)?.[k];
-    if (json) return JSON.stringify(v ?? null);
-    if (v === undefined || v === null) return '<no value>';
-    return goValue(v);
-  }).replace(/\\n/g, '\n').replace(/\\t/g, '\t');
-}
-
-/** How Go's fmt prints a decoded JSON value with %v: `[a b]`, `map[k:v]` with sorted keys, `<nil>`. */
-function goValue(v: unknown): string {
-  if (v === null || v === undefined) return '<nil>';
-  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
-  if (typeof v === 'object') {
-    const keys = Object.keys(v).sort();
-    return `map[${keys.map((k) => `${k}:${goValue((v as Record<string, unknown>)[k])}`).join(' ')}]`;
-  }
-  return String(v);
+  return formatValue(tpl, value);
 }

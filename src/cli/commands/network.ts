@@ -1,11 +1,33 @@
 /** `berth network create|ls|inspect|rm|connect|disconnect|prune` */
 import type { Command } from 'commander';
 import { clientOf, collect, forEachArg } from '../context.js';
-import { shortId, table } from '../format.js';
+import { goTime, shortId, table } from '../format.js';
+import { formatList, labelMethod } from '../go-format.js';
 import { filterQuery } from './images.js';
 import { formatTemplate } from './inspect.js';
 
-interface Network { Name: string; Id: string; Driver: string; Scope: string }
+interface Network { Name: string; Id: string; Driver: string; Scope: string; Created?: string; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null }
+
+/** The docker CLI's column names for the fields of `network ls --format`. */
+const NETWORK_HEADERS: Record<string, string> = {
+  CreatedAt: 'CREATED AT', Driver: 'DRIVER', ID: 'NETWORK ID', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', Name: 'NAME', Scope: 'SCOPE',
+};
+
+/** One network as the docker CLI's network formatter sees it. */
+function networkRow(n: Network, id: string): Record<string, unknown> {
+  return {
+    CreatedAt: n.Created ? goTime(Date.parse(n.Created) / 1000) : '',
+    Driver: n.Driver,
+    ID: id,
+    IPv4: 'true',
+    IPv6: String(!!n.EnableIPv6),
+    Internal: String(!!n.Internal),
+    Labels: Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+    Name: n.Name,
+    Scope: n.Scope,
+    Label: labelMethod(n.Labels),
+  };
+}
 
 function keyValues(list: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
@@ -52,7 +74,11 @@ export function registerNetwork(program: Command): void {
       list.sort((a, b) => a.Name.localeCompare(b.Name));
       const id = (n: Network) => (o.trunc === false ? n.Id : shortId(n.Id));
       if (o.quiet) { process.stdout.write(list.map((n) => `${id(n)}\n`).join('')); return; }
-      if (o.format) { for (const n of list) process.stdout.write(`${formatTemplate(o.format, { ...n, ID: id(n) })}\n`); return; }
+      if (o.format) {
+        const format = o.format === 'json' ? '{{json .}}' : o.format;
+        process.stdout.write(formatList(format, list.map((n) => networkRow(n, id(n))), NETWORK_HEADERS, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', '*formatter.networkContext'));
+        return;
+      }
       process.stdout.write(table([['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...list.map((n) => [id(n), n.Name, n.Driver, n.Scope])]));
     });
 

@@ -1,7 +1,7 @@
 /** `berth ps` */
 import type { Command } from 'commander';
-import { ago, ellipsis, shortId, table } from '../format.js';
-import { formatList } from '../go-format.js';
+import { ago, ellipsis, goTime, shortId, table } from '../format.js';
+import { formatList, labelMethod } from '../go-format.js';
 import { clientOf, collect } from '../context.js';
 import { filterQuery } from './images.js';
 import { displayPorts, type ApiPort } from './port.js';
@@ -19,18 +19,8 @@ const HEADERS: Record<string, string> = {
   Mounts: 'MOUNTS', Names: 'NAMES', Networks: 'NETWORKS', Ports: 'PORTS', RunningFor: 'CREATED', Size: 'SIZE', State: 'STATE', Status: 'STATUS',
 };
 
-/** Go's time.Time String(): `2006-01-02 15:04:05 -0700 MST`. */
-function goTime(unixSeconds: number): string {
-  const d = new Date(unixSeconds * 1000);
-  const p = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const zone = off === 0 ? 'UTC' : Intl.DateTimeFormat('en', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? '';
-  const sign = off >= 0 ? '+' : '-';
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)} ${zone}`;
-}
-
 /** One container as the docker CLI's ps formatter sees it (keys in the order `{{json .}}` prints them). */
-function row(c: Summary, trunc: boolean): Record<string, string> {
+function row(c: Summary, trunc: boolean): Record<string, unknown> {
   const mounts = (c.Mounts ?? []).map((m) => m.Name || m.Source || '').filter(Boolean);
   return {
     Command: JSON.stringify(trunc ? ellipsis(c.Command, 20) : c.Command),
@@ -47,6 +37,7 @@ function row(c: Summary, trunc: boolean): Record<string, string> {
     Size: '0B',
     State: c.State,
     Status: c.Status,
+    Label: labelMethod(c.Labels),
   };
 }
 
@@ -71,13 +62,13 @@ export function registerPs(program: Command): void {
       }
       if (o.format && o.format !== 'table') {
         const format = o.format === 'json' ? '{{json .}}' : o.format;
-        process.stdout.write(formatList(format, list.map((c) => row(c, trunc)), HEADERS, DEFAULT_TABLE));
+        process.stdout.write(formatList(format, list.map((c) => row(c, trunc)), HEADERS, DEFAULT_TABLE, '*formatter.ContainerContext'));
         return;
       }
       const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
       for (const c of list) {
         const r = row(c, trunc);
-        rows.push([r.ID!, r.Image!, r.Command!, r.RunningFor!, r.Status!, r.Ports!, r.Names!]);
+        rows.push([r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names] as string[]);
       }
       process.stdout.write(table(rows));
     });

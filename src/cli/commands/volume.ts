@@ -2,10 +2,34 @@
 import type { Command } from 'commander';
 import { clientOf, collect, forEachArg } from '../context.js';
 import { humanSize, table } from '../format.js';
+import { formatList, labelMethod } from '../go-format.js';
 import { filterQuery } from './images.js';
 import { formatTemplate } from './inspect.js';
 
-interface Volume { Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string> }
+interface Volume { Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string> | null; Scope?: string }
+
+/** The docker CLI's column names for the fields of `volume ls --format`. */
+const VOLUME_HEADERS: Record<string, string> = {
+  Availability: 'AVAILABILITY', Driver: 'DRIVER', Group: 'GROUP', Labels: 'LABELS', Links: 'LINKS', Mountpoint: 'MOUNTPOINT',
+  Name: 'VOLUME NAME', Scope: 'SCOPE', Size: 'SIZE', Status: 'STATUS',
+};
+
+/** One volume as the docker CLI's volume formatter sees it. */
+function volumeRow(v: Volume): Record<string, unknown> {
+  return {
+    Availability: 'N/A',
+    Driver: v.Driver,
+    Group: 'N/A',
+    Labels: Object.entries(v.Labels ?? {}).map(([k, x]) => `${k}=${x}`).join(','),
+    Links: 'N/A',
+    Mountpoint: v.Mountpoint,
+    Name: v.Name,
+    Scope: v.Scope ?? 'local',
+    Size: 'N/A',
+    Status: 'N/A',
+    Label: labelMethod(v.Labels),
+  };
+}
 
 function keyValues(list: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
@@ -40,7 +64,11 @@ export function registerVolume(program: Command): void {
       const out = await clientOf(cmd).json<{ Volumes: Volume[] | null }>('GET', '/volumes', { query: { filters: filterQuery(o.filter ?? []) } });
       const list = (out.Volumes ?? []).sort((a, b) => a.Name.localeCompare(b.Name));
       if (o.quiet) { process.stdout.write(list.map((v) => `${v.Name}\n`).join('')); return; }
-      if (o.format) { for (const v of list) process.stdout.write(`${formatTemplate(o.format, v)}\n`); return; }
+      if (o.format) {
+        const format = o.format === 'json' ? '{{json .}}' : o.format;
+        process.stdout.write(formatList(format, list.map(volumeRow), VOLUME_HEADERS, 'table {{.Driver}}\t{{.Name}}', '*formatter.volumeContext'));
+        return;
+      }
       process.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...list.map((v) => [v.Driver, v.Name])]));
     });
 
