@@ -5,6 +5,7 @@ import { archiveRoutes } from './archive.js';
 import { containerRoutes } from './containers.js';
 import type { Engine } from './engine.js';
 import { buildRoutes } from './build.js';
+import { checkRoutes } from './check.js';
 import { distributionRoutes } from './distribution.js';
 import { execRoutes } from './exec.js';
 import { imageRoutes } from './images.js';
@@ -31,6 +32,7 @@ export function createApiServer(engine: Engine): Server {
   networkRoutes(router, engine);
   volumeRoutes(router, engine);
   buildRoutes(router, engine);
+  checkRoutes(router, engine);
 
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);

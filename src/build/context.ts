@@ -4,7 +4,7 @@
  * would land outside it are refused by node-tar; owners are dropped, since
  * COPY makes files root's unless told otherwise.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -37,4 +37,36 @@ export async function unpackContext(body: Readable, tmpRoot: string): Promise<Co
     await dispose();
     throw new Error(`the build context is not a valid tar archive: ${(e as Error).message}`);
   }
+}
+
+/** Builds running now: while there is one, its temporary directories are not orphans. */
+let active = 0;
+
+export async function trackBuild<T>(fn: () => Promise<T>): Promise<T> {
+  active++;
+  try { return await fn(); } finally { active--; }
+}
+
+export interface BuildCheckProblem { kind: string; subject: string; message: string; repaired?: string }
+
+/**
+ * `system check` of the build part's temporary directory (contexts, COPY staging, COPY --from
+ * mounts): anything there while no build runs is left from a build that was cut short.
+ */
+export async function checkBuildDir(tmpRoot: string, opts: { repair: boolean; unmount: (target: string) => Promise<void> }): Promise<BuildCheckProblem[]> {
+  if (active > 0) return [];
+  const problems: BuildCheckProblem[] = [];
+  const mounted = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${tmpRoot}/`));
+  for (const m of mounted.reverse()) {
+    problems.push({ kind: 'mount', subject: m, message: 'a mount of a build that was cut short is left' });
+    if (opts.repair) { await opts.unmount(m); problems.at(-1)!.repaired = 'unmounted'; }
+  }
+  for (const name of await readdir(tmpRoot).catch(() => [] as string[])) {
+    problems.push({ kind: 'temp', subject: join(tmpRoot, name), message: 'a temporary directory of a build that was cut short' });
+    if (opts.repair) {
+      const still = (await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${join(tmpRoot, name)}`);
+      if (!still) { await rm(join(tmpRoot, name), { recursive: true, force: true }); problems.at(-1)!.repaired = 'removed'; }
+    }
+  }
+  return problems;
 }

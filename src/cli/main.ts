@@ -71,7 +71,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
     pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], stats: ['stats'], cp: ['cp'], update: ['update'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
-  system: { df: ['system-df'], info: ['info'] },
+  system: { df: ['system-df'], info: ['info'], check: ['system-check'] },
 };
 
 export function expandGroups(argv: string[]): string[] {

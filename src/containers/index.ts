@@ -13,7 +13,7 @@ import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
 import { isMounted, mountOverlay, run, unmount } from '../host/index.js';
-import { applyChanges, DEFAULT_PATH, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
+import { applyChanges, DEFAULT_PATH, type CheckProblem, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { exportRootfs } from './export.js';
@@ -36,6 +36,7 @@ import type { MountPoint, VolumeService } from '../volumes/index.js';
 import { prepareMounts, startMounts } from './mounting.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HealthConfig, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
+import { checkContainers } from './check.js';
 
 export * from './types.js';
 export type { ExecConfig } from './exec.js';
@@ -793,6 +794,18 @@ export class ContainerService extends EventEmitter {
         if (!mounted) await unmount(merged).catch(() => {});
       }
     });
+  }
+
+  /** `system check` of container directories, records and mounts (check.ts). */
+  async check(opts: { repair: boolean }): Promise<{ problems: CheckProblem[]; counts: Record<string, number> }> {
+    return checkContainers({
+      root: this.root,
+      records: () => [...this.records.values()],
+      locked: (id, fn) => this.locked(id, fn),
+      unmount,
+      forget: (id) => this.locked(id, async () => { const c = this.records.get(id); if (c) await this.doRemove(c, {}); }),
+      imageExists: (id) => this.images.imageExists(id),
+    }, opts);
   }
 
   // ---- restart policies ----

@@ -50,13 +50,18 @@ const LAYER_TYPES: Record<string, string> = {
 
 /** Loads every image in the archive; returns docker's report lines ("Loaded image: busybox:latest"). */
 export async function loadImages(images: ImageService, input: Readable): Promise<string[]> {
-  const staged = await StagedArchive.read(input, images.content.tempPath());
+  const dir = images.content.tempPath();
   try {
-    const plans = staged.get('manifest.json') ? await dockerArchivePlans(staged) : await ociLayoutPlans(staged);
-    if (!plans.length) throw new ArchiveError('it holds no image for this platform');
-    return await commit(images, staged, plans);
+    const staged = await StagedArchive.read(input, dir);
+    try {
+      const plans = staged.get('manifest.json') ? await dockerArchivePlans(staged) : await ociLayoutPlans(staged);
+      if (!plans.length) throw new ArchiveError('it holds no image for this platform');
+      return await commit(images, staged, plans);
+    } finally {
+      await staged.remove();
+    }
   } finally {
-    await staged.remove();
+    images.content.recent.delete(dir);
   }
 }
 

@@ -14,7 +14,13 @@ import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 export const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 export class ContentStore {
-  constructor(private readonly root: string) {}
+  /**
+   * Blobs and temporary paths made since the daemon started whose operation may still be going on
+   * (a pull has its blobs before it records the image): `system check` does not take them for orphans.
+   */
+  readonly recent = new Set<string>();
+
+  constructor(readonly root: string) {}
 
   async init(): Promise<void> {
     await mkdir(join(this.root, 'sha256'), { recursive: true });
@@ -55,7 +61,9 @@ export class ContentStore {
       const { writeFile } = await import('node:fs/promises');
       await writeFile(tmp, buf);
       await rename(tmp, this.path(digest));
+      this.recent.delete(tmp);
     }
+    this.recent.add(digest);
     return { digest, size: buf.length };
   }
 
@@ -75,9 +83,11 @@ export class ContentStore {
       const digest = `sha256:${hash.digest('hex')}`;
       if (expected && digest !== expected) throw new InvalidParameterError(`digest mismatch: expected ${expected}, got ${digest}`);
       await rename(tmp, this.path(digest));
+      this.recent.add(digest);
       return { digest, size };
     } finally {
       await rm(tmp, { force: true });
+      this.recent.delete(tmp);
     }
   }
 
@@ -86,6 +96,8 @@ export class ContentStore {
   }
 
   tempPath(): string {
-    return join(this.root, 'tmp', randomBytes(8).toString('hex'));
+    const p = join(this.root, 'tmp', randomBytes(8).toString('hex'));
+    this.recent.add(p);
+    return p;
   }
 }

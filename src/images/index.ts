@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { ConflictError, InvalidParameterError, NotFoundError, noSuchImage } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { applyChanges } from './changes.js';
+import { checkImages, type CheckProblem } from './check.js';
 import { ContentStore } from './content-store.js';
 import { LAYER_MEDIA_TYPE, layerFromTarball, storeTarStream, type LayerBlob } from './layers.js';
 import { compressionOf, unpackStream } from './unpack.js';
@@ -23,6 +24,7 @@ export * from './types.js';
 export { parseReference, familiarString, canonical } from './reference.js';
 export { applyChanges } from './changes.js';
 export type { LayerBlob } from './layers.js';
+export type { CheckProblem } from './check.js';
 export { saveImages } from './archive-save.js';
 export { loadImages } from './archive-load.js';
 export { chainIdsOf, parseManifest } from './manifest.js';
@@ -205,6 +207,8 @@ export class ImageService {
       if (opts.tag) this.store.setTag(canonical(parseReference(opts.tag)), id);
       if (opts.repoDigest) this.store.setRepoDigest(opts.repoDigest, id);
     });
+    // Recorded now: no longer an operation's work in progress for `system check`.
+    for (const d of [id, stored.digest, ...manifest.layers.map((l) => l.digest), ...chainIds.map(hexOf)]) this.content.recent.delete(d);
     return this.load(id);
   }
 
@@ -239,6 +243,7 @@ export class ImageService {
     const final = join(this.layersRoot, hexOf(chainId));
     if (await stat(join(final, 'diff')).then(() => true, () => false)) return false;
     const tmp = `${final}.tmp-${randomBytes(4).toString('hex')}`;
+    this.content.recent.add(hexOf(chainId));
     try {
       await unpackStream(this.content.stream(blobDigest), compressionOf(mediaType), join(tmp, 'diff'), diffId);
       return await rename(tmp, final).then(() => true, (e: NodeJS.ErrnoException) => {
@@ -372,6 +377,22 @@ export class ImageService {
     if (!candidates.size) return;
     const used = await this.referencedBlobs();
     for (const digest of candidates) if (!used.has(digest)) await this.content.delete(digest);
+  }
+
+  /**
+   * `system check` of the image store (see check.ts); `inUse` names the containers using an image,
+   * which keeps a broken image (untagged) instead of removing it.
+   */
+  async check(opts: { repair: boolean; inUse: (id: string) => string[] }): Promise<{ problems: CheckProblem[]; counts: Record<string, number> }> {
+    return checkImages({
+      store: this.store, content: this.content, blobsRoot: this.content.root, layersRoot: this.layersRoot,
+      recent: this.content.recent, inUse: opts.inUse,
+      reunpack: (c, b, m, d) => this.ensureUnpacked(c, b, m, d),
+      removeImage: async (id) => {
+        if (this.store.getImage(id)) await this.deleteImage(await this.load(id).catch(() => ({ id, manifestDigest: this.store.getImage(id)!.manifestDigest } as Image)));
+      },
+      collectGarbage: () => this.collectGarbage(),
+    }, opts);
   }
 
   async imageExists(nameOrId: string): Promise<boolean> {

@@ -7,6 +7,7 @@
  * resumes from them; a partial one is discarded.
  */
 import { Transform } from 'node:stream';
+import { InvalidParameterError } from '../errors/index.js';
 import type { Credentials, Platform, RegistryClient } from '../registry/index.js';
 import { hostPlatform, isIndexMediaType } from '../registry/index.js';
 import type { ImageService } from './index.js';
@@ -49,6 +50,32 @@ async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Pr
   if (failed !== undefined) throw failed;
 }
 
+/**
+ * Holds a blob to the size its descriptor declares: a registry (or a man in the middle) that sends
+ * more is cut off at the first byte too many, instead of filling the disk before the digest check.
+ */
+function sizeGuard(digest: string, declared: number, source: NodeJS.ReadableStream & { destroy?: (e?: Error) => void }): Transform {
+  let seen = 0;
+  const guard = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      seen += chunk.length;
+      if (typeof declared === 'number' && seen > declared) {
+        const err = new InvalidParameterError(`blob ${digest} is larger than the ${declared} bytes its manifest declares`);
+        source.destroy?.(err);
+        cb(err);
+        return;
+      }
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(typeof declared === 'number' && seen !== declared
+        ? new InvalidParameterError(`blob ${digest} has ${seen} bytes, but its manifest declares ${declared}`) : null);
+    },
+  });
+  source.on('error', (e: Error) => guard.destroy(e));
+  return guard;
+}
+
 export async function pullImage(images: ImageService, registry: RegistryClient, refText: string, opts: PullOptions): Promise<PullResult> {
   const ref = parseReference(refText);
   const host = ref.domain;
@@ -77,7 +104,8 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
   }
 
   if (!(await images.content.has(manifest.config.digest))) {
-    await images.content.putStream(await registry.getBlob(host, repo, manifest.config.digest, opts.creds), manifest.config.digest);
+    const body = await registry.getBlob(host, repo, manifest.config.digest, opts.creds);
+    await images.content.putStream(body.pipe(sizeGuard(manifest.config.digest, manifest.config.size, body)), manifest.config.digest);
   }
   const config = await images.content.readJson<ImageConfig>(manifest.config.digest);
   const diffIds = config.rootfs?.diff_ids ?? [];
@@ -110,7 +138,7 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
         },
       });
       body.on('error', (e: Error) => count.destroy(e));
-      await images.content.putStream(body.pipe(count), layer.digest);
+      await images.content.putStream(body.pipe(sizeGuard(layer.digest, layer.size, body)).pipe(count), layer.digest);
       progress({ id, status: 'Verifying Checksum' });
     }
     progress({ id, status: 'Download complete' });

@@ -1,7 +1,7 @@
-/** `berth system df` */
+/** `berth system df` and `berth system check [--repair]` */
 import type { Command } from 'commander';
 import { humanSize, table } from '../format.js';
-import { clientOf } from '../context.js';
+import { clientOf, ExitError } from '../context.js';
 
 interface Df {
   LayersSize: number;
@@ -13,7 +13,24 @@ interface Df {
 const size = (n: number) => humanSize(n, 4);
 const reclaimable = (part: number, whole: number) => `${size(part)}${whole > 0 ? ` (${Math.floor((part * 100) / whole)}%)` : ''}`;
 
+interface CheckProblem { Kind: string; Subject: string; Message: string; Repaired?: string }
+interface CheckReport { Checked: Record<string, number>; Problems: CheckProblem[]; Remaining: CheckProblem[] }
+
 export function registerSystem(program: Command): void {
+  program.command('system-check', { hidden: true }).description('Check the consistency of berth\'s store')
+    .option('--repair', 'remove orphans and broken images, unpack missing layers again, and list what was done')
+    .action(async (o: { repair?: boolean }, cmd: Command) => {
+      const r = await clientOf(cmd).json<CheckReport>('POST', '/berth/system/check', { query: { repair: o.repair ? 1 : undefined } });
+      const counts = Object.entries(r.Checked).map(([k, n]) => `${n} ${k}`).join(', ');
+      process.stdout.write(`checked ${counts}\n`);
+      for (const p of r.Problems) {
+        process.stdout.write(`${p.Repaired ? 'repaired' : 'problem'}: ${p.Kind} ${p.Subject}: ${p.Message}${p.Repaired ? ` (${p.Repaired})` : ''}\n`);
+      }
+      if (o.repair) for (const p of r.Remaining) process.stdout.write(`remaining: ${p.Kind} ${p.Subject}: ${p.Message}\n`);
+      if (r.Remaining.length) throw new ExitError(1, `${r.Remaining.length} problem(s)${o.repair ? ' remain after repair' : ' found; berth system check --repair fixes what it can'}`);
+      process.stdout.write(o.repair && r.Problems.length ? `repaired ${r.Problems.filter((p) => p.Repaired).length} problem(s); the store is consistent\n` : 'the store is consistent\n');
+    });
+
   program.command('system-df', { hidden: true }).description('Show berth disk usage')
     .action(async (_o: unknown, cmd: Command) => {
       const df = await clientOf(cmd).json<Df>('GET', '/system/df');
