@@ -22,11 +22,21 @@ const common = {
 
 try {
   await Promise.all([
-    build({ ...common, entryPoints: { berth: 'src/cli/main.ts' }, outdir: next, splitting: true }),
+    // The CLI is one CommonJS file that boot.ts (dist/berth.cjs) runs from V8's code cache; CommonJS because
+    // a vm.Script can be cached and an ES module graph can't. Code it needs only sometimes (tar for `cp`) is
+    // still evaluated lazily: esbuild turns those dynamic imports into on-demand initialisers.
+    build({ ...common, format: 'cjs', entryPoints: { cli: 'src/cli/main.ts' }, outdir: next, outExtension: { '.js': '.cjs' },
+      minifyWhitespace: true, minifySyntax: true,
+      define: { 'import.meta.url': '__berth_url' },
+      banner: { js: "const __berth_url = require('node:url').pathToFileURL(__filename).href;" } }),
+    build({ ...common, format: 'cjs', entryPoints: { berth: 'src/cli/boot.ts' }, outdir: next, outExtension: { '.js': '.cjs' }, banner: {} }),
     build({ ...common, entryPoints: { daemon: 'src/daemon/index.ts' }, outdir: next }),
     // The dashboard's page (src/ui): its modules as one browser script; the HTML, CSS and icon copied beside it.
+    // xterm.js and its fit addon (the container's terminal) come from node_modules into the same script.
     build({ entryPoints: { app: 'src/ui/static/app.js' }, outdir: `${next}/ui`, bundle: true, format: 'esm', platform: 'browser',
       target: ['chrome100', 'firefox100', 'safari15'], sourcemap: 'linked', logLevel: 'warning' }),
+    // xterm.js's own stylesheet, beside app.css.
+    build({ entryPoints: { xterm: '@xterm/xterm/css/xterm.css' }, outdir: `${next}/ui`, bundle: true, minify: true, logLevel: 'warning' }),
   ]);
   cpSync('src/ui/static', `${next}/ui`, { recursive: true, filter: (p) => !p.endsWith('.js') });
 } catch (e) {

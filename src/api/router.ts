@@ -3,6 +3,7 @@
  * `{name}` path parameters, and turns every thrown error into docker's
  * `{"message": …}` body with the error's status, in this one place.
  */
+import { traced } from '../common/trace.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
@@ -53,7 +54,7 @@ export class Router {
       }
       const m = route.pattern.exec(path)!;
       route.keys.forEach((k, i) => { ctx.params[k] = decodeURIComponent(m[i + 1]!); });
-      await route.handler(ctx);
+      await traced(`api ${req.method} ${path}`, async () => route.handler(ctx));
     } catch (err) {
       if (res.headersSent || upgrade && res.writableEnded) {
         res.destroy();

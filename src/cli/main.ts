@@ -27,6 +27,7 @@ import { registerStats } from './commands/stats.js';
 import { registerCp } from './commands/cp.js';
 import { registerUpdate } from './commands/update.js';
 import { registerVolume } from './commands/volume.js';
+import { registerEvents } from './commands/events.js';
 
 function program(): Command {
   const p = new Command('berth')
@@ -41,7 +42,7 @@ function program(): Command {
   for (const register of [registerRun, registerExec, registerBuild, registerCommit, registerCompare, registerLifecycle, registerPs, registerLogs, registerImages, registerInspect, registerPull, registerSaveLoad, registerExport, registerBootstrap, registerDaemon, registerSystem]) {
     register(p);
   }
-  for (const register of [registerNetwork, registerPort, registerVolume]) register(p);
+  for (const register of [registerNetwork, registerPort, registerVolume, registerEvents]) register(p);
   for (const register of [registerStats, registerCp, registerUpdate]) register(p);
   for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
   return p;
@@ -71,7 +72,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
     pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], stats: ['stats'], cp: ['cp'], update: ['update'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
-  system: { df: ['system-df'], info: ['info'], check: ['system-check'] },
+  system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'] },
 };
 
 export function expandGroups(argv: string[]): string[] {

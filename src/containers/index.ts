@@ -4,6 +4,7 @@
  * it to a runtime driver; everything a container leaves on the host is undone
  * when it exits (mount, runtime state) or is removed (directories, record).
  */
+import { traced } from '../common/trace.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -351,13 +352,13 @@ export class ContainerService extends EventEmitter {
     const dir = this.dir(c.Id);
     const merged = join(dir, 'merged');
     try {
-      await this.mountRootfs(c, image);
+      await traced('mount rootfs', this.mountRootfs(c, image));
       const user = await resolveUser(merged, c.Config.User);
       const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
       // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
       await mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {});
-      const netns = await startNetworking(this.network, c);
+      const netns = await traced('network setup', startNetworking(this.network, c));
       const spec = buildSpec({
         id: c.Id,
         rootfs: merged,
@@ -380,7 +381,7 @@ export class ContainerService extends EventEmitter {
         mounts: await startMounts(this.volumes, c, merged),
       });
       if (rt.name === 'oci') await applyHostConfig(spec, c.HostConfig, merged);
-      const { pid } = await rt.create({
+      const { pid } = await traced('runtime create', () => rt.create({
         id: c.Id,
         spec,
         logPath: c.LogPath,
@@ -388,7 +389,7 @@ export class ContainerService extends EventEmitter {
         stdin: c.Config.OpenStdin,
         stdinOnce: c.Config.StdinOnce,
         consoleSize: c.HostConfig.ConsoleSize,
-      });
+      }));
       // Clients that attached before start get the stream before the process runs, so no output is lost.
       const waiting = this.pendingAttach.get(c.Id) ?? [];
       this.pendingAttach.delete(c.Id);
@@ -398,7 +399,7 @@ export class ContainerService extends EventEmitter {
       c.State = { ...emptyState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
       c.HasBeenStartedBefore = true;
       this.save(c);
-      await rt.start(c.Id);
+      await traced('runtime start', rt.start(c.Id));
       this.emit('event', 'start', c);
       this.health.start(c);
     } catch (err) {
@@ -438,9 +439,9 @@ export class ContainerService extends EventEmitter {
       const cur = this.records.get(id);
       if (!cur || !cur.State.Running) return;
       const oom = await oomKilled(id); // the cgroup goes with `runc delete`
-      await this.runtimeOf(cur).delete(id);
-      await unmount(join(this.dir(id), 'merged'));
-      await stopNetworking(this.network, cur);
+      await traced('runtime delete', this.runtimeOf(cur).delete(id));
+      await traced('unmount rootfs', unmount(join(this.dir(id), 'merged')));
+      await traced('network teardown', stopNetworking(this.network, cur));
       cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() };
       this.health.stop(id);
       this.restarts.onExit(cur);
@@ -862,6 +863,9 @@ function runtimeAnnotations(hc: HostConfig): Record<string, string> | undefined 
   const out: Record<string, string> = {};
   if (typeof hc.Memory === 'number' && hc.Memory > 0) out['berth.vm.memory'] = String(hc.Memory);
   if (typeof hc.NanoCpus === 'number' && hc.NanoCpus > 0) out['berth.vm.cpus'] = String(hc.NanoCpus / 1e9);
+  // `--vm-kernel` (docker: `--annotation berth.vm.kernel=PATH`).
+  const kernel = (hc as { Annotations?: Record<string, unknown> }).Annotations?.['berth.vm.kernel'];
+  if (typeof kernel === 'string' && kernel) out['berth.vm.kernel'] = kernel;
   return Object.keys(out).length ? out : undefined;
 }
 

@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { BERTH_VERSION, createApiServer, type Engine, type EngineEvent } from '../api/index.js';
+import { BERTH_VERSION, createApiServer, type Engine } from '../api/index.js';
+import { wireEvents } from '../events/index.js';
 import { RegistryClient } from '../registry/index.js';
-import { ContainerService, type ContainerRecord } from '../containers/index.js';
+import { ContainerService } from '../containers/index.js';
 import { ImageService } from '../images/index.js';
 import { NetworkService } from '../network/index.js';
 import { VolumeService } from '../volumes/index.js';
@@ -111,20 +112,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot, network, volumes });
     await containers.init();
 
-    const listeners = new Set<(ev: EngineEvent) => void>();
-    containers.on('event', (action: string, c: ContainerRecord, extra?: Record<string, string>) => {
-      const now = Date.now();
-      const ev: EngineEvent = {
-        Type: 'container', Action: action, status: action, id: c.Id, from: c.Config.Image, scope: 'local',
-        Actor: { ID: c.Id, Attributes: { ...(c.Config.Labels ?? {}), image: c.Config.Image, name: c.Name.slice(1), ...(extra ?? {}) } },
-        time: Math.floor(now / 1000), timeNano: now * 1e6,
-      };
-      for (const l of listeners) l(ev);
-    });
+    const events = wireEvents({ containers, network, volumes });
     const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${BERTH_VERSION}` });
     const engine: Engine = {
       id, dataRoot: opts.dataRoot, cgroupVersion: cgroupVersion(), images, containers, runtimes, registry, network, volumes,
-      onEvent: (l) => { listeners.add(l); return () => listeners.delete(l); },
+      events,
     };
     const server = createApiServer(engine);
     ui?.serve(server);

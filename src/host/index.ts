@@ -5,6 +5,7 @@
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { SystemError } from '../errors/index.js';
+import { traced } from '../common/trace.js';
 
 export interface RunResult {
   code: number;
@@ -21,7 +22,7 @@ export interface RunOptions {
 }
 
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
+  return traced(`${cmd} ${args.find((a) => !a.startsWith('-')) ?? ''}`, new Promise((resolve, reject) => {
     const spawnOpts: SpawnOptions = { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] };
     const child = spawn(cmd, args, spawnOpts);
     const out: Buffer[] = [];
@@ -44,7 +45,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     });
     child.stdin!.on('error', () => { /* the child may exit before reading its input */ });
     child.stdin!.end(opts.input ?? '');
-  });
+  }));
 }
 
 export async function mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {

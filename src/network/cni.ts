@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { SystemError } from '../errors/index.js';
+import { traced } from '../common/trace.js';
 
 export const CNI_PATH = process.env.BERTH_CNI_PATH ?? '/usr/lib/cni';
 const CNI_VERSION = '1.0.0';
@@ -26,7 +27,7 @@ export interface CniTarget {
 }
 
 function exec(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', t: CniTarget, conf: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
+  return traced(`cni ${plugin} ${command}`, new Promise((resolve, reject) => {
     const child = spawn(`${CNI_PATH}/${plugin}`, [], {
       env: {
         PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -41,7 +42,7 @@ function exec(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', t: CniTarget, co
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     child.stdin.on('error', () => {});
     child.stdin.end(JSON.stringify(conf));
-  });
+  }));
 }
 
 function pluginError(plugin: string, command: string, res: { code: number; stdout: string; stderr: string }): SystemError {

@@ -7,8 +7,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { create as tarCreate } from 'tar';
-import { extractTar } from '../../common/tar-extract.js';
 import { ApiError, type Client } from '../client.js';
 import { clientOf, ExitError } from '../context.js';
 import { humanSize } from '../format.js';
@@ -46,8 +44,12 @@ async function statInContainer(client: Client, ctr: string, path: string): Promi
   }
 }
 
-/** A tar of `src` whose top entry is named `top` (`.` puts the directory's contents at the top). */
-function tarOf(src: string, top: string, follow: boolean): Readable {
+/**
+ * A tar of `src` whose top entry is named `top` (`.` puts the directory's contents at the top).
+ * tar is loaded here, not at the top: every other command would pay for it at start-up.
+ */
+async function tarOf(src: string, top: string, follow: boolean): Promise<Readable> {
+  const { create: tarCreate } = await import('tar');
   if (top === '.') return tarCreate({ cwd: src, portable: false, follow }, ['.']) as unknown as Readable;
   const base = basename(src);
   const onWriteEntry = (e: { path: string }) => {
@@ -78,13 +80,13 @@ async function toContainer(client: Client, src: string, ctr: string, dest: strin
   const contents = /\/\.$/.test(src);
   const target = await statInContainer(client, ctr, dest);
   if (target && isDir(target)) {
-    await put(dest, tarOf(resolve(src), contents ? '.' : basename(resolve(src)), !!o.followLink));
+    await put(dest, await tarOf(resolve(src), contents ? '.' : basename(resolve(src)), !!o.followLink));
     return bytes;
   }
   if (!target && /\/$/.test(dest)) throw new ExitError(1, `Error response from daemon: Could not find the file ${dest} in container ${ctr}`);
   if (target && st.isDirectory()) throw new ExitError(1, `Error response from daemon: cannot overwrite non-directory "${dest}" with directory "${src}"`);
   const parent = dirname(dest.replace(/\/+$/, '')) || '/';
-  await put(parent, tarOf(resolve(src), basename(dest.replace(/\/+$/, '')), !!o.followLink));
+  await put(parent, await tarOf(resolve(src), basename(dest.replace(/\/+$/, '')), !!o.followLink));
   return bytes;
 }
 
@@ -100,6 +102,7 @@ async function fromContainer(client: Client, ctr: string, src: string, dest: str
   const body = counted(res, (n) => { bytes += n; });
   if (dest === '-') { await pipeline(body, process.stdout); return bytes; }
   const destStat = (() => { try { return statSync(dest); } catch { return undefined; } })();
+  const { extractTar } = await import('../../common/tar-extract.js');
   const extract = (cwd: string) => extractTar(body, cwd, { preserveOwner: !!o.archive });
   if (destStat?.isDirectory()) { await extract(dest); return bytes; }
   if (!destStat && /\/$/.test(dest)) throw new ExitError(1, `destination directory ${dest} does not exist`);

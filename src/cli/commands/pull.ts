@@ -1,7 +1,7 @@
 /** `berth pull`, `push`, `login`, `logout`: the daemon talks to the registry; the CLI keeps the credentials. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { encodeRegistryAuth, readCredentials, removeCredentials, storeCredentials, type Credentials } from '../../registry/index.js';
 import type { Client } from '../client.js';
@@ -51,8 +51,7 @@ export function registerPull(program: Command): void {
     .option('--platform <platform>', 'Set platform if server is multi-platform capable (os/arch[/variant])')
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (name: string, o: { platform?: string; quiet?: boolean }, cmd: Command) => {
-      const sink = o.quiet ? Object.assign(new (await import('node:stream')).PassThrough(), { isTTY: false }) : process.stdout;
-      if (o.quiet) (sink as import('node:stream').PassThrough).resume();
+      const sink = o.quiet ? Object.assign(new PassThrough().resume(), { isTTY: false }) : process.stdout;
       await pullImage(clientOf(cmd), name, sink, o.platform);
       process.stdout.write(`${canonicalName(name)}\n`);
     });
@@ -62,7 +61,7 @@ export function registerPull(program: Command): void {
     .action(async (image: string, o: { quiet?: boolean }, cmd: Command) => {
       const { name, tag } = splitRef(image);
       const res = await clientOf(cmd).raw('POST', `/images/${name}/push`, { query: { tag: tag ?? 'latest' }, headers: await authHeader(name) });
-      await renderProgress(res, o.quiet ? Object.assign(new (await import('node:stream')).PassThrough().resume(), { isTTY: false }) : process.stdout);
+      await renderProgress(res, o.quiet ? Object.assign(new PassThrough().resume(), { isTTY: false }) : process.stdout);
     });
 
   program.command('login').description('Log in to a registry').argument('[server]')
