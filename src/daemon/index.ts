@@ -119,7 +119,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
       events,
     };
     const server = createApiServer(engine);
-    ui?.serve(server);
+    ui?.serve(server, { containers });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(sock, () => resolve());

@@ -6,13 +6,18 @@
  * listener (no DNS rebinding), and an `/api` request must come from the page itself — no foreign
  * Origin, no cross-site fetch metadata, and the per-daemon token that only the page carries. No CORS
  * headers are ever sent, so a browser gives other origins neither the token nor any response.
+ *
+ * The one upgrade it takes is the terminal's WebSocket (terminal.ts), under the same checks, with the token
+ * offered as a subprotocol (a browser cannot set headers there) and an Origin required.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { extname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { authority, parseUiAddress, UiError, type UiAddress } from './address.js';
+import { parseTerminalQuery, TERMINAL_PATH, Terminals, tokenFromProtocols, type ExecBackend } from './terminal.js';
 
 export const TOKEN_HEADER = 'x-berth-token';
 
@@ -21,6 +26,8 @@ export interface UiOptions {
   address: string;
   /** The Engine API server; its `request` handler answers `/api/…`. It need not listen anywhere. Also settable later with `serve()`. */
   api?: Server;
+  /** The containers part (its exec sessions), for the terminal; without it the terminal's WebSocket answers 503. */
+  containers?: ExecBackend;
   /** The built page: index.html, app.js, app.css. */
   assetDir: string;
   log?: (msg: string) => void;
@@ -31,8 +38,8 @@ export interface UiOptions {
 export interface UiServer {
   url: string;
   address: UiAddress;
-  /** Starts handing `/api/…` to this API server; until then they get 503. */
-  serve(api: Server): void;
+  /** Starts handing `/api/…` to this API server (and terminals to these exec sessions); until then they get 503. */
+  serve(api: Server, parts?: { containers?: ExecBackend }): void;
   close(): Promise<void>;
 }
 
@@ -52,10 +59,16 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 
-const CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-  "font-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The page's policy. `nonce` is new per response: the terminal (xterm.js) makes its own <style> elements for
+ * the glyph grid and colours, and the page's script stamps them with it; styles from anywhere else stay blocked.
+ */
+function csp(nonce: string): string {
+  return [
+    "default-src 'none'", "script-src 'self'", `style-src 'self' 'nonce-${nonce}'`, "img-src 'self' data:", "connect-src 'self'",
+    "font-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 interface Asset { body: Buffer; type: string }
 
@@ -75,7 +88,7 @@ export interface Guard { token: string; host: string; port: number }
  * Why a request must be refused, or undefined. `api` requests need the page's origin and token; the
  * page and its files only need a Host header that names this listener.
  */
-export function refusal(req: IncomingMessage, g: Guard, api: boolean): string | undefined {
+export function refusal(req: IncomingMessage, g: Guard, api: boolean, opts: { token?: string; upgrade?: boolean } = {}): string | undefined {
   const hostHeader = req.headers.host;
   if (!hostHeader) return 'no Host header';
   let url: URL;
@@ -88,10 +101,12 @@ export function refusal(req: IncomingMessage, g: Guard, api: boolean): string | 
   }
   if (!api) return undefined;
   const origin = req.headers.origin;
+  // Browsers send an Origin with every WebSocket; one without came from no page at all.
+  if (opts.upgrade && origin === undefined) return 'a WebSocket without an Origin refused';
   if (origin !== undefined && origin.toLowerCase() !== `http://${hostHeader.toLowerCase()}`) return `cross-origin request from ${origin} refused`;
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') return `${site} request refused`;
-  const given = req.headers[TOKEN_HEADER];
+  const given = opts.upgrade ? opts.token : req.headers[TOKEN_HEADER];
   const want = Buffer.from(g.token);
   const got = Buffer.from(typeof given === 'string' ? given : '', 'latin1');
   if (got.length !== want.length || !timingSafeEqual(got, want)) return 'missing or stale dashboard token (reload the page)';
@@ -104,6 +119,12 @@ function refuse(res: ServerResponse, message: string): void {
   res.end(body);
 }
 
+/** An HTTP answer on a socket whose upgrade is refused. */
+function refuseUpgrade(socket: Duplex, status: string, message: string): void {
+  const body = JSON.stringify({ message });
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 export async function startUiServer(opts: UiOptions): Promise<UiServer> {
   const address = parseUiAddress(opts.address);
   const log = opts.log ?? (() => {});
@@ -112,6 +133,8 @@ export async function startUiServer(opts: UiOptions): Promise<UiServer> {
   const index = assets.get('/index.html')!.body.toString().replaceAll('{{BERTH_TOKEN}}', token);
   const guard: Guard = { token, host: address.host, port: address.port };
   let api = opts.api;
+  let containers = opts.containers;
+  const terminals = new Terminals(log);
 
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
@@ -138,8 +161,9 @@ export async function startUiServer(opts: UiOptions): Promise<UiServer> {
       return;
     }
     if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'Content-Type': TYPES['.html']!, 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : index);
+      const nonce = randomBytes(16).toString('base64');
+      res.writeHead(200, { 'Content-Type': TYPES['.html']!, 'Content-Security-Policy': csp(nonce), 'Cache-Control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : index.replaceAll('{{BERTH_NONCE}}', nonce));
       return;
     }
     const asset = assets.get(path);
@@ -150,9 +174,24 @@ export async function startUiServer(opts: UiOptions): Promise<UiServer> {
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
-  // attach and exec's hijacked streams are for the socket's clients, not the page.
-  server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
-    socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  // The terminal's WebSocket; attach and exec's hijacked streams are for the socket's clients, not the page.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (url.pathname !== TERMINAL_PATH || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const why = refusal(req, guard, true, { upgrade: true, token: tokenFromProtocols(req.headers['sec-websocket-protocol']) });
+    if (why) {
+      log(`dashboard: refused the terminal: ${why}`);
+      refuseUpgrade(socket, '403 Forbidden', why);
+      return;
+    }
+    if (!containers) { refuseUpgrade(socket, '503 Service Unavailable', 'the engine is starting'); return; }
+    const want = parseTerminalQuery(url.searchParams);
+    if (typeof want === 'string') { refuseUpgrade(socket, '400 Bad Request', want); return; }
+    terminals.handle(req, socket, head, containers, want);
   });
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
 
@@ -172,8 +211,9 @@ export async function startUiServer(opts: UiOptions): Promise<UiServer> {
   return {
     url,
     address: { ...address, port: bound.port },
-    serve: (server) => { api = server; },
+    serve: (server, parts) => { api = server; containers = parts?.containers ?? containers; },
     close: () => new Promise<void>((resolve) => {
+      terminals.close();
       server.close(() => resolve());
       server.closeAllConnections();
     }),

@@ -3,6 +3,14 @@
 
 const token = document.querySelector('meta[name="berth-token"]')?.getAttribute('content') ?? '';
 
+/** The per-response nonce of the page's style policy; the terminal stamps its own <style> elements with it. */
+export const styleNonce = document.querySelector('meta[name="berth-nonce"]')?.getAttribute('content') ?? '';
+
+/** The subprotocols of the terminal's WebSocket: its own, and the token (a browser cannot set headers there). */
+export function terminalProtocols() {
+  return ['berth.exec', `berth.token.${token}`];
+}
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);

@@ -123,6 +123,7 @@ class DetailPanel {
     this.logState = h('span', { class: 'log-state' });
     this.wrap = h('input', { type: 'checkbox', checked: true, onchange: () => this.logs.classList.toggle('nowrap', !this.wrap.checked) });
     this.raw = h('pre', { class: 'raw mono' });
+    this.terminal = new TerminalCard(ctx);
     this.body = h('div', { class: 'detail-body' },
       h('div', { class: 'detail-head' }, h('div', {}, this.title, this.badges), this.actions),
       h('div', { class: 'charts' }, this.cpu.el, this.mem.el),
@@ -133,6 +134,7 @@ class DetailPanel {
           h('label', { class: 'check' }, this.wrap, 'wrap'),
           h('button', { type: 'button', class: 'btn btn-sm btn-ghost', onclick: () => { this.logs.replaceChildren(); }, dataset: { action: 'clear-logs' } }, icon('eraser'), 'Clear')),
         this.logs),
+      this.terminal.el,
       h('details', { class: 'facts-card', open: true }, h('summary', { text: 'Details' }), this.meta, h('details', { class: 'raw-card' }, h('summary', { text: 'Inspect (JSON)' }), this.raw)));
     this.placeholder = h('div', { class: 'empty detail-empty' }, icon('pointer'), h('p', { text: 'Select a container to follow its logs and watch its CPU and memory.' }));
     this.el = h('aside', { class: 'card detail-card', dataset: { panel: 'detail' } }, this.placeholder, this.body);
@@ -166,6 +168,7 @@ class DetailPanel {
       this.renderFacts(c);
     }
     this.ensureStreams(c);
+    this.terminal.render(c);
   }
 
   tick() {
@@ -180,6 +183,7 @@ class DetailPanel {
     this.statsRun = undefined;
     this.key = undefined;
     this.id = id;
+    this.terminal.close();
     this.logs.replaceChildren();
     this.cpu.clear();
     this.mem.clear();
@@ -299,5 +303,76 @@ class DetailPanel {
       // A container that stopped between the list and the request; the next start opens a new stream.
       if (e.status !== 404 && e.status !== 409) this.ctx.toast(`stats: ${e.message}`);
     }).finally(() => { if (!abort.signal.aborted) runState.done = true; });
+  }
+}
+
+/**
+ * A shell in the running container, as `docker exec -it ID sh`: xterm.js over the dashboard's WebSocket.
+ * The terminal code loads when first opened.
+ */
+class TerminalCard {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.session = undefined;
+    this.shell = h('select', { class: 'select select-sm', 'aria-label': 'shell' }, h('option', { value: 'sh', text: 'sh' }), h('option', { value: 'bash', text: 'bash' }));
+    this.state = h('span', { class: 'log-state term-state' });
+    this.openBtn = h('button', { type: 'button', class: 'btn btn-sm btn-go', dataset: { action: 'terminal' }, onclick: () => void this.open() }, icon('terminal'), 'Open shell');
+    this.closeBtn = h('button', { type: 'button', class: 'btn btn-sm btn-ghost', dataset: { action: 'close-terminal' }, hidden: true, onclick: () => this.close() }, icon('close'), 'Close');
+    this.screen = h('div', { class: 'term-screen', dataset: { terminal: '' }, hidden: true });
+    this.hint = h('p', { class: 'note term-hint', text: 'A shell inside the container, as docker exec -it runs it.' });
+    this.el = h('div', { class: 'log-card term-card', dataset: { panel: 'terminal' } },
+      h('div', { class: 'log-head' }, h('h3', { text: 'Terminal' }), this.state, h('span', { class: 'spacer' }), this.shell, this.openBtn, this.closeBtn),
+      this.hint, this.screen);
+  }
+
+  render(c) {
+    this.containerId = c.summary.Id;
+    const running = !!c.inspect?.State?.Running && !c.inspect?.State?.Paused;
+    this.openBtn.disabled = !running;
+    this.openBtn.title = running ? 'Open a shell in this container' : 'The container is not running';
+    if (!this.session) setText(this.hint, running ? 'A shell inside the container, as docker exec -it runs it.' : 'Start the container to open a shell in it.');
+  }
+
+  setState(state, detail) {
+    this.el.dataset.state = state;
+    this.state.dataset.live = String(state === 'open');
+    setText(this.state, { connecting: 'connecting', open: 'connected', exited: `exited (${detail})`, error: 'failed', closed: 'closed' }[state] ?? state);
+    if (state === 'error') this.ctx.toast(`terminal: ${detail}`);
+    // Ended: the screen stays to read, and a new shell is one click away.
+    const ended = state === 'exited' || state === 'error' || state === 'closed';
+    this.openBtn.hidden = !ended;
+    this.shell.disabled = !ended;
+  }
+
+  async open() {
+    this.close();
+    const id = this.containerId;
+    if (!id) return;
+    let openTerminal;
+    try {
+      ({ openTerminal } = await import('./terminal.js'));
+    } catch (e) {
+      this.ctx.toast(`terminal: ${e.message} (the dashboard runs from unbuilt files: node scripts/build.mjs)`);
+      return;
+    }
+    this.screen.hidden = false;
+    this.hint.hidden = true;
+    this.closeBtn.hidden = false;
+    this.openBtn.hidden = true;
+    this.shell.disabled = true;
+    this.session = openTerminal(this.screen, id, { cmd: [this.shell.value], onState: (s, d) => this.setState(s, d) });
+  }
+
+  close() {
+    this.session?.close();
+    this.session = undefined;
+    this.screen.replaceChildren();
+    this.screen.hidden = true;
+    this.hint.hidden = false;
+    this.closeBtn.hidden = true;
+    this.openBtn.hidden = false;
+    this.shell.disabled = false;
+    delete this.el.dataset.state;
+    setText(this.state, '');
   }
 }
