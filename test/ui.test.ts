@@ -1,17 +1,20 @@
 /**
  * The dashboard (`berth daemon --ui`), driven in real headless Chromium (Debian's /usr/bin/chromium) through
- * playwright-core: the live list, Start/Stop/Remove from the page, followed logs, images, the VM panel, charts
- * from a stats stream, and the refusal of requests from other origins. Screenshots go to /tmp/berth-ui-test/.
+ * playwright-core: the live list, Start/Stop/Remove from the page, followed logs, a terminal in a container,
+ * images with their layers, a pull from a real registry with its progress, the VM panel, charts from a stats
+ * stream, and the refusal of requests (and WebSockets) from other origins. Screenshots go to /tmp/berth-ui-test/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { startUiServer, type UiServer } from '../src/ui/server.js';
 import { BERTH, exec, ROOT, startDaemon, teardown, waitFor, type TestDaemon } from './harness.js';
+import { startRegistry } from './registry-fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = '/tmp/berth-ui-test';
@@ -46,7 +49,38 @@ async function launch(): Promise<{ context: BrowserContext; close: () => Promise
 function watchErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // What the page's policy blocked (the terminal's own styles must not be among them).
+  page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text()); });
   return errors;
+}
+
+/**
+ * A WebSocket to the dashboard's terminal from outside a browser, with any Origin and token; resolves with the
+ * HTTP status of a refused upgrade, or 101 and the first control message of an accepted one.
+ */
+function terminalSocket(port: number, query: string, opts: { origin?: string; token?: string; host?: string }): Promise<{ status: number; body: string; first?: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const protocols = ['berth.exec', ...(opts.token ? [`berth.token.${opts.token}`] : [])];
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/exec?${query}`, protocols, {
+      headers: { ...(opts.host ? { Host: opts.host } : {}) }, ...(opts.origin ? { origin: opts.origin } : {}),
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => { body += b.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('message', (data, binary) => {
+      if (binary) return;
+      resolve({ status: 101, body: '', first: JSON.parse(data.toString()) as Record<string, unknown> });
+      ws.close();
+    });
+    ws.on('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+  });
+}
+
+/** The terminal's screen as text, one row a line (xterm.js draws its rows into the DOM). */
+async function screenText(page: Page): Promise<string> {
+  return page.locator('[data-panel="terminal"] .xterm-rows').evaluate((el) => [...el.children].map((r) => r.textContent ?? '').join('\n'));
 }
 
 /** A raw HTTP request to the dashboard's listener, with any headers (Host and Origin included). */
@@ -240,6 +274,185 @@ describe('the dashboard in Chromium', { skip: noBrowser }, () => {
     assert.match(kernels, /VM6\.1\.0-\d+-cloud-amd64its own/);
     await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
     await page.close();
+  });
+
+  test('a terminal opens a shell in a running container: typed commands run, resizes reach it, exit ends it', { timeout: 90_000 }, async () => {
+    const run = await d.berth(['run', '-d', '--name', 'ui-term', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']);
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    seen.push(id);
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${url}#/containers/${id}`);
+    const card = page.locator('[data-panel="terminal"]');
+    await card.locator('[data-action="terminal"]:not([disabled])').click();
+    await card.locator('.xterm-rows').waitFor();
+    await waitFor(async () => (await card.getAttribute('data-state')) === 'open', 15_000, 'the terminal to connect');
+    // Typed into xterm.js as a person would; the shell computes the number, so only its output can contain it.
+    await page.locator('[data-panel="terminal"] .xterm-helper-textarea').focus();
+    await page.keyboard.type('echo hi-$((6*7))\n');
+    await waitFor(async () => /^hi-42\s*$/m.test(await screenText(page)), 15_000, 'hi-42 on the terminal');
+    // The shell runs in the container: its hostname is the container's.
+    await page.keyboard.type('hostname; stty size\n');
+    await waitFor(async () => (await screenText(page)).includes(id.slice(0, 12)), 10_000, 'the container\'s hostname');
+    const sizes = async () => [...(await screenText(page)).matchAll(/^(\d+) (\d+)\s*$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    await waitFor(async () => (await sizes()).length === 1, 10_000, 'stty size');
+    const [first] = await sizes();
+    assert.notEqual(first, '0 0', 'the terminal has a size from the start');
+    await page.screenshot({ path: join(SHOTS, 'terminal.png'), fullPage: true });
+    // A narrower window fits the terminal anew, and the shell hears of it.
+    await page.setViewportSize({ width: 760, height: 900 });
+    await page.keyboard.type('clear; stty size\n');
+    await waitFor(async () => { const s = await sizes(); return s.length === 1 && s[0] !== first; }, 10_000, 'a new size after the resize');
+    const [second] = await sizes();
+    // One column at this width instead of two: the terminal is wider now, and the shell's rows are the ones on screen.
+    assert.ok(Number(second!.split(' ')[1]) > Number(first!.split(' ')[1]), `more columns in the one-column layout: ${first} → ${second}`);
+    assert.equal(Number(second!.split(' ')[0]), await page.locator('[data-panel="terminal"] .xterm-rows > div').count());
+    await page.keyboard.type('exit 3\n');
+    await waitFor(async () => (await card.getAttribute('data-state')) === 'exited', 10_000, 'the shell to exit');
+    assert.match(await screenText(page), /process exited with code 3/);
+
+    // Closing a terminal with its shell still running hangs the shell up, as closing a terminal window does.
+    const shells = async () => (await d.berth(['exec', id, 'ps', '-o', 'pid,args'])).stdout.split('\n').filter((l) => /^\s*\d+\s+sh\s*$/.test(l)).length;
+    await card.locator('[data-action="terminal"]').click();
+    await waitFor(async () => (await card.getAttribute('data-state')) === 'open', 15_000, 'the second terminal to connect');
+    assert.equal(await shells(), 1, 'its shell runs');
+    await card.locator('[data-action="close-terminal"]').click();
+    await waitFor(async () => (await shells()) === 0, 10_000, 'the shell to end once its terminal closed');
+    assert.deepEqual(errors, []);
+    await page.close();
+    await d.berth(['rm', '-f', id]);
+  });
+
+  test('an image\'s layers: each build step with what it added, metadata steps as 0 B', { timeout: 120_000 }, async () => {
+    const ctxDir = mkdtempSync('/tmp/bt-ctx-');
+    writeFileSync(join(ctxDir, 'Dockerfile'), 'FROM busybox\nRUN head -c 300000 /dev/urandom > /blob\nENV GREETING=hi\nCOPY note.txt /note.txt\nCMD ["sh"]\n');
+    writeFileSync(join(ctxDir, 'note.txt'), 'x'.repeat(20_000));
+    try {
+      const built = await d.berth(['build', '-t', 'ui-layers:1', ctxDir], { timeoutMs: 90_000 });
+      assert.equal(built.code, 0, built.stderr);
+    } finally {
+      rmSync(ctxDir, { recursive: true, force: true });
+    }
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${url}#/images`);
+    const row = page.locator('.images-table tr[data-tags~="ui-layers:1"]');
+    await row.locator('[data-action="layers"]').click();
+    const imageId = await row.getAttribute('data-id');
+    const layers = page.locator(`tr[data-layers-for="${imageId}"] .layers-table tbody tr`);
+    await waitFor(async () => (await layers.count()) > 0, 10_000, 'the layer list');
+    const steps = await layers.evaluateAll((rows) => rows.map((r) => ({
+      step: r.querySelector('.layer-step')?.textContent ?? '', size: r.querySelector('.layer-size')?.textContent ?? '',
+      empty: (r as HTMLElement).dataset.empty, digest: r.querySelector('.layer-digest')?.textContent ?? '',
+    })));
+    const busyboxSteps = Number((await d.berth(['history', '-q', 'busybox'])).stdout.trim().split('\n').length);
+    assert.equal(steps.length, busyboxSteps + 4, JSON.stringify(steps));
+    const mine = steps.slice(busyboxSteps);
+    assert.deepEqual(mine.map((s) => s.step), ['RUN head -c 300000 /dev/urandom > /blob', 'ENV GREETING=hi', 'COPY note.txt /note.txt', 'CMD ["sh"]']);
+    assert.match(mine[0]!.size, /^30\d kB$/, 'the RUN step added the 300 kB file');
+    assert.match(mine[2]!.size, /^2\d\.\d kB$/, 'COPY added the 20 kB file');
+    assert.deepEqual([mine[1]!.size, mine[3]!.size], ['0 B', '0 B']);
+    assert.deepEqual(mine.map((s) => s.empty), ['false', 'true', 'false', 'true']);
+    // The layers that exist are the image's own, bottom up, as inspect lists them.
+    const diffIds = JSON.parse((await d.berth(['inspect', '-f', '{{json .RootFS.Layers}}', 'ui-layers:1'])).stdout) as string[];
+    assert.deepEqual(steps.filter((s) => s.empty === 'false').map((s) => s.digest), diffIds.map((l) => l.slice(7, 19)));
+    await page.screenshot({ path: join(SHOTS, 'layers.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('pull from a registry with a progress bar per layer, and the image is listed', { timeout: 180_000 }, async () => {
+    const reg = await startRegistry();
+    try {
+      // The image of the layers test, pushed and then forgotten here: busybox's layer stays, the two above it come anew.
+      const ref = `${reg.host}/ui/layers:1`;
+      assert.equal((await d.berth(['tag', 'ui-layers:1', ref])).code, 0);
+      const push = await d.berth(['push', ref]);
+      assert.equal(push.code, 0, push.stderr);
+      for (const r of [ref, 'ui-layers:1']) assert.equal((await d.berth(['rmi', r])).code, 0);
+      assert.notEqual((await d.berth(['inspect', ref])).code, 0, 'gone before the pull');
+
+      const page = await browser.context.newPage();
+      const errors = watchErrors(page);
+      await page.goto(`${url}#/images`);
+      const panel = page.locator('[data-panel="pull"]');
+      await panel.locator('input[name="pull-ref"]').fill(ref);
+      await panel.locator('[data-action="pull"]').click();
+      await waitFor(async () => ['done', 'error'].includes((await panel.getAttribute('data-state')) ?? ''), 120_000, 'the pull to finish');
+      assert.equal(await panel.getAttribute('data-state'), 'done', (await panel.locator('.pull-status').textContent()) ?? '');
+      assert.equal(await panel.locator('[role="progressbar"]').getAttribute('aria-valuenow'), '100');
+      assert.equal((await panel.locator('.pull-percent').textContent())?.trim(), '100%');
+      assert.match((await panel.locator('.pull-status').textContent()) ?? '', new RegExp(`Downloaded newer image for ${reg.host}/ui/layers:1`));
+      const layerStates = await panel.locator('.pull-layer').evaluateAll((rows) => rows.map((r) => [(r as HTMLElement).dataset.status, (r as HTMLElement).dataset.done]));
+      assert.deepEqual(layerStates.map(([s]) => s).sort(), ['Already exists', 'Pull complete', 'Pull complete'], JSON.stringify(layerStates));
+      assert.ok(layerStates.every(([, done]) => done === 'true'));
+      await page.locator(`.images-table tr[data-tags~="${ref}"]`).waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: join(SHOTS, 'pull.png'), fullPage: true });
+      assert.equal((await d.berth(['run', '--rm', ref, 'cat', '/note.txt'])).stdout.length, 20_000, 'the pulled image runs');
+
+      // A reference the registry lacks: the bar stops and says why.
+      await panel.locator('input[name="pull-ref"]').fill(`${reg.host}/ui/nope:1`);
+      await panel.locator('[data-action="pull"]').click();
+      await waitFor(async () => (await panel.getAttribute('data-state')) === 'error', 30_000, 'the failed pull');
+      assert.match((await panel.locator('.pull-status').textContent()) ?? '', /manifest unknown/);
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  test('the terminal\'s WebSocket refuses other origins, foreign hosts and missing tokens', { timeout: 60_000 }, async () => {
+    const started = await d.berth(['run', '-d', '--name', 'ui-ws', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done']);
+    assert.equal(started.code, 0, started.stderr);
+    const id = started.stdout.trim();
+    seen.push(id);
+    const token = /name="berth-token" content="([0-9a-f]+)"/.exec((await raw(port, 'GET', '/')).body)?.[1];
+    assert.ok(token);
+    const self = `http://127.0.0.1:${port}`;
+    // Each would make /pwned-N in the container if it got through.
+    const q = (n: number) => `container=${id}&cmd=touch&cmd=/pwned-${n}`;
+    const refused = [
+      await terminalSocket(port, q(1), { origin: 'http://evil.example', token }),
+      await terminalSocket(port, q(2), { origin: `http://127.0.0.1:${port + 1}`, token }),
+      await terminalSocket(port, q(3), { token }),
+      await terminalSocket(port, q(4), { origin: self }),
+      await terminalSocket(port, q(5), { origin: self, token: 'f'.repeat(token.length) }),
+      await terminalSocket(port, q(6), { origin: `http://evil.example:${port}`, token, host: `evil.example:${port}` }),
+    ];
+    for (const r of refused) assert.equal(r.status, 403, r.body);
+    assert.match(refused[0]!.body, /cross-origin request from http:\/\/evil\.example refused/);
+    // The same request from the page's own origin goes through, which is what makes the refusals above mean something.
+    const ok = await terminalSocket(port, q(7), { origin: self, token });
+    assert.equal(ok.status, 101);
+    assert.equal(ok.first?.type, 'ready');
+    await waitFor(async () => (await d.berth(['exec', id, 'ls', '/pwned-7'])).code === 0, 10_000, 'the accepted exec to run');
+    const ls = await d.berth(['exec', id, 'sh', '-c', 'ls / | grep pwned || true']);
+    assert.equal(ls.stdout, 'pwned-7\n');
+
+    // A page on another origin tries with a guessed token; its browser sends its own Origin.
+    const evil: Server = createHttpServer((_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end(`<!doctype html><body><script>
+        const ws = new WebSocket('ws://127.0.0.1:${port}/ws/exec?${q(8)}', ['berth.exec', 'berth.token.${'0'.repeat(token.length)}']);
+        ws.onopen = () => { document.title = 'open'; };
+        ws.onerror = () => { document.title = 'refused'; };
+      </script></body>`);
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    try {
+      const evilPage = await browser.context.newPage();
+      await evilPage.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`);
+      await waitFor(async () => (await evilPage.title()) !== '', 10_000, 'the foreign page\'s WebSocket to settle');
+      assert.equal(await evilPage.title(), 'refused');
+      await evilPage.close();
+    } finally {
+      evil.close();
+    }
+    assert.match(d.log(), /refused the terminal: cross-origin request from http:\/\/localhost:\d+ refused/);
+    assert.equal((await d.berth(['exec', id, 'sh', '-c', 'ls / | grep pwned || true'])).stdout, 'pwned-7\n');
+    await d.berth(['rm', '-f', id]);
   });
 
   test('requests from other origins are refused, in raw HTTP and from a page elsewhere', { timeout: 60_000 }, async () => {

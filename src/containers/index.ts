@@ -524,9 +524,11 @@ export class ContainerService extends EventEmitter {
     const exited = this.wait(c.Id, 'next-exit');
     const sig = normalizeSignal(signal || c.Config.StopSignal || 'SIGTERM');
     await this.runtimeOf(c).kill(c.Id, sig).catch(() => {});
+    this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
     const graceful = t < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), sleep(t * 1000).then(() => false)]);
     if (!graceful && this.records.get(c.Id)?.State.Running) {
       await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
+      this.emit('event', 'kill', c, { signal: '9' });
       await exited;
     }
     this.emit('event', 'stop', c);
@@ -546,6 +548,7 @@ export class ContainerService extends EventEmitter {
       }
       const exited = this.wait(c.Id, 'next-exit');
       await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
+      this.emit('event', 'kill', c, { signal: '9' });
       await Promise.race([exited, sleep(10_000)]);
     }
     await this.locked(c.Id, async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import { parseUiAddress, UiError } from './address.js';
 import { startUiServer, type UiServer } from './server.js';
 
@@ -100,6 +101,37 @@ describe('the dashboard server', () => {
     const r = await send('POST', '/api/containers/x/attach', { 'X-Berth-Token': TOKEN, Connection: 'Upgrade', Upgrade: 'tcp' }).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
     assert.notEqual(r.status, 200);
     assert.deepEqual(seen.filter((s) => s.url.includes('attach')), []);
+  });
+
+  test('the page\'s style nonce is new per response and in its policy', async () => {
+    const nonces = await Promise.all([send('GET', '/'), send('GET', '/')].map(async (p) => {
+      const r = await p;
+      const nonce = /<meta name="berth-nonce" content="([^"]+)">/.exec(r.body)?.[1];
+      assert.ok(nonce);
+      assert.ok(String(r.headers['content-security-policy']).includes(`style-src 'self' 'nonce-${nonce}'`));
+      return nonce;
+    }));
+    assert.notEqual(nonces[0], nonces[1]);
+  });
+
+  test('the terminal\'s WebSocket: refused without the page\'s origin and token, 503 until the engine is there', async () => {
+    const port = ui.address.port;
+    const upgrade = (opts: { origin?: string; token?: string; path?: string }) => new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/ws/exec?container=x'}`, ['berth.exec', ...(opts.token ? [`berth.token.${opts.token}`] : [])],
+        opts.origin ? { origin: opts.origin } : {});
+      ws.on('unexpected-response', (_req, res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      ws.on('open', () => { ws.close(); resolve(101); });
+      ws.on('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+    });
+    const self = `http://127.0.0.1:${port}`;
+    assert.equal(await upgrade({ token: TOKEN }), 403, 'no Origin');
+    assert.equal(await upgrade({ origin: 'http://evil.example', token: TOKEN }), 403);
+    assert.equal(await upgrade({ origin: `http://localhost:${port}`, token: TOKEN }), 403, 'another name for this listener is another origin');
+    assert.equal(await upgrade({ origin: self }), 403, 'no token');
+    assert.equal(await upgrade({ origin: self, token: 'b'.repeat(48) }), 403);
+    // This listener has no containers part behind it.
+    assert.equal(await upgrade({ origin: self, token: TOKEN }), 503);
+    assert.equal(await upgrade({ origin: self, token: TOKEN, path: '/api/containers/x/attach' }), 501);
   });
 
   test('a port in use is a clear error', async () => {
