@@ -5,6 +5,7 @@ import { build } from '../build/index.js';
 import { InvalidParameterError } from '../errors/index.js';
 import { parseReference, pullImage } from '../images/index.js';
 import type { Engine } from './engine.js';
+import { familiar, imageEvent } from './image-events.js';
 import { progressStream } from './progress.js';
 import { boolParam, type Router } from './router.js';
 
@@ -38,6 +39,7 @@ export function buildRoutes(r: Router, engine: Engine): void {
           await pullImage(engine.images, engine.registry, ref, { onProgress: (ev) => out(`${ev.id ? `${ev.id}: ` : ''}${ev.status}\n`) });
         },
       });
+      for (const t of tags) await imageEvent(engine, 'tag', img.id, familiar(t));
       stream.raw({ aux: { ID: img.id } });
       out(`Successfully built ${img.id.slice(7, 19)}\n`);
       for (const t of tags) out(`Successfully tagged ${t.includes(':') ? t : `${t}:latest`}\n`);

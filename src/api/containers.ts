@@ -5,6 +5,7 @@ import { familiarString } from '../images/index.js';
 import { InvalidParameterError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
+import { familiar, imageEvent } from './image-events.js';
 import { boolParam, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
 import { frame } from './stdcopy.js';
 import { containerOpsRoutes } from './container-ops.js';
@@ -178,6 +179,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.on('POST', '/containers/prune', async ({ res }) => {
     sendJson(res, 200, await cs.prune());
+    if (tag) await imageEvent(engine, 'tag', id, familiar(tag));
   });
 
   r.on('POST', '/containers/{id}/kill', async ({ res, params, query }) => {

@@ -4,6 +4,7 @@ import { InvalidParameterError } from '../errors/index.js';
 import { parsePlatform, pullImage, pushImage, type ProgressEvent } from '../images/index.js';
 import { decodeRegistryAuth, type Credentials } from '../registry/index.js';
 import type { Engine } from './engine.js';
+import { familiar, imageEvent } from './image-events.js';
 import { progressStream } from './progress.js';
 import { readJson, sendJson, type Ctx, type Router } from './router.js';
 
@@ -38,6 +39,8 @@ export async function pullFromRegistry(ctx: Ctx, engine: Engine, fromImage: stri
   await streamed(ctx, async (onProgress, onStart) => {
     await pullImage(engine.images, engine.registry, ref, { platform, creds, onProgress, onStart });
   });
+    const name = familiar(ref);
+    await imageEvent(engine, 'pull', name, name);
 }
 
 export function distributionRoutes(r: Router, engine: Engine): void {
@@ -51,6 +54,8 @@ export function distributionRoutes(r: Router, engine: Engine): void {
       onStart();
       await pushImage(engine.images, engine.registry, ref, { creds, onProgress });
     });
+      const name = familiar(ref);
+      await imageEvent(engine, 'push', name, name);
   });
 
   r.on('POST', '/auth', async ({ req, res }) => {

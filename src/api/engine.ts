@@ -5,18 +5,9 @@ import type { NetworkService } from '../network/index.js';
 import type { VolumeService } from '../volumes/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { Runtime } from '../runtime/index.js';
+import type { EventLog } from '../events/index.js';
 
-export interface EngineEvent {
-  Type: string;
-  Action: string;
-  Actor: { ID: string; Attributes: Record<string, string> };
-  status?: string;
-  id?: string;
-  from?: string;
-  scope: 'local';
-  time: number;
-  timeNano: number;
-}
+export type { EngineEvent } from '../events/index.js';
 
 export interface Engine {
   id: string;
@@ -28,5 +19,6 @@ export interface Engine {
   registry: RegistryClient;
   network: NetworkService;
   volumes: VolumeService;
-  onEvent(listener: (ev: EngineEvent) => void): () => void;
+  /** Where every part's events go; `GET /events` reads it. */
+  events: EventLog;
 }

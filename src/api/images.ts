@@ -4,6 +4,7 @@ import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { parseReference, type Image } from '../images/index.js';
 import { pullFromRegistry } from './distribution.js';
 import type { Engine } from './engine.js';
+import { deleteEvents, familiar, imageEvent } from './image-events.js';
 import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
 
 function summary(img: Image) {
@@ -93,6 +94,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
     const filters = parseFilters(query.get('filters'));
     const onlyDangling = !(filters.dangling?.[0] === 'false' || filters.dangling?.[0] === '0');
     const out = await images.prune({ onlyDangling, inUse: (id) => engine.containers.usingImage(id) });
+    deleteEvents(engine, out.deleted);
     sendJson(res, 200, { ImagesDeleted: out.deleted.length ? out.deleted : null, SpaceReclaimed: out.reclaimed });
   });
 
@@ -138,14 +140,19 @@ export function imageRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('DELETE', '/images/{name*}', async ({ res, params, query }) => {
+    const img = await images.resolve(params.name!);
     const out = await images.remove(params.name!, { force: boolParam(query, 'force'), inUse: (id) => engine.containers.usingImage(id) });
+    deleteEvents(engine, out, img);
     sendJson(res, 200, out);
   });
 
   r.on('POST', '/images/{name*}/tag', async ({ res, params, query }) => {
     const repo = query.get('repo');
     if (!repo) throw new InvalidParameterError('repository name must have at least one component');
-    await images.tag(params.name!, `${repo}${query.get('tag') ? `:${query.get('tag')}` : ''}`);
+    const target = `${repo}${query.get('tag') ? `:${query.get('tag')}` : ''}`;
+    await images.tag(params.name!, target);
+    const img = await images.resolve(target);
+    await imageEvent(engine, 'tag', img.id, familiar(target));
     res.writeHead(201).end();
   });
 
@@ -162,6 +169,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
       const img = await images.importTarball(req as unknown as Readable, {
         tag: ref, changes: query.getAll('changes'), message: query.get('message') ?? undefined, source: '-',
       });
+      await imageEvent(engine, 'import', img.id);
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(`${JSON.stringify({ status: img.id })}\n`);
       return;

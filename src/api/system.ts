@@ -1,8 +1,11 @@
 /** `/_ping`, `/version`, `/info` and `/events`. */
 import { cpus, hostname, release, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
-import type { Engine } from './engine.js';
-import { sendJson, type Router } from './router.js';
+import { InvalidParameterError } from '../errors/index.js';
+import { EventFilter } from '../events/index.js';
+import { timestampNanos } from '../common/timestamp.js';
+import type { Engine, EngineEvent } from './engine.js';
+import { parseFilters, sendJson, type Router } from './router.js';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from './version.js';
 
 export { BERTH_VERSION };
@@ -60,7 +63,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
       IPv4Forwarding: false, BridgeNfIptables: false, BridgeNfIp6tables: false,
       Debug: false, NFd: 0, OomKillDisable: false, NGoroutines: 0, SystemTime: new Date().toISOString(),
       LoggingDriver: 'k8s-file', CgroupDriver: 'cgroupfs', CgroupVersion: engine.cgroupVersion,
-      NEventsListener: 0, KernelVersion: release(), OperatingSystem: osName(), OSVersion: '', OSType: 'linux',
+      NEventsListener: engine.events.subscribers, KernelVersion: release(), OperatingSystem: osName(), OSVersion: '', OSType: 'linux',
       Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
       NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: engine.dataRoot, Name: hostname(),
@@ -71,10 +74,35 @@ export function systemRoutes(r: Router, engine: Engine): void {
       SecurityOptions: ['name=seccomp,profile=unconfined'], Warnings: [],
     });
   });
-  r.on('GET', '/events', ({ res, req }) => {
+  r.on('GET', '/events', ({ res, req, query }) => {
+    // As dockerd: `since`/`until` are `seconds[.nanoseconds]` (berth also takes the CLI's durations and
+    // RFC 3339 dates); recorded events from `since` are replayed first; an `until` in the past ends the
+    // stream after the replay, one in the future ends it then.
+    const time = (name: string) => {
+      const v = query.get(name);
+      if (!v) return undefined;
+      try { return timestampNanos(v); } catch (e) { throw new InvalidParameterError((e as Error).message); }
+    };
+    const since = time('since');
+    const until = time('until');
+    if (since !== undefined && until !== undefined && until < since) {
+      throw new InvalidParameterError(`\`since\` time (${query.get('since')}) cannot be after \`until\` time (${query.get('until')})`);
+    }
+    const filter = new EventFilter(parseFilters(query.get('filters')));
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-    const off = engine.onEvent((ev) => res.write(`${JSON.stringify(ev)}\n`));
-    req.on('close', off);
+    const send = (ev: EngineEvent) => res.write(`${JSON.stringify(ev)}\n`);
+    for (const ev of engine.events.history(since, until, filter)) send(ev);
+    const now = Date.now() * 1e6;
+    if (until !== undefined && until < now) { res.end(); return; }
+    const off = engine.events.subscribe((ev) => { if (filter.matches(ev)) send(ev); });
+    let timer: NodeJS.Timeout | undefined;
+    const end = () => { off(); if (timer) clearTimeout(timer); };
+    if (until !== undefined) {
+      const ms = Math.ceil((until - now) / 1e6);
+      if (ms < 2 ** 31) timer = setTimeout(() => { end(); res.end(); }, ms);
+    }
+    req.on('close', end);
+    res.on('close', end);
   });
 }

@@ -101,6 +101,8 @@ export class NetworkService {
   private readonly log: (m: string) => void;
   private mtu = 1500;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Where `create`, `destroy` and a running container's `connect`/`disconnect` are reported (the events part sets it). */
+  onEvent?: (action: 'create' | 'destroy' | 'connect' | 'disconnect', n: NetworkRecord, containerId?: string) => void;
 
   constructor(private readonly store: Store, private readonly opts: NetworkOptions) {
     this.log = opts.log ?? (() => {});
@@ -309,6 +311,7 @@ export class NetworkService {
         throw e;
       }
       await this.dns.listen(gateway).catch((e: Error) => this.log(`network ${name}: no DNS on ${gateway}:53: ${e.message}`));
+      this.onEvent?.('create', rec);
       return { Id: id, Warning: req.EnableIPv6 ? 'IPv6 is not supported yet: the network has IPv4 only' : '' };
     });
   }
@@ -324,6 +327,7 @@ export class NetworkService {
       this.nets.delete(n.Id);
       await rm(join(this.ipamDir, cniName(n)), { recursive: true, force: true });
     });
+    this.onEvent?.('destroy', n);
   }
 
   // ---- containers ----
@@ -555,6 +559,7 @@ export class NetworkService {
     const ep = state?.endpoints.find((e) => e.networkId === n.Id);
     if (state && ep) {
       await cniDel(ep.cniName, ep.plugins, { containerId: c.id, netns: state.netns, ifname: ep.ifname }, ep.result);
+      this.onEvent?.('connect', n, c.id);
       state.endpoints = state.endpoints.filter((e) => e !== ep);
       await this.saveState(state);
     }
@@ -570,6 +575,7 @@ export class NetworkService {
     for (const ep of state.endpoints) if (ep.names.length) ep.names = [...new Set([name.toLowerCase(), ...ep.names.filter((n) => n !== old)])];
     state.name = name;
     await this.saveState(state);
+      this.onEvent?.('disconnect', n, c.id);
   }
 
   /** `NetworkSettings.Ports` of a running container, for `ps` and `port`. */

@@ -56,6 +56,8 @@ export class VolumeService {
   private readonly vols = new Map<string, VolumeRecord>();
   private readonly users = new Map<string, Set<string>>();
   private readonly root: string;
+  /** Where `create` and `destroy` are reported (the events part sets it). */
+  onEvent?: (action: 'create' | 'destroy', v: VolumeRecord) => void;
 
   constructor(private readonly store: Store, opts: { dataRoot: string }) {
     this.root = join(opts.dataRoot, 'volumes');
@@ -104,6 +106,7 @@ export class VolumeService {
       await rm(join(this.root, name), { recursive: true, force: true });
       throw e;
     }
+    this.onEvent?.('create', v);
     return v;
   }
 
@@ -123,6 +126,7 @@ export class VolumeService {
     this.vols.delete(name);
     this.store.deleteVolume(name);
     await rm(join(this.root, name), { recursive: true, force: true });
+    this.onEvent?.('destroy', v);
   }
 
   /** `volume prune`: unused anonymous volumes, or with `all` every unused one. */
