@@ -55,3 +55,46 @@ test('containers outlive a daemon restart, and exits during the outage are picke
     await cleanup(second);
   }
 });
+
+test('kill -9 of the daemon: the container runs on under conmon; a new daemon finds it, and logs -f, stop and wait work, its exit code recorded', async () => {
+  const first = await startDaemon({ busybox: true });
+  let second: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  try {
+    const run = await first.berth(['run', '-d', '--name', 'hardy', 'busybox', 'sh', '-c', 'trap "echo bye; exit 3" TERM; echo up; while true; do sleep 0.2; done']);
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    await waitFor(async () => (await first.berth(['logs', 'hardy'])).stdout === 'up\n', 10_000, 'the first line');
+    const pid = Number((await first.berth(['inspect', '-f', '{{.State.Pid}}', 'hardy'])).stdout);
+    first.proc.kill('SIGKILL');
+    await first.stop();
+    // No daemon now: the workload and its conmon are still there.
+    assert.doesNotThrow(() => process.kill(pid, 0), 'the container\'s process outlived the daemon');
+    assert.ok(leftovers(first, [id]).processes.some((p) => / conmon |\/conmon /.test(` ${p}`)), 'conmon outlived the daemon');
+    second = await startDaemon({ dir: first.dir });
+    const d = second;
+    assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', 'hardy'])).stdout, `running ${pid}\n`);
+    assert.match((await d.berth(['ps', '--filter', 'name=hardy', '--format', '{{.Names}} {{.State}}'])).stdout, /^hardy running$/m);
+    assert.equal((await d.berth(['logs', 'hardy'])).stdout, 'up\n');
+    // A follower and a waiter on the restored container, then stop: TERM reaches the trap.
+    const follow = exec(BERTH, ['logs', '-f', 'hardy'], { env: { ...process.env, BERTH_HOST: d.host } });
+    const wait = exec(BERTH, ['wait', 'hardy'], { env: { ...process.env, BERTH_HOST: d.host } });
+    await waitFor(async () => JSON.parse((await d.api('GET', '/info')).body).ContainersRunning === 1, 5000, 'info');
+    await new Promise((r) => setTimeout(r, 300)); // the follower and the waiter have connected
+    const stop = await d.berth(['stop', '-t', '10', 'hardy']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(stop.stdout, 'hardy\n');
+    const w = await wait;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout, '3\n');
+    const f = await follow;
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(f.stdout, 'up\nbye\n');
+    assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}', 'hardy'])).stdout, 'exited 3 false\n');
+    const ev = await d.berth(['events', '--since', '0', '--until', (Date.now() / 1000).toFixed(3), '--filter', 'container=hardy', '--format', '{{.Action}} {{.Actor.Attributes.exitCode}}']);
+    assert.match(ev.stdout, /^die 3$/m, `the restored container's die event carries its exit code: ${ev.stdout} ${ev.stderr}`);
+    assert.equal((await d.berth(['rm', 'hardy'])).code, 0);
+    assert.deepEqual(leftovers(d, [id]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
+  } finally {
+    await cleanup(second ?? first);
+  }
+});

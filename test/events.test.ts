@@ -137,10 +137,10 @@ describe('events', () => {
   });
 
   test('the default output is the docker CLI\'s line; durations and RFC 3339 times work for --since/--until', async () => {
-    const r = await d.berth(['events', '--since', new Date(start * 1000).toISOString(), '--until', '0s', '--filter', 'event=create', '--filter', 'type=container']);
+    const r = await d.berth(['events', '--since', new Date(start * 1000).toISOString(), '--until', (Date.now() / 1000).toFixed(3), '--filter', 'event=create', '--filter', 'type=container']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}(Z|[+-]\\d\\d:\\d\\d) container create ${ctr} \\(com\\.example\\.k=v, image=busybox, name=ev1\\)\n$`));
-    const f = await d.berth(['events', '--since', '10m', '--until', '0s', '--filter', 'type=network', '--format', '{{.Type}}/{{.Action}}/{{.Actor.Attributes.name}}/{{.Scope}}']);
+    const f = await d.berth(['events', '--since', '10m', '--until', (Date.now() / 1000).toFixed(3), '--filter', 'type=network', '--format', '{{.Type}}/{{.Action}}/{{.Actor.Attributes.name}}/{{.Scope}}']);
     assert.equal(f.stdout, 'network/create/evnet\nnetwork/connect/evnet\nnetwork/disconnect/evnet\nnetwork/destroy/evnet\n'.replace(/\n/g, '/local\n'));
   });
 
