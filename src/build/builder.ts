@@ -11,6 +11,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import type { ContainerService } from '../containers/index.js';
 import { isMounted, run, unmount } from '../host/index.js';
 import type { ContainerConfigSection, HistoryEntry, Image, ImageService, LayerBlob } from '../images/index.js';
+import { resolveInScope } from './context.js';
 import { parseDockerignore, walkContext } from './dockerignore.js';
 import { expand, splitWords } from './expand.js';
 import { heredocCommand, parseArgDecls, parseDockerfile, parseKeyValues } from './parser.js';
@@ -83,9 +84,11 @@ function segmentRegex(seg: string): RegExp {
 async function glob(root: string, pattern: string, allowed?: Set<string>): Promise<string[]> {
   const segs = posix.normalize(pattern).replace(/^\/+/, '').split('/').filter((s) => s && s !== '.');
   let found = [''];
-  for (const seg of segs) {
+  for (const [i, seg] of segs.entries()) {
     const next: string[] = [];
     const magic = /[*?[]/.test(seg);
+    // A directory reached through a symlink is the one the link names inside this root, never the host's.
+    if (i > 0) found = await Promise.all(found.map((f) => resolveInScope(root, f)));
     for (const base of found) {
       if (!magic) {
         const p = base ? `${base}/${seg}` : seg;

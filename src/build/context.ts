@@ -4,7 +4,7 @@
  * would land outside it are refused by node-tar; owners are dropped, since
  * COPY makes files root's unless told otherwise.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,13 +30,65 @@ export async function unpackContext(body: Readable, tmpRoot: string): Promise<Co
     peek.write(first);
     body.pipe(peek);
     const gz = first[0] === 0x1f && first[1] === 0x8b;
-    const x = tar.x({ cwd: dir, preserveOwner: false, strict: true } as Parameters<typeof tar.x>[0]) as unknown as NodeJS.WritableStream;
+    // Symlinks are made after every file is written, as they are, whatever they point at (a context may hold
+    // links out of it, as docker's may): nothing is ever written through one, and COPY never follows one out.
+    const links: { path: string; target: string }[] = [];
+    const x = tar.x({
+      cwd: dir, preserveOwner: false, strict: true,
+      filter: (path: string, entry: unknown) => {
+        const e = entry as { type?: string; linkpath?: string };
+        if (e.type !== 'SymbolicLink') return true;
+        links.push({ path, target: e.linkpath ?? '' });
+        return false;
+      },
+    } as Parameters<typeof tar.x>[0]) as unknown as NodeJS.WritableStream;
     await pipeline([peek, ...(gz ? [createGunzip()] : []), x]);
+    for (const l of links) await placeLink(dir, l.path, l.target);
     return { dir, dispose };
   } catch (e) {
     await dispose();
     throw new Error(`the build context is not a valid tar archive: ${(e as Error).message}`);
   }
+}
+
+/** A context symlink at `path`, only where every parent is a real directory inside `dir`. */
+async function placeLink(dir: string, path: string, target: string): Promise<void> {
+  const parts = path.split('/').filter((p) => p && p !== '.');
+  if (!parts.length || parts.includes('..') || path.startsWith('/')) throw new Error(`refused symlink ${path}: its name leads out of the context`);
+  let at = dir;
+  for (const part of parts.slice(0, -1)) {
+    at = join(at, part);
+    const st = await lstat(at).catch(() => undefined);
+    if (!st) await mkdir(at);
+    else if (!st.isDirectory()) throw new Error(`refused symlink ${path}: ${part} is not a directory`);
+  }
+  const dest = join(at, parts.at(-1)!);
+  const st = await lstat(dest).catch(() => undefined);
+  if (st?.isDirectory()) throw new Error(`refused symlink ${path}: a directory of that name is in the context`);
+  if (st) await rm(dest, { force: true });
+  await symlink(target, dest);
+}
+
+/**
+ * `rel` under `root` with every symlink followed inside the root, as the kernel would inside a
+ * container (an absolute target restarts at the root, `..` stops there): COPY sources, from the
+ * context or another image, never lead to the host's files.
+ */
+export async function resolveInScope(root: string, rel: string): Promise<string> {
+  const parts = rel.split('/').filter((p) => p && p !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (parts.length) {
+    const part = parts.shift()!;
+    if (part === '..') { done.pop(); continue; }
+    const st = await lstat(join(root, ...done, part)).catch(() => undefined);
+    if (!st?.isSymbolicLink()) { done.push(part); continue; }
+    if (++links > 40) throw new Error(`too many levels of symbolic links: ${rel}`);
+    const target = await readlink(join(root, ...done, part));
+    if (target.startsWith('/')) done.length = 0;
+    parts.unshift(...target.split('/').filter((p) => p && p !== '.'));
+  }
+  return done.join('/');
 }
 
 /** Builds running now: while there is one, its temporary directories are not orphans. */

@@ -147,7 +147,13 @@ export class ImageService {
       config: { mediaType: CONFIG_MEDIA_TYPE, digest: configBlob.digest, size: configBlob.size },
       layers: layers.map((l) => ({ mediaType: l.mediaType ?? LAYER_MEDIA_TYPE, digest: l.digest, size: l.size })),
     };
-    const img = await this.addImage(Buffer.from(JSON.stringify(manifest)), { tag });
+    const img = await this.addImage(Buffer.from(JSON.stringify(manifest)), { tag }).catch(async (e: unknown) => {
+      // The image was not made: its config and the layer blobs no image uses go, so a failed import or commit leaves nothing.
+      const made = [configBlob.digest, ...layers.map((l) => l.digest)];
+      for (const d of made) this.content.recent.delete(d);
+      await this.collectGarbage(new Set(made));
+      throw e;
+    });
     if (meta.parent && meta.parent !== img.id) this.store.setParent(img.id, meta.parent);
     return { ...img, parent: meta.parent };
   }

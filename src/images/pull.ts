@@ -138,7 +138,9 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
         },
       });
       body.on('error', (e: Error) => count.destroy(e));
-      await images.content.putStream(body.pipe(sizeGuard(layer.digest, layer.size, body)).pipe(count), layer.digest);
+      const guard = sizeGuard(layer.digest, layer.size, body);
+      guard.on('error', (e: Error) => count.destroy(e));
+      await images.content.putStream(body.pipe(guard).pipe(count), layer.digest);
       progress({ id, status: 'Verifying Checksum' });
     }
     progress({ id, status: 'Download complete' });
