@@ -315,7 +315,7 @@ class TerminalCard {
     this.ctx = ctx;
     this.session = undefined;
     this.shell = h('select', { class: 'select select-sm', 'aria-label': 'shell' }, h('option', { value: 'sh', text: 'sh' }), h('option', { value: 'bash', text: 'bash' }));
-    this.state = h('span', { class: 'log-state term-state' });
+    this.state = h('span', { class: 'term-state' });
     this.openBtn = h('button', { type: 'button', class: 'btn btn-sm btn-go', dataset: { action: 'terminal' }, onclick: () => void this.open() }, icon('terminal'), 'Open shell');
     this.closeBtn = h('button', { type: 'button', class: 'btn btn-sm btn-ghost', dataset: { action: 'close-terminal' }, hidden: true, onclick: () => this.close() }, icon('close'), 'Close');
     this.screen = h('div', { class: 'term-screen', dataset: { terminal: '' }, hidden: true });
