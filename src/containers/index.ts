@@ -37,6 +37,7 @@ import type { MountPoint, VolumeService } from '../volumes/index.js';
 import { prepareMounts, startMounts } from './mounting.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HealthConfig, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
+import { peerOf } from './peer.js';
 import { checkContainers } from './check.js';
 
 export * from './types.js';
@@ -107,6 +108,7 @@ export class ContainerService extends EventEmitter {
     this.root = join(paths.dataRoot, 'containers');
     this.network = paths.network;
     this.volumes = paths.volumes;
+    if (this.network) this.network.peer = (ref) => peerOf(this.find(ref));
     for (const rt of Object.values(runtimes)) rt.on('exit', (id, code) => void this.onExit(id, code));
     this.execs = new Execs({
       get: (ref) => this.get(ref),
@@ -224,7 +226,10 @@ export class ContainerService extends EventEmitter {
     const hc = req.HostConfig ?? {};
     const runtime = hc.Runtime || 'oci';
     if (!this.runtimes[runtime]) throw new InvalidParameterError(`unknown or invalid runtime name: ${runtime}`);
-    const net = this.network?.prepare(hc.NetworkMode || 'default', req.NetworkingConfig, !!hc.PublishAllPorts || Object.keys(hc.PortBindings ?? {}).length > 0);
+    const net = this.network?.prepare(hc.NetworkMode || 'default', req.NetworkingConfig, !!hc.PublishAllPorts || Object.keys(hc.PortBindings ?? {}).length > 0, {
+      hostname: req.Hostname, dns: hc.Dns as unknown[] | undefined, extraHosts: hc.ExtraHosts as unknown[] | undefined,
+      mac: (req as { MacAddress?: string }).MacAddress, exposes: Object.keys(req.ExposedPorts ?? {}).length > 0,
+    });
     const netMode = net?.mode ?? (hc.NetworkMode || 'default');
 
     const imgCfg = image.config.config ?? {};

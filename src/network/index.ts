@@ -15,6 +15,7 @@ import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
+import type { JoinConflicts, PeerContainer } from './types.js';
 import { conflictingRoute, defaultRouteMtu, ensureBridge, hostRoutes, removeBridge } from './bridge.js';
 import { cniAdd, cniDel, containerSide, type CniResult, type PluginConf } from './cni.js';
 import { DnsServer } from './dns.js';
@@ -103,6 +104,8 @@ export class NetworkService {
   private queue: Promise<unknown> = Promise.resolve();
   /** Where `create`, `destroy` and a running container's `connect`/`disconnect` are reported (the events part sets it). */
   onEvent?: (action: 'create' | 'destroy' | 'connect' | 'disconnect', n: NetworkRecord, containerId?: string) => void;
+  /** How `--network container:<ref>` finds the other container (the containers part sets it). */
+  peer?: (ref: string) => PeerContainer | undefined;
 
   constructor(private readonly store: Store, private readonly opts: NetworkOptions) {
     this.log = opts.log ?? (() => {});
@@ -336,7 +339,7 @@ export class NetworkService {
    * Checks a create request's networking and returns its mode and the `NetworkSettings` to record:
    * an entry per network the container will join, empty until it starts.
    */
-  prepare(mode: string, networkingConfig: unknown, publishes: boolean): { mode: string; settings: NetworkSettings; hostname?: string; warnings: string[] } {
+  prepare(mode: string, networkingConfig: unknown, publishes: boolean, asked: JoinConflicts = {}): { mode: string; settings: NetworkSettings; hostname?: string; warnings: string[] } {
     const settings = emptySettings();
     const warnings: string[] = [];
     const m = mode || 'default';
@@ -346,7 +349,21 @@ export class NetworkService {
       if (publishes && m === 'host') warnings.push('Published ports are discarded when using host network mode');
       return { mode: m, settings, warnings, ...(m === 'host' ? { hostname: osHostname() } : {}) };
     }
-    if (m.startsWith('container:')) throw new InvalidParameterError('--network container:<name> is not supported yet');
+    if (m.startsWith('container:')) {
+      // dockerd's validateNetContainerMode, in its order and words.
+      const ref = m.slice('container:'.length);
+      if (!ref) throw new InvalidParameterError('Invalid network mode: invalid container format container:<name|id>');
+      if (asked.hostname) throw new InvalidParameterError('conflicting options: hostname and the network mode');
+      if (asked.dns?.length) throw new InvalidParameterError('conflicting options: dns and the network mode');
+      if (asked.extraHosts?.length) throw new InvalidParameterError('conflicting options: custom host-to-IP mapping and the network mode');
+      if (asked.mac) throw new InvalidParameterError('conflicting options: mac-address and the network mode');
+      if (publishes) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
+      if (asked.exposes) throw new InvalidParameterError('conflicting options: port exposing and the container type network mode');
+      const p = this.peer?.(ref);
+      if (!p) throw new NotFoundError(`No such container: ${ref}`);
+      // The ID, not the name: a rename of the other container must not cut the link. Its hostname too, as docker.
+      return { mode: `container:${p.id}`, settings, warnings, hostname: p.hostname };
+    }
     const primary = this.get(m === 'default' ? 'bridge' : m);
     const names = [primary.Name];
     for (const ref of Object.keys(eps)) {
@@ -384,6 +401,7 @@ export class NetworkService {
   /** Sets a starting container's networking up; on failure nothing of it is left. */
   async setUp(c: ContainerNetInfo): Promise<Attachment> {
     const s = c.settings;
+    if (c.mode.startsWith('container:')) return this.joinPeer(c);
     if (c.mode === 'none') {
       return { hosts: hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, '')), resolvConf: this.resolvFor(c, undefined) };
     }
@@ -500,6 +518,23 @@ export class NetworkService {
         Object.assign(s, { EndpointID: ep.endpointId, Gateway: ep.gateway, IPAddress: ep.ip, IPPrefixLen: ep.prefix, MacAddress: ep.mac });
       }
     }
+  }
+
+  /**
+   * `--network container:<id>`: the other container's namespace (its netns file, the host's, or its
+   * process's when runc made it), and a copy of its /etc/hosts and resolv.conf at this start. It must be
+   * running; nothing is plumbed, so there is nothing to tear down when this one stops.
+   */
+  private async joinPeer(c: ContainerNetInfo): Promise<Attachment> {
+    const ref = c.mode.slice('container:'.length);
+    const p = this.peer?.(ref);
+    if (!p) throw new NotFoundError(`No such container: ${ref}`);
+    if (p.id === c.id) throw new InvalidParameterError('cannot join own network');
+    if (p.restarting) throw new ConflictError(`Container ${p.id} is restarting, wait until the container is running`);
+    if (!p.running || !p.pid) throw new ConflictError(`cannot join network namespace of a non running container: container ${p.name} is ${p.status}`);
+    const netns = p.mode === 'host' ? 'host' : this.live.get(p.id)?.netns || `/proc/${p.pid}/ns/net`;
+    const [hosts, resolvConf] = await Promise.all([readFile(p.hostsPath, 'utf8'), readFile(p.resolvConfPath, 'utf8')]);
+    return { netns, hosts, resolvConf, hostname: p.hostname };
   }
 
   /** Releases everything a container holds: each network's CNI DEL, the netns, its host ports. Safe to call twice. */

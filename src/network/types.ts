@@ -105,3 +105,29 @@ export function emptySettings(): NetworkSettings {
     GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: {},
   };
 }
+
+/** The container whose namespace `--network container:<ref>` joins, as the containers part describes it. */
+export interface PeerContainer {
+  id: string;
+  /** Without the leading slash. */
+  name: string;
+  running: boolean;
+  restarting: boolean;
+  /** State.Status, for docker's message. */
+  status: string;
+  pid: number;
+  /** Its own HostConfig.NetworkMode. */
+  mode: string;
+  hostname: string;
+  hostsPath: string;
+  resolvConfPath: string;
+}
+
+/** What a create request asks for that `container:<ref>` mode refuses (dockerd's validateNetContainerMode). */
+export interface JoinConflicts {
+  hostname?: string;
+  dns?: unknown[] | null;
+  extraHosts?: unknown[] | null;
+  mac?: string;
+  exposes?: boolean;
+}

@@ -19,6 +19,8 @@ import type { ContainerService } from '../containers/index.js';
 export const TERMINAL_PATH = '/ws/exec';
 export const TERMINAL_PROTOCOL = 'berth.exec';
 export const TOKEN_PROTOCOL_PREFIX = 'berth.token.';
+/** Output bytes a page may leave unread before its terminal is closed. */
+const MAX_BUFFERED = 16 << 20;
 
 /** What the terminal needs of the containers part: its exec sessions, and which runtime a container is under. */
 export interface ExecBackend {
@@ -106,10 +108,10 @@ export class Terminals {
       c.close();
       // A closed terminal window hangs up its shell. Under runc the exec's PID is a host process, so it gets the
       // SIGHUP a real terminal's hang-up sends; a VM's exec (its PID is QEMU's) only loses its input.
-      const s = backend.inspect(execId);
-      if (s.Running && s.Pid > 0 && (containers.get(s.ContainerID).HostConfig.Runtime || 'oci') === 'oci') {
-        try { process.kill(s.Pid, 'SIGHUP'); } catch { /* it just ended */ }
-      }
+      try {
+        const s = backend.inspect(execId);
+        if (s.Running && s.Pid > 0 && (containers.get(s.ContainerID).HostConfig.Runtime || 'oci') === 'oci') process.kill(s.Pid, 'SIGHUP');
+      } catch { /* it ended, or its container went, meanwhile */ }
     };
     if (closed) { hangUp(); return; }
     this.log(`dashboard: terminal ${execId.slice(0, 12)} opened in ${want.container.slice(0, 12)} (${want.cmd.join(' ')})`);
@@ -126,7 +128,17 @@ export class Terminals {
     };
     for (const m of early.splice(0)) onMessage(m.data, m.binary);
 
-    c.on('data', (_stream, chunk) => { if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true }); });
+    c.on('data', (_stream, chunk) => {
+      if (ws.readyState !== ws.OPEN) return;
+      // The exec's output cannot be paused here, so a page that stops reading (a frozen tab under `yes`) must
+      // not make the daemon hold it all: past a bound, the terminal closes and the shell is hung up.
+      if (ws.bufferedAmount > MAX_BUFFERED) {
+        send({ type: 'error', message: 'the page fell too far behind the output; the terminal was closed' });
+        ws.close(1008);
+        return;
+      }
+      ws.send(chunk, { binary: true });
+    });
     const ended = () => {
       void backend.exited(execId).then((code) => {
         send({ type: 'exit', code });
@@ -137,7 +149,9 @@ export class Terminals {
     c.on('error', ended);
     ws.on('close', () => {
       // The page went away with the shell still running.
-      if (backend.inspect(execId).Running) hangUp();
+      let running = false;
+      try { running = backend.inspect(execId).Running; } catch { /* forgotten with its container */ }
+      if (running) hangUp();
     });
   }
 
