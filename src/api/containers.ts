@@ -174,12 +174,12 @@ export function containerRoutes(r: Router, engine: Engine): void {
       changes: query.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean), pause: query.get('pause') !== '0' && query.get('pause') !== 'false',
       config: Object.keys(body).length ? body : undefined,
     });
+    if (tag) await imageEvent(engine, 'tag', id, familiar(tag));
     sendJson(res, 201, { Id: id });
   });
 
   r.on('POST', '/containers/prune', async ({ res }) => {
     sendJson(res, 200, await cs.prune());
-    if (tag) await imageEvent(engine, 'tag', id, familiar(tag));
   });
 
   r.on('POST', '/containers/{id}/kill', async ({ res, params, query }) => {

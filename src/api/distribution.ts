@@ -38,9 +38,9 @@ export async function pullFromRegistry(ctx: Ctx, engine: Engine, fromImage: stri
   const creds = credsOf(ctx.req);
   await streamed(ctx, async (onProgress, onStart) => {
     await pullImage(engine.images, engine.registry, ref, { platform, creds, onProgress, onStart });
-  });
     const name = familiar(ref);
     await imageEvent(engine, 'pull', name, name);
+  });
 }
 
 export function distributionRoutes(r: Router, engine: Engine): void {
@@ -53,9 +53,9 @@ export function distributionRoutes(r: Router, engine: Engine): void {
     await streamed(ctx, async (onProgress, onStart) => {
       onStart();
       await pushImage(engine.images, engine.registry, ref, { creds, onProgress });
-    });
       const name = familiar(ref);
       await imageEvent(engine, 'push', name, name);
+    });
   });
 
   r.on('POST', '/auth', async ({ req, res }) => {

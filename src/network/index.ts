@@ -581,6 +581,7 @@ export class NetworkService {
         throw e;
       }
       this.fillSettings(c, state);
+      this.onEvent?.('connect', n, c.id);
     } else {
       c.settings.Networks[n.Name] = ep;
     }
@@ -594,9 +595,9 @@ export class NetworkService {
     const ep = state?.endpoints.find((e) => e.networkId === n.Id);
     if (state && ep) {
       await cniDel(ep.cniName, ep.plugins, { containerId: c.id, netns: state.netns, ifname: ep.ifname }, ep.result);
-      this.onEvent?.('connect', n, c.id);
       state.endpoints = state.endpoints.filter((e) => e !== ep);
       await this.saveState(state);
+      this.onEvent?.('disconnect', n, c.id);
     }
     delete c.settings.Networks[n.Name];
     if (n.Name === 'bridge') Object.assign(c.settings, { EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' });
@@ -610,7 +611,6 @@ export class NetworkService {
     for (const ep of state.endpoints) if (ep.names.length) ep.names = [...new Set([name.toLowerCase(), ...ep.names.filter((n) => n !== old)])];
     state.name = name;
     await this.saveState(state);
-      this.onEvent?.('disconnect', n, c.id);
   }
 
   /** `NetworkSettings.Ports` of a running container, for `ps` and `port`. */
