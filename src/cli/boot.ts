@@ -8,27 +8,26 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 const file = join(__dirname, 'cli.cjs');
 const cacheFile = join(__dirname, 'cli.cache');
-// Node 20 loses a cached script's dynamic-import callback, which `berth daemon` needs to load the
-// daemon's ES module bundle; the daemon starts once, so it runs uncached.
-const cacheable = !process.argv.includes('daemon');
-let cachedData: Buffer | undefined;
-try { if (cacheable) cachedData = readFileSync(cacheFile); } catch { /* first run */ }
-const script = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), {
-  filename: file,
-  cachedData,
-  // `berth daemon` imports the daemon's ES module bundle.
-  importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
-if (cacheable && (!cachedData || script.cachedDataRejected)) {
-  // At exit the cache holds every function this run compiled, not just the top level.
-  process.once('exit', () => {
-    const tmp = `${cacheFile}.${process.pid}`;
-    try { writeFileSync(tmp, script.createCachedData()); renameSync(tmp, cacheFile); } catch { /* read-only install */ }
-  });
+
+// `berth daemon` imports the daemon's ES module bundle, and a script run from a code cache cannot
+// import (Node 20 drops its import callback). The daemon starts once: it loads the CLI plainly.
+if (process.argv.includes('daemon')) {
+  require(file);
+} else {
+  let cachedData: Buffer | undefined;
+  try { cachedData = readFileSync(cacheFile); } catch { /* first run */ }
+  const script = new Script((Module as unknown as { wrap(s: string): string }).wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  if (!cachedData || script.cachedDataRejected) {
+    // At exit the cache holds every function this run compiled, not just the top level.
+    process.once('exit', () => {
+      const tmp = `${cacheFile}.${process.pid}`;
+      try { writeFileSync(tmp, script.createCachedData()); renameSync(tmp, cacheFile); } catch { /* read-only install */ }
+    });
+  }
+  const mod = { exports: {} };
+  (script.runInThisContext() as (...a: unknown[]) => void).call(mod.exports, mod.exports, createRequire(file), mod, file, __dirname);
 }
-const mod = { exports: {} };
-(script.runInThisContext() as (...a: unknown[]) => void).call(mod.exports, mod.exports, createRequire(file), mod, file, __dirname);

@@ -356,6 +356,7 @@ export class ContainerService extends EventEmitter {
     const image = await this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); });
     const dir = this.dir(c.Id);
     const merged = join(dir, 'merged');
+    let net: Awaited<ReturnType<typeof startNetworking>> | undefined;
     try {
       await traced('mount rootfs', this.mountRootfs(c, image));
       const user = await resolveUser(merged, c.Config.User);
@@ -363,7 +364,9 @@ export class ContainerService extends EventEmitter {
       const cwd = c.Config.WorkingDir || '/';
       // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
       await mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {});
-      const netns = await traced('network setup', startNetworking(this.network, c));
+      net = await traced('network namespace', startNetworking(this.network, c));
+      // A VM runtime wires the namespace's interface into the guest when it creates it: that needs the plumbing done.
+      if (rt.name !== 'oci') await traced('network setup', net.ready);
       const spec = buildSpec({
         id: c.Id,
         rootfs: merged,
@@ -382,11 +385,12 @@ export class ContainerService extends EventEmitter {
         ],
         cgroupsPath: `/berth/${c.Id}`,
         annotations: runtimeAnnotations(c.HostConfig),
-        netns,
+        netns: net.netns,
         mounts: await startMounts(this.volumes, c, merged),
       });
       if (rt.name === 'oci') await applyHostConfig(spec, c.HostConfig, merged);
-      const { pid } = await traced('runtime create', () => rt.create({
+      // runc creates the container while the CNI plugins plumb its namespace; its process starts after both.
+      const [{ pid }] = await both(traced('runtime create', () => rt.create({
         id: c.Id,
         spec,
         logPath: c.LogPath,
@@ -394,7 +398,7 @@ export class ContainerService extends EventEmitter {
         stdin: c.Config.OpenStdin,
         stdinOnce: c.Config.StdinOnce,
         consoleSize: c.HostConfig.ConsoleSize,
-      }));
+      })), traced('network setup', net.ready));
       // Clients that attached before start get the stream before the process runs, so no output is lost.
       const waiting = this.pendingAttach.get(c.Id) ?? [];
       this.pendingAttach.delete(c.Id);
@@ -408,6 +412,7 @@ export class ContainerService extends EventEmitter {
       this.emit('event', 'start', c);
       this.health.start(c);
     } catch (err) {
+      await net?.ready.catch(() => {}); // a failure before create leaves the plumbing running: let it finish first
       await rt.delete(c.Id).catch(() => {});
       await unmount(merged);
       await stopNetworking(this.network, c).catch(() => {});
@@ -444,9 +449,16 @@ export class ContainerService extends EventEmitter {
       const cur = this.records.get(id);
       if (!cur || !cur.State.Running) return;
       const oom = await oomKilled(id); // the cgroup goes with `runc delete`
-      await traced('runtime delete', this.runtimeOf(cur).delete(id));
-      await traced('unmount rootfs', unmount(join(this.dir(id), 'merged')));
-      await traced('network teardown', stopNetworking(this.network, cur));
+      const rt = this.runtimeOf(cur);
+      const release = [
+        () => traced('runtime delete', rt.delete(id)),
+        () => traced('unmount rootfs', unmount(join(this.dir(id), 'merged'))),
+        () => traced('network teardown', stopNetworking(this.network, cur)),
+      ];
+      // With runc the process is gone: its state, root and network are released side by side. A VM's
+      // helpers may still hold the root until the runtime let them go, so there it is one after another.
+      if (rt.name === 'oci') await Promise.all(release.map((f) => f()));
+      else for (const f of release) await f();
       cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() };
       this.health.stop(id);
       this.restarts.onExit(cur);
@@ -914,4 +926,12 @@ function closedAttach(): AttachConnection {
   e.close = () => {};
   setImmediate(() => e.emit('end'));
   return e;
+}
+
+/** Awaits both; when one fails, waits for the other to settle too (so cleanup finds nothing in flight) and throws the first error. */
+async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
 }

@@ -27,22 +27,30 @@ export function netInfo(c: ContainerRecord): ContainerNetInfo {
 }
 
 /**
- * Plumbs a starting container's network and writes its /etc/hosts and /etc/resolv.conf. Returns the
- * netns for the spec: a path, `host`, or undefined (a new namespace with loopback only).
+ * Starts a container's networking: resolves with the netns for the spec (a path, `host`, or undefined
+ * for a new namespace with loopback only) as soon as it exists; `ready` settles when the namespace is
+ * plumbed and the container's /etc/hosts and /etc/resolv.conf are written. The runtime may create the
+ * container meanwhile, but must not start its process before `ready`. On a failure of `ready` nothing
+ * of the networking is left.
  */
-export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord): Promise<string | undefined> {
-  if (!network) return undefined;
+export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord): Promise<{ netns?: string; ready: Promise<void> }> {
+  if (!network) return { ready: Promise.resolve() };
   const info = netInfo(c);
-  const att = await network.setUp(info);
-  c.NetworkSettings = info.settings as unknown as Record<string, unknown>;
-  try {
-    await writeFile(c.HostsPath, att.hosts);
-    await writeFile(c.ResolvConfPath, att.resolvConf);
-  } catch (e) {
-    await stopNetworking(network, c);
-    throw e;
-  }
-  return att.netns;
+  const started = await network.setUp(info);
+  const ready = started.ready.then(async (att) => {
+    c.NetworkSettings = info.settings as unknown as Record<string, unknown>;
+    try {
+      // The files are bind-mounted by path at create: rewritten in place, the container sees the new content.
+      await writeFile(c.HostsPath, att.hosts);
+      await writeFile(c.ResolvConfPath, att.resolvConf);
+    } catch (e) {
+      await stopNetworking(network, c);
+      throw e;
+    }
+  });
+  // Awaited later, after other start-up steps: a failure meanwhile must not count as unhandled.
+  ready.catch(() => {});
+  return { netns: started.netns, ready };
 }
 
 /** Releases what the container's network held and clears its addresses from the record. */

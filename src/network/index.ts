@@ -398,17 +398,25 @@ export class NetworkService {
     return ep;
   }
 
-  /** Sets a starting container's networking up; on failure nothing of it is left. */
-  async setUp(c: ContainerNetInfo): Promise<Attachment> {
+  /**
+   * Sets a starting container's networking up in two steps, so the runtime can create the container
+   * while the CNI plugins plumb its namespace: `netns` is there when this resolves (an empty namespace,
+   * its host ports reserved); `ready` settles once every network is plumbed. The container's process
+   * must not run before `ready` resolves. Whichever step fails, nothing of it is left.
+   */
+  async setUp(c: ContainerNetInfo): Promise<{ netns?: string; ready: Promise<Attachment> }> {
     const s = c.settings;
-    if (c.mode.startsWith('container:')) return this.joinPeer(c);
+    if (c.mode.startsWith('container:')) {
+      const att = await this.joinPeer(c);
+      return { netns: att.netns, ready: Promise.resolve(att) };
+    }
     if (c.mode === 'none') {
-      return { hosts: hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, '')), resolvConf: this.resolvFor(c, undefined) };
+      return { ready: Promise.resolve({ hosts: hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, '')), resolvConf: this.resolvFor(c, undefined) }) };
     }
     if (c.mode === 'host') {
       const host = await readFile('/etc/hosts', 'utf8').catch(() => hostsFile(osHostname(), '', undefined, []));
       const resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-      return { netns: 'host', hosts: host, resolvConf: resolv, hostname: c.hostname };
+      return { netns: 'host', ready: Promise.resolve({ netns: 'host', hosts: host, resolvConf: resolv, hostname: c.hostname }) };
     }
     // Records from before berth had networks name none: they join the network of their mode.
     if (!s.Networks || !Object.keys(s.Networks).length) {
@@ -427,22 +435,30 @@ export class NetworkService {
       if (!primary.Internal) await this.allocatePorts(c, state);
       state.netns = await createNetns(this.netnsDir, c.id.slice(0, 12));
       await this.saveState(state);
-      const lo = cniAdd('loopback', [{ type: 'loopback' }], { containerId: c.id, netns: state.netns, ifname: 'lo' });
-      for (const [i, n] of nets.entries()) {
-        await this.addEndpoint(state, n, `eth${i}`, s.Networks[n.Name]!, i === 0 ? state.ports : []);
-      }
-      await lo;
     } catch (e) {
       await this.tearDown(c.id);
       throw e;
     }
-    this.fillSettings(c, state);
-    const first = state.endpoints[0]!;
-    return {
-      netns: state.netns,
-      hosts: hostsFile(c.hostname, c.domainname, first.ip, extraHosts(c.extraHosts, first.gateway)),
-      resolvConf: this.resolvFor(c, primary),
-    };
+    const ready = (async (): Promise<Attachment> => {
+      try {
+        const lo = cniAdd('loopback', [{ type: 'loopback' }], { containerId: c.id, netns: state.netns, ifname: 'lo' });
+        for (const [i, n] of nets.entries()) {
+          await this.addEndpoint(state, n, `eth${i}`, s.Networks[n.Name]!, i === 0 ? state.ports : []);
+        }
+        await lo;
+      } catch (e) {
+        await this.tearDown(c.id);
+        throw e;
+      }
+      this.fillSettings(c, state);
+      const first = state.endpoints[0]!;
+      return {
+        netns: state.netns,
+        hosts: hostsFile(c.hostname, c.domainname, first.ip, extraHosts(c.extraHosts, first.gateway)),
+        resolvConf: this.resolvFor(c, primary),
+      };
+    })();
+    return { netns: state.netns, ready };
   }
 
   /**

@@ -3,12 +3,33 @@
  * but not everything in the daemon is: node-unix-socket's attach sockets lack SOCK_CLOEXEC, and the
  * daemon may have inherited descriptors from whatever started it. Anything left open would pass
  * through conmon to runc (the leaked-descriptor class of CVE-2024-21626) and would keep other
- * containers' attach connections open after the daemon closed them. Node has no closefrom, so conmon
- * is started through bash, which closes every descriptor above `keep` and then execs it (same PID).
+ * containers' attach connections open after the daemon closed them. Node has no closefrom, so when
+ * such a descriptor exists conmon is started through bash, which closes every descriptor above
+ * `keep` and then execs it (same PID). When none does (the common case: no other container attached)
+ * conmon is started directly, which saves bash's start-up on every container start.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+
 const SCRIPT = 'keep=$1; shift; for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt "$keep" ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"';
+
+const O_CLOEXEC = 0o2000000;
+
+/** Whether this process holds a descriptor above stderr that an exec'd child would inherit. */
+export function inheritableFds(): boolean {
+  let fds: string[];
+  try { fds = readdirSync('/proc/self/fd'); } catch { return true; }
+  for (const fd of fds) {
+    if (Number(fd) <= 2) continue;
+    let info: string;
+    // Gone meanwhile (the directory's own descriptor among them): nothing to inherit.
+    try { info = readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'); } catch { continue; }
+    const flags = /^flags:\s*([0-7]+)/m.exec(info);
+    if (!flags || (parseInt(flags[1]!, 8) & O_CLOEXEC) === 0) return true;
+  }
+  return false;
+}
 
 /** The command line that runs `cmd args` with descriptors 0..keep only. */
 export function withOnlyFds(keep: number, cmd: string, args: string[]): [string, string[]] {
-  return ['/bin/bash', ['-c', SCRIPT, 'berth-conmon', String(keep), cmd, ...args]];
+  return inheritableFds() ? ['/bin/bash', ['-c', SCRIPT, 'berth-conmon', String(keep), cmd, ...args]] : [cmd, args];
 }

@@ -325,10 +325,12 @@ export class OciRuntime extends EventEmitter implements Runtime {
 
   async delete(id: string): Promise<void> {
     await this.runtimeDelete(id);
-    await rm(join(this.exits, id), { force: true });
-    await rm(join(this.socks, id.slice(0, 12)), { force: true });
-    await rm(this.bundle(id), { recursive: true, force: true });
-    await rm(join(this.tmp, id.slice(0, 12)), { recursive: true, force: true });
+    await Promise.all([
+      rm(join(this.exits, id), { force: true }),
+      rm(join(this.socks, id.slice(0, 12)), { force: true }),
+      rm(this.bundle(id), { recursive: true, force: true }),
+      rm(join(this.tmp, id.slice(0, 12)), { recursive: true, force: true }),
+    ]);
     this.reported.delete(id);
   }
 }
