@@ -8,7 +8,12 @@
  *   into an empty data root, in MB/s, beside `docker pull` of the same image from the same
  *   registry when a dockerd answers on /var/run/docker.sock.
  *
- *   node bench/run.mjs [--only startup|pull|build] [--runs N] [--pull-runs N] [--json]
+ * - exec: `berth exec C true` in a running container beside `runc exec` on the same container (the
+ *   floor) and the docker CLI on berth's socket.
+ * - idle: memory per idle container: N (10; BENCH_IDLE_N) `sleep` containers in a private daemon, the
+ *   daemon's RSS growth plus each container's conmon (RSS and PSS), and the host's MemAvailable drop.
+ *
+ *   node bench/run.mjs [--only startup|pull|build|exec|idle] [--runs N] [--pull-runs N] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
  *
  * The pull takes debian:bookworm from BERTH_HOST's daemon when that has it; otherwise it makes
@@ -29,7 +34,7 @@ const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
 const PULL_WARMUP = 1;
 
-const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build] [--runs N] [--pull-runs N (>= 3)] [--json]';
+const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|idle] [--runs N] [--pull-runs N (>= 3)] [--json]';
 const argv = process.argv.slice(2);
 const FLAGS = { '--json': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
 for (let i = 0; i < argv.length; i += 1 + FLAGS[argv[i]]) {
@@ -40,7 +45,7 @@ const JSON_OUT = argv.includes('--json');
 const RUNS = Number(flag('--runs') ?? process.env.BENCH_RUNS ?? 20);
 const PULL_RUNS = Number(flag('--pull-runs') ?? process.env.BENCH_PULL_RUNS ?? 5);
 const ONLY = flag('--only');
-if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build'].includes(ONLY)) {
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build', 'exec', 'idle'].includes(ONLY)) {
   console.error(USAGE); process.exit(2);
 }
 // With --json, stdout carries only the JSON document; progress goes to stderr.
@@ -547,7 +552,109 @@ function reportBuild(b) {
   for (const t of b.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}`);
 }
 
+// ---- exec: latency of `exec C true` beside runc exec on the same container ----
+/** The daemon's exec root (its runc --root is <exec root>/runc), read from its command line. */
+function execRootOf(pid) {
+  const args = pid ? readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') : [];
+  const i = args.indexOf('--exec-root');
+  return i >= 0 ? args[i + 1] : '/run/berth';
+}
+
+async function execBench() {
+  await startDaemon();
+  if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
+  const id = (await berth(['run', '-d', '--network', 'none', 'busybox', 'sleep', '3600'])).trim();
+  defer(() => berth(['rm', '-f', id]).catch(() => {}));
+  const runcRoot = join(execRootOf(daemonPid), 'runc');
+  const runs = Math.max(RUNS, 10);
+  const scenarios = {
+    berth: () => berth(['exec', id, 'true']),
+    dockerCli: existsSync(DOCKER) ? () => run(DOCKER, ['exec', id, 'true'], { ...process.env, DOCKER_HOST: host }) : undefined,
+    // The floor: the same exec with nothing in front of runc (berth's exec is runc exec under its conmon).
+    runc: () => run('runc', ['--root', runcRoot, 'exec', id, 'true']),
+  };
+  for (const k of Object.keys(scenarios)) if (!scenarios[k]) delete scenarios[k];
+  const samples = await measureAll(scenarios, runs);
+  await berth(['rm', '-f', id]);
+  const timings = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, stats(xs.map((x) => x.ms))]));
+  const ratio = timings.runc ? timings.berth.median / timings.runc.median : undefined;
+  return { runs, timings, ratios: { berthOverRunc: ratio, dockerCliOverRunc: timings.dockerCli ? timings.dockerCli.median / timings.runc.median : undefined },
+    skipped: { ...(existsSync(DOCKER) ? {} : { dockerCli: `${DOCKER} not installed, skipped` }), dockerd: (await ping(DOCKERD_SOCK)) ? 'docker exec on dockerd: not compared yet' : 'docker exec on dockerd: no dockerd here, skipped' } };
+}
+
+function reportExec(r) {
+  const f = (x) => x.toFixed(1);
+  say(`\nexec of \`true\` in a running container, ms over ${r.runs} interleaved runs (after ${WARMUP} warm-up):`);
+  say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}`);
+  for (const [k, label] of [['berth', 'berth exec C true'], ['dockerCli', 'docker exec -> berth socket'], ['runc', 'runc exec C true (floor)']]) {
+    const t = r.timings[k];
+    say(`  ${label.padEnd(34)}${t ? `${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}` : `  ${r.skipped[k]}`}`);
+  }
+  const x = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
+  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOverRunc)}; ${r.skipped.dockerd}`);
+}
+
+// ---- idle: memory per idle container ----
+const IDLE_N = Number(process.env.BENCH_IDLE_N ?? 10);
+function pssKiB(pid) {
+  try { const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')); return m ? Number(m[1]) : undefined; } catch { return undefined; }
+}
+const memAvailableKiB = () => Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))[1]);
+
+async function idleBench() {
+  // Always a private daemon: its RSS growth must be these containers' alone.
+  const d = await spawnDaemon('/tmp/bbi-');
+  say(`idle: a private daemon (pid ${d.pid}) in ${d.dir}`);
+  await berthAt(d.host, ['bootstrap', 'busybox']);
+  // One container started and removed first, so lazy start-up costs (modules, pools) are not counted per container.
+  await berthAt(d.host, ['run', '--rm', 'busybox', 'true']);
+  await sleep(1500);
+  const daemonBefore = rssKiB(d.pid);
+  const availBefore = memAvailableKiB();
+  const ids = [];
+  for (let i = 0; i < IDLE_N; i++) ids.push((await berthAt(d.host, ['run', '-d', 'busybox', 'sleep', '3600'])).trim());
+  await sleep(1500);
+  const daemonAfter = rssKiB(d.pid);
+  const availAfter = memAvailableKiB();
+  const conmons = ids.map((id) => findPid((c) => c.split(' ')[0].endsWith('conmon') && c.includes(id)));
+  if (conmons.some((p) => !p)) throw new Error('a conmon of the idle containers was not found');
+  const conmonRss = conmons.map(rssKiB);
+  const conmonPss = conmons.map(pssKiB);
+  const sum = (xs) => xs.reduce((a, b) => a + (b ?? 0), 0);
+  await d.dispose();
+  const daemonDelta = daemonAfter - daemonBefore;
+  return {
+    containers: IDLE_N,
+    daemonRssKiB: { before: daemonBefore, after: daemonAfter, perContainer: r2(daemonDelta / IDLE_N) },
+    conmonRssKiB: { mean: r2(sum(conmonRss) / IDLE_N), min: Math.min(...conmonRss), max: Math.max(...conmonRss) },
+    conmonPssKiB: { mean: r2(sum(conmonPss) / IDLE_N) },
+    perContainerKiB: { rss: r2((daemonDelta + sum(conmonRss)) / IDLE_N), pss: r2((daemonDelta + sum(conmonPss)) / IDLE_N) },
+    hostMemAvailableDropPerContainerKiB: r2((availBefore - availAfter) / IDLE_N),
+    docker: (await ping(DOCKERD_SOCK)) ? 'dockerd present: not compared yet' : 'dockerd: not running here, not compared',
+  };
+}
+
+function reportIdle(r) {
+  const kib = (v) => `${(v / 1024).toFixed(2)} MiB`;
+  say(`\nmemory per idle container (${r.containers} \`sleep 3600\` containers on the default bridge, one private daemon):`);
+  say(`  daemon RSS ${kib(r.daemonRssKiB.before)} -> ${kib(r.daemonRssKiB.after)}: ${kib(r.daemonRssKiB.perContainer)} per container`);
+  say(`  conmon per container: RSS ${kib(r.conmonRssKiB.mean)} (min ${kib(r.conmonRssKiB.min)}, max ${kib(r.conmonRssKiB.max)}), PSS ${kib(r.conmonPssKiB.mean)}`);
+  say(`  berth's cost per container (daemon growth + conmon): ${kib(r.perContainerKiB.rss)} by RSS, ${kib(r.perContainerKiB.pss)} by PSS`);
+  say(`  host MemAvailable drop per container (containers' own processes, kernel and page cache too; anything else running moves it): ${kib(r.hostMemAvailableDropPerContainerKiB)}`);
+  say(`  ${r.docker}`);
+}
+
 async function main() {
+  if (ONLY === 'exec') {
+    const e = await execBench();
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify(e, null, 2)}\n`); else reportExec(e);
+    return;
+  }
+  if (ONLY === 'idle') {
+    const i = await idleBench();
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify(i, null, 2)}\n`); else reportIdle(i);
+    return;
+  }
   if (ONLY === 'build') {
     const b = await buildBench();
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(b, null, 2)}\n`); else reportBuild(b);
@@ -559,9 +666,13 @@ async function main() {
   if (pull && !JSON_OUT) reportPull(pull);
   const build = ONLY ? undefined : await buildBench();
   if (build && !JSON_OUT) reportBuild(build);
+  const exec = ONLY ? undefined : await execBench();
+  if (exec && !JSON_OUT) reportExec(exec);
+  const idle = ONLY ? undefined : await idleBench();
+  if (idle && !JSON_OUT) reportIdle(idle);
   if (JSON_OUT) {
     const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? []), ...(build?.targets ?? [])];
-    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, targets }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, exec, idle, targets }, null, 2)}\n`);
   }
 }
 
