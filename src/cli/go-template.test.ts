@@ -9,7 +9,7 @@ test('fields, nested fields, dot, and Go\'s printing of maps, lists and missing 
   const d = { A: { B: 'x', N: 3, T: true }, L: ['a', 'b'], M: { z: 1, a: null } };
   assert.equal(run('{{.A.B}} {{.A.N}} {{.A.T}}', d), 'x 3 true');
   assert.equal(run('{{.L}} {{.M}}', d), '[a b] map[a:<nil> z:1]');
-  assert.equal(run('{{.Nope}}|{{.A.Nope}}', d), '<no value>|<no value>');
+  assert.equal(run('{{.Nope}}|{{.A.Nope}}|{{.Nope.Deeper}}', d), '<no value>|<no value>|<no value>');
   assert.equal(run('{{.}}', 'plain'), 'plain');
   assert.equal(run('{{$.A.B}}', d), 'x');
 });

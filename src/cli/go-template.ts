@@ -412,7 +412,8 @@ class Exec {
   constructor(private readonly funcs: Funcs) {}
 
   field(recv: unknown, name: string, args: unknown[] | undefined, final: unknown, hasFinal: boolean): unknown {
-    if (recv === null || recv === undefined) throw new TemplateError(`template: executing: nil pointer evaluating .${name}`);
+    // Lenient where Go would say "nil pointer evaluating": a field of a missing value is missing too (`<no value>`).
+    if (recv === null || recv === undefined) return undefined;
     if (typeof recv !== 'object') throw new TemplateError(`template: executing: can't evaluate field ${name} in type ${typeof recv}`);
     const o = recv as Record<string | symbol, unknown>;
     const v = o[name];
