@@ -1,7 +1,7 @@
 // Two bundles: the CLI, kept small so `berth ps` starts fast, and the daemon, which the CLI loads only
 // for `berth daemon`. No shared chunks: a chunk shared with the daemon would drag its code into every CLI start.
 // The output is built beside dist/ and swapped in, so a CLI or daemon running from dist/ never sees it half-written.
-import { cpSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const next = `dist.next-${process.pid}`;
@@ -39,6 +39,9 @@ try {
     build({ entryPoints: { xterm: '@xterm/xterm/css/xterm.css' }, outdir: `${next}/ui`, bundle: true, minify: true, logLevel: 'warning' }),
   ]);
   cpSync('src/ui/static', `${next}/ui`, { recursive: true, filter: (p) => !p.endsWith('.js') });
+  // A script run from a code cache cannot import(); only `berth daemon`'s may stay, which boot.ts runs uncached.
+  const dynamic = readFileSync(`${next}/cli.cjs`, 'utf8').match(/\bimport\((?!new URL\("\.\/daemon\.js")[^)]{0,40}/g);
+  if (dynamic) throw new Error(`the CLI bundle keeps dynamic imports a cached script cannot run (import builtins statically): ${dynamic.join(', ')}`);
 } catch (e) {
   rmSync(next, { recursive: true, force: true });
   throw e;

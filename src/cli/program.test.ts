@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Command } from 'commander';
+import { COMMANDS, expandGroups, program } from './program.js';
+
+test('each registrar defines exactly the commands the table names for it', () => {
+  for (const [register, names] of COMMANDS) {
+    const p = new Command('berth').enablePositionalOptions();
+    register(p);
+    assert.deepEqual(p.commands.map((c) => c.name()).sort(), [...names].sort(), `${register.name}`);
+  }
+});
+
+test('a command builds only its own registrar; help and unknown words build all', () => {
+  const all = program([]).commands.map((c) => c.name()).sort();
+  assert.deepEqual(all, COMMANDS.flatMap(([, n]) => n).sort());
+  assert.deepEqual(program(['-H', 'unix:///x', 'kill', '-s', 'HUP', 'c']).commands.map((c) => c.name()).sort(),
+    ['attach', 'kill', 'pause', 'prune-containers', 'rename', 'restart', 'rm', 'start', 'stop', 'top', 'unpause', 'wait']);
+  assert.equal(program(['nope']).commands.length, all.length);
+  assert.equal(program(['--help']).commands.length, all.length);
+});
+
+test("docker's management spellings map onto the top-level verbs", () => {
+  assert.deepEqual(expandGroups(['-H', 'unix:///s', 'container', 'ls', '-a']), ['-H', 'unix:///s', 'ps', '-a']);
+  assert.deepEqual(expandGroups(['image', 'rm', 'x']), ['rmi', 'x']);
+  assert.deepEqual(expandGroups(['run', 'image', 'ls']), ['run', 'image', 'ls']);
+});
