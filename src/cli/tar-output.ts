@@ -1,5 +1,4 @@
 /** Where `save` and `export` put the archive the daemon streams: a file (-o) or stdout, never a terminal. */
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -25,7 +24,7 @@ export async function writeTar(tar: Readable, output: string | undefined): Promi
     await pipeline(tar, process.stdout);
     return;
   }
-  const tmp = join(dirname(output), `.${basename(output)}.berth-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dirname(output), `.${basename(output)}.berth-${process.pid}`);
   try {
     await pipeline(tar, createWriteStream(tmp));
     await rename(tmp, output);

@@ -4,6 +4,8 @@
  * live in memory, as dockerd's do; the processes live under conmon.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import type { AttachConnection, Runtime } from '../runtime/index.js';
@@ -102,12 +104,12 @@ export class Execs {
     s.pid = handle.pid;
     s.resize = handle.resize;
     s.exited = handle.exited;
-    void handle.exited.then((code) => {
+    const recorded = handle.exited.then((code) => {
       s.running = false;
       s.exitCode = code;
       this.deps.onExit(s.id, s.containerId, code);
     });
-    return handle.connection;
+    return handle.connection && new EndsAfterExit(handle.connection, recorded);
   }
 
   async resize(id: string, h: number, w: number): Promise<void> {
@@ -159,3 +161,30 @@ export class Execs {
   }
 }
 
+/**
+ * An exec's output stream that ends only once the exit code is recorded: the docker CLI inspects the
+ * exec once, right after the stream ends, and would otherwise read `Running: true` and poll. A process
+ * that closed its output and goes on running ends the stream a second later regardless.
+ */
+class EndsAfterExit extends EventEmitter implements AttachConnection {
+  private piped = false;
+  constructor(private readonly inner: AttachConnection, recorded: Promise<unknown>) {
+    super();
+    inner.on('error', (e) => this.emit('error', e));
+    inner.on('end', () => { void Promise.race([recorded, sleep(1000)]).then(() => this.emit('end')); });
+  }
+
+  /** The runtime's connection holds early output until its first 'data' listener: so does this one. */
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    super.on(event, listener as (...args: unknown[]) => void);
+    if (event === 'data' && !this.piped) {
+      this.piped = true;
+      this.inner.on('data', (stream, chunk) => this.emit('data', stream, chunk));
+    }
+    return this;
+  }
+
+  write(data: Buffer): void { this.inner.write(data); }
+  endInput(): void { this.inner.endInput(); }
+  close(): void { this.inner.close(); }
+}

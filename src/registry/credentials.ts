@@ -4,12 +4,13 @@
  * keyed as docker keys it (https://index.docker.io/v1/), so the two files read
  * alike. The file is replaced atomically and is readable by its owner only.
  */
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SystemError } from '../errors/index.js';
 import { isDockerHub } from './hosts.js';
 import type { Credentials } from './types.js';
+
+let writes = 0;
 
 interface AuthEntry { auth?: string; identitytoken?: string; username?: string; password?: string; [k: string]: unknown }
 
@@ -46,7 +47,8 @@ async function load(path: string): Promise<CredentialsFile> {
 
 async function save(path: string, doc: CredentialsFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  // Unique per process and write; not from node:crypto, which the CLI would load at every start for this.
+  const tmp = `${path}.${process.pid}.${Date.now()}.${++writes}.tmp`;
   try {
     await writeFile(tmp, `${JSON.stringify(doc, null, '\t')}\n`, { mode: 0o600 });
     await chmod(tmp, 0o600);
