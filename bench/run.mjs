@@ -271,10 +271,12 @@ async function startupBench() {
   const target = (name, r, ok) => ({ name, ratio: r, verdict: r === undefined ? 'N/A' : ok(r) ? 'PASS' : 'FAIL' });
   const targets = [
     target('berth at most 3x the runc floor', ratio('berth', 'runc'), (r) => r <= 3),
+    // The floor has no network: this is the like-for-like reading of the same target.
+    target('berth --network none at most 3x the runc floor', ratio('berthNoNet', 'runc'), (r) => r <= 3),
     target('berth at most 1/5 of dockerd', ratio('berth', 'dockerd'), (r) => r <= 0.2),
   ];
   // docker CLI on berth / floor is the daemon's share alone: the docker CLI itself starts in ~10 ms.
-  const ratios = { berthOverRunc: ratio('berth', 'runc'), berthOverDockerd: ratio('berth', 'dockerd'), dockerCliOnBerthOverRunc: ratio('dockerCli', 'runc') };
+  const ratios = { berthOverRunc: ratio('berth', 'runc'), berthNoNetOverRunc: ratio('berthNoNet', 'runc'), berthOverDockerd: ratio('berth', 'dockerd'), dockerCliOnBerthOverRunc: ratio('dockerCli', 'runc') };
   return { runs: RUNS, warmup: WARMUP, host, timings, skipped, ratios, targets, memory };
 }
 
@@ -290,7 +292,7 @@ function reportStartup(r) {
   // Node 20 parses this file at every start (~80 ms on the machine this was written on), berth's CLI included.
   if (process.env.NODE_EXTRA_CA_CERTS) say(`  note: NODE_EXTRA_CA_CERTS is set here; bin/berth drops it for client commands (they never use TLS), and so does the node row\n`);
   const x = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
-  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)}\n`);
+  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth --network none/runc ${x(r.ratios.berthNoNetOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)}\n`);
   for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x` : ''}`);
   const kib = (v) => (v === undefined ? 'n/a' : `${(v / 1024).toFixed(1)} MiB`);
   say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);

@@ -31,6 +31,8 @@ export interface DaemonOptions {
   addressPools?: string[];
   /** The web dashboard's TCP address (`PORT` is 127.0.0.1:PORT); none unless given. */
   ui?: string;
+  /** The kernel `--runtime vm` boots unless a container names one (`--vm-kernel`). */
+  vmKernel?: string;
   log?: (msg: string) => void;
 }
 
@@ -102,8 +104,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     await images.init();
     const oci = new OciRuntime({ execRoot: opts.execRoot });
     await oci.init();
-    const vm = new VmRuntime({ execRoot: opts.execRoot });
-    await vm.init();
+    const vm = new VmRuntime({ execRoot: opts.execRoot, kernel: opts.vmKernel });
+    await vm.init().catch((e: Error) => { throw new DaemonError(e.message); });
     const runtimes = { oci, vm };
     const network = new NetworkService(store, { execRoot: opts.execRoot, bridge: opts.bridge, bip: opts.bip, addressPools: opts.addressPools, log });
     await network.init();

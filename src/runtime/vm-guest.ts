@@ -12,7 +12,18 @@
  *   ttyS0                         the kernel console, to a file in the bundle (shown when a boot fails)
  */
 
-/** The guest's /init. Everything it needs is in the initramfs: /bin/busybox, /lib/modules/*.ko, /berth/*. */
+/**
+ * The guest's /init. Everything it needs is in the initramfs: /bin/busybox, /lib/modules/*.ko, /berth/*.
+ * /berth/config sets STDIN, TTY, ROWS, COLS, NET and SLOTS (sh assignments written by the host).
+ *
+ * The host talks to it on berth.ctl, one line per request, each with a sequence number that the init
+ * acknowledges on berth.status (`ack SEQ`), so the host can tell a request that was lost from one that
+ * was served, and send it again (a repeated SEQ is acknowledged but not acted on twice):
+ *   sig SEQ NAME                     a signal for the workload
+ *   winch SEQ N ROWS COLS            the size of /dev/hvcN (0: the workload's TTY, 1..SLOTS: exec slots)
+ *   exec SEQ SLOT FLAGS BASE64       run a script (base64) in the container's root on exec slot SLOT;
+ *                                    FLAGS has i (stdin), t (TTY), d (detached); its exit is `x SEQ CODE`
+ */
 export const GUEST_INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -20,14 +31,18 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 die() { echo "berth-init: $*" > /dev/ttyS0; poweroff -f; sleep 5; }
-for m in virtio_ring virtio virtio_mmio virtio_blk virtio_console; do
+STDIN=0; TTY=0; ROWS=0; COLS=0; NET=0; SLOTS=0
+. /berth/config
+mods="virtio_ring virtio virtio_mmio virtio_blk virtio_console"
+[ "$NET" = 1 ] && mods="$mods failover net_failover virtio_net"
+for m in $mods; do
   insmod /lib/modules/$m.ko || die "insmod $m failed"
 done
 port() { for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name 2>/dev/null)" = "$1" ] && echo /dev/\${p##*/}; done; }
 i=0
 while :; do
-  OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl)
-  [ -b /dev/vda ] && [ -c "$OUT" ] && [ -c "$ERR" ] && [ -c "$STATUS" ] && [ -c "$CTL" ] && break
+  OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl); IN=$(port berth.stdin)
+  [ -b /dev/vda ] && [ -c "$OUT" ] && [ -c "$ERR" ] && [ -c "$STATUS" ] && [ -c "$CTL" ] && [ -c "$IN" ] && [ -c /dev/hvc$SLOTS ] && break
   i=$((i+1)); [ $i -gt 500 ] && die "virtio devices did not appear"
   sleep 0.01
 done
@@ -46,6 +61,8 @@ mkdir -p $R/dev/pts $R/dev/shm $R/dev/mqueue
 mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts $R/dev/pts
 ln -s pts/ptmx $R/dev/ptmx
 mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm $R/dev/shm
+# The consoles (hvc0: the workload's TTY, hvc1..: exec slots) also in the container's /dev, so ttyname() finds them.
+i=0; while [ $i -le $SLOTS ]; do mknod -m 620 $R/dev/hvc$i c 229 $i; i=$((i+1)); done
 mkdir -p $R/dev/.berth
 cp /bin/busybox /berth/run.sh $R/dev/.berth/
 for f in hostname hosts resolv.conf; do
@@ -55,13 +72,80 @@ for f in hostname hosts resolv.conf; do
 done
 hostname "$(cat /berth/hostname)"
 ip link set lo up 2>/dev/null
-echo booted > $STATUS
-chroot $R /dev/.berth/busybox sh /dev/.berth/run.sh < /dev/null > $OUT 2> $ERR &
+[ -f /berth/net.sh ] && { . /berth/net.sh || die "cannot configure the network"; }
+# One open of the status port for every writer (a virtio port can be open only once at a time).
+exec 7> $STATUS
+echo booted >&7
+BB=/dev/.berth/busybox
+# Each exec slot's console is held open without echo by a sleeping process, so the host's "go SEQ" line (sent as
+# soon as it connects) is neither echoed nor dropped: a console's termios and unread input go with its last close,
+# and with the hangup the kernel gives it when a session that had it as its terminal ends (then it is held again).
+SANE=$(stty -g < $R/dev/hvc1)
+hold() {
+  exec 6<> $R/dev/hvc$1; stty -echo <&6
+  sleep 2147483647 <&6 > /dev/null 2>&1 &
+  old=$(cat /berth/h$1 2>/dev/null); echo $! > /berth/h$1; [ -n "$old" ] && kill $old
+  exec 6<&-
+}
+i=1; while [ $i -le $SLOTS ]; do (hold $i); i=$((i+1)); done
+if [ "$TTY" = 1 ]; then
+  # The size is set on an open descriptor: a console's size goes with its last close.
+  exec 8<> $R/dev/hvc0
+  [ "$ROWS" -gt 0 ] && stty rows $ROWS cols $COLS <&8
+  chroot $R $BB setsid -c $BB sh /dev/.berth/run.sh <&8 >&8 2>&8 8<&- &
+  exec 8<&-
+elif [ "$STDIN" = 1 ]; then
+  chroot $R $BB sh /dev/.berth/run.sh < $IN > $OUT 2> $ERR &
+else
+  chroot $R $BB sh /dev/.berth/run.sh < /dev/null > $OUT 2> $ERR &
+fi
 pid=$!
-(while read -r sig; do kill -s "$sig" $pid 2>/dev/null; done) < $CTL &
+xrun() {
+  q=$1; s=$2; f=$3
+  echo "$4" | base64 -d > $R/dev/.berth/x$s.sh || { echo "x $q 126" >&7; return; }
+  case $f in
+  *d*) chroot $R $BB sh /dev/.berth/x$s.sh < /dev/null > /dev/null 2>&1 ;;
+  *t*)
+    exec 6<> $R/dev/hvc$s
+    # The host sends "go SEQ" once it is connected: nothing the process prints is dropped, stale input is skipped.
+    while read -r l <&6; do [ "$l" = "go $q" ] && break; done
+    stty "$SANE" <&6
+    [ -n "$5" ] && stty rows $5 cols $6 <&6
+    chroot $R $BB setsid -c $BB sh /dev/.berth/x$s.sh <&6 >&6 2>&6 6<&-
+    rc=$?
+    exec 6<&-
+    hold $s
+    echo "x $q $rc" >&7
+    return ;;
+  *)
+    XO=$(port berth.x$s.out); XE=$(port berth.x$s.err)
+    if [ -z "\${f##*i*}" ]; then
+      exec 5< $(port berth.x$s.in)
+      # read fails while the host's end is not connected yet (EOF): try again until its "go SEQ" line.
+      n=0; until read -r l <&5 && [ "$l" = "go $q" ]; do n=$((n+1)); [ $n -gt 3000 ] && break; sleep 0.01; done
+      chroot $R $BB sh /dev/.berth/x$s.sh <&5 5<&- > $XO 2> $XE
+    else
+      chroot $R $BB sh /dev/.berth/x$s.sh < /dev/null > $XO 2> $XE
+    fi ;;
+  esac
+  echo "x $q $?" >&7
+}
+(
+  seen=" "
+  while read -r cmd q a b c d; do
+    case "$seen" in *" $q "*) echo "ack $q" >&7; continue ;; esac
+    seen="$seen$q "
+    case $cmd in
+    sig) kill -s "$a" $pid 2>/dev/null ;;
+    winch) stty -F /dev/hvc$a rows $b cols $c 2>/dev/null ;;
+    exec) xrun $q $a $b $c $d & ;;
+    esac
+    echo "ack $q" >&7
+  done < $CTL
+) &
 wait $pid
 code=$?
-echo "exit $code" > $STATUS
+echo "exit $code" >&7
 sync
 poweroff -f
 `;

@@ -10,7 +10,7 @@
  *
  * Layout under <exec root>/vm (the oci driver's layout, plus):
  *   shim                          the `-r` program conmon runs (create only; the driver does the rest)
- *   initrd-<kernel version>       the base initramfs: busybox, berth's init, the virtio modules
+ *   initrd-<kernel version>-<tag> the base initramfs (tag: a hash of the init and module list): busybox, berth's init, the virtio modules
  *   accel                         the accelerator the probe chose (kvm or tcg)
  *   bundles/<id>/wrapper.sh       QEMU's command line and the exit-code logic
  *   bundles/<id>/{start,ctl}      FIFOs: start gate, and signals for the guest
@@ -18,14 +18,17 @@
  * The guest's root disk is <container dir>/vm-disk.img (beside the merged dir),
  * made once from the merged rootfs with `mkfs.ext4 -d`, so it goes with the container.
  */
-import { constants } from 'node:fs';
-import { chmod, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { OciRuntime } from './oci.js';
-import type { CreateOptions, ExecHandle, RuntimeState } from './types.js';
+import { ExecStartError } from './oci-exec.js';
+import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState } from './types.js';
+import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
 import { cpio, GUEST_INIT, runScript, S_IFDIR, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
+import { vmNetwork } from './vm-net.js';
 
 export interface VmRuntimeOptions {
   execRoot: string;
@@ -51,7 +54,9 @@ export type VmDetails = {
 };
 
 const DEFAULT_MEMORY = 256 * 2 ** 20;
-const MODULES = ['virtio_ring', 'virtio', 'virtio_mmio', 'virtio_blk', 'virtio_console'];
+const MODULES = ['virtio_ring', 'virtio', 'virtio_mmio', 'virtio_blk', 'virtio_console', 'failover', 'net_failover', 'virtio_net'];
+/** Exec sessions a VM serves at once: each slot is four virtio ports (in, out, err, and a console for -t). */
+const SLOTS = 4;
 /** Seconds the guest may take to reach the workload before the wrapper gives up. */
 const BOOT_LIMIT = { kvm: 30, tcg: 120 };
 
@@ -128,6 +133,8 @@ export class VmRuntime extends OciRuntime {
     await super.init();
     await writeFile(join(this.root, 'shim'), SHIM, { mode: 0o755 });
     await chmod(join(this.root, 'shim'), 0o755);
+    // A default kernel named by the daemon's --vm-kernel must be there and be a kernel: said at start, not at the first VM.
+    if (this.kernelPath) await this.kernel();
   }
 
   /** What inspect shows for a VM container (kept by the containers part). */
@@ -137,18 +144,19 @@ export class VmRuntime extends OciRuntime {
 
   // ---- the kernel, the accelerator, the initramfs ----
 
-  async kernel(): Promise<{ path: string; version: string; modules: string }> {
-    let path = this.kernelPath;
+  /** The kernel a VM boots: `--vm-kernel` (the spec's `berth.vm.kernel` annotation), else the daemon's, else the newest cloud kernel. */
+  async kernel(override?: string): Promise<{ path: string; version: string; modules: string }> {
+    let path = override || this.kernelPath;
     if (!path) {
       const names = (await readdir('/boot').catch(() => [] as string[])).filter((n) => /^vmlinuz-.*-cloud-amd64$/.test(n))
         .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
       if (!names.length) throw new SystemError('the vm runtime needs a kernel: install linux-image-cloud-amd64 (no /boot/vmlinuz-*-cloud-amd64)');
       path = join('/boot', names.at(-1)!);
     }
-    if (!(await stat(path).catch(() => undefined))) throw new SystemError(`the vm kernel ${path} does not exist`);
-    const version = basename(path).replace(/^vmlinuz-/, '');
+    if (!(await stat(path).catch(() => undefined))) throw new InvalidParameterError(`the vm kernel ${path} does not exist`);
+    const version = await kernelVersion(path);
     const modules = join('/lib/modules', version);
-    if (!(await stat(modules).catch(() => undefined))) throw new SystemError(`no modules for the vm kernel ${path}: ${modules} is missing`);
+    if (!(await stat(modules).catch(() => undefined))) throw new InvalidParameterError(`no modules for the vm kernel ${path} (version ${version}): ${modules} is missing`);
     return { path, version, modules };
   }
 
@@ -188,7 +196,9 @@ export class VmRuntime extends OciRuntime {
   }
 
   private async buildBaseInitrd(kernel: { version: string; modules: string }): Promise<Buffer> {
-    const file = join(this.root, `initrd-${kernel.version}`);
+    // Named by what is in it, so a new init (or module list) never boots from an old cache.
+    const tag = createHash('sha256').update(GUEST_INIT).update(MODULES.join(',')).digest('hex').slice(0, 12);
+    const file = join(this.root, `initrd-${kernel.version}-${tag}`);
     const cached = await readFile(file).catch(() => undefined);
     if (cached) return cached;
     const busybox = await readFile('/bin/busybox').catch(() => { throw new SystemError('the vm runtime needs a static busybox: install busybox-static'); });
@@ -210,8 +220,8 @@ export class VmRuntime extends OciRuntime {
   // ---- create ----
 
   override async create(opts: CreateOptions): Promise<{ pid: number }> {
-    // No TTY in the guest yet: the workload's output goes through virtio ports, never a console conmon would have to hold.
-    return super.create({ ...opts, terminal: false });
+    // conmon never holds a console: with -t the guest's /dev/hvc0 is the workload's TTY, its bytes on conmon's stdout pipe.
+    return super.create({ ...opts, terminal: false, guestTerminal: opts.terminal } as CreateOptions);
   }
 
   protected override async prepareBundle(opts: CreateOptions, bundle: string): Promise<void> {
@@ -221,13 +231,22 @@ export class VmRuntime extends OciRuntime {
       process: { args: string[]; env: string[]; cwd: string; user: { uid: number; gid: number } };
       mounts?: { destination: string; type: string; source: string }[];
       annotations?: Record<string, string>;
+      linux?: { namespaces?: { type: string; path?: string }[] };
     };
-    const kernel = await this.kernel();
+    const ann = spec.annotations ?? {};
+    const terminal = !!(opts as { guestTerminal?: boolean }).guestTerminal;
+    const kernel = await this.kernel(ann['berth.vm.kernel']);
     const [accel, base] = await Promise.all([this.accelerator(), this.baseInitrd(kernel)]);
     const disk = join(dirname(spec.root.path), 'vm-disk.img');
     await this.makeDisk(spec.root.path, disk);
 
     const config: CpioEntry[] = [{ name: 'berth', mode: S_IFDIR | 0o755 }, { name: 'berth/etc', mode: S_IFDIR | 0o755 }];
+    const netnsPath = spec.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+    const net = netnsPath ? await vmNetwork(netnsPath) : { nics: [], script: '' };
+    if (net.script) config.push({ name: 'berth/net.sh', mode: S_IFREG | 0o644, data: Buffer.from(net.script) });
+    const [rows, cols] = opts.consoleSize ?? [0, 0];
+    const settings = { STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS };
+    config.push({ name: 'berth/config', mode: S_IFREG | 0o644, data: Buffer.from(Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join('')) });
     const p = spec.process;
     config.push({ name: 'berth/run.sh', mode: S_IFREG | 0o644, data: Buffer.from(runScript({ args: p.args, env: p.env, cwd: p.cwd || '/', uid: p.user.uid, gid: p.user.gid })) });
     config.push({ name: 'berth/hostname', mode: S_IFREG | 0o644, data: Buffer.from(`${spec.hostname ?? ''}\n`) });
@@ -239,7 +258,6 @@ export class VmRuntime extends OciRuntime {
     }
     await writeFile(join(bundle, 'initrd'), Buffer.concat([base, cpio(config)]));
 
-    const ann = spec.annotations ?? {};
     const memory = Math.max(Number(ann['berth.vm.memory']) || DEFAULT_MEMORY, 64 * 2 ** 20);
     const cpus = Math.max(1, Math.min(Math.round(Number(ann['berth.vm.cpus']) || 1), 64));
     const details: VmDetails = { Kernel: kernel.path, KernelVersion: kernel.version, Accelerator: accel, VCPUs: cpus, MemoryBytes: memory, Disk: disk };
@@ -250,6 +268,16 @@ export class VmRuntime extends OciRuntime {
     await writeFile(join(bundle, 'vm.json'), JSON.stringify(details));
 
     await run('mkfifo', [join(bundle, 'start'), join(bundle, 'ctl')]);
+    const socks = this.slotDir(opts.id);
+    await rm(socks, { recursive: true, force: true });
+    await mkdir(socks, { recursive: true });
+    const slots: string[] = [];
+    for (let i = 1; i <= SLOTS; i++) {
+      for (const k of ['i', 'o', 'e', 't']) slots.push('-chardev', `socket,id=x${i}${k},path=${join(socks, `${i}${k}`)},server=on,wait=off`);
+      slots.push('-device', `virtserialport,chardev=x${i}i,name=berth.x${i}.in`, '-device', `virtserialport,chardev=x${i}o,name=berth.x${i}.out`,
+        '-device', `virtserialport,chardev=x${i}e,name=berth.x${i}.err`, '-device', `virtconsole,chardev=x${i}t,name=berth.x${i}.tty`);
+    }
+    const nics = net.nics.flatMap((n, i) => ['-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n${i},mac=${n.mac}`]);
     const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=4'];
     if (accel === 'tcg') append.push(`tsc_early_khz=${await hostTscKhz()}`);
     const qemu = [
@@ -260,15 +288,26 @@ export class VmRuntime extends OciRuntime {
       '-chardev', `file,id=con,path=${join(bundle, 'console.log')}`, '-serial', 'chardev:con',
       '-drive', `id=root,file=${disk},format=raw,if=none,cache=unsafe`,
       '-device', 'virtio-blk-device,drive=root',
-      '-device', 'virtio-serial-device,max_ports=8',
+      '-device', 'virtio-serial-device,max_ports=31',
+      // hvc0, first of the consoles (so /dev/hvc0 in the guest): the workload's TTY with -t, on QEMU's stdin and stdout,
+      // which the wrapper points at conmon's stdin and stdout pipes. At the stdin's EOF QEMU tells the guest the port closed.
+      ...(terminal ? ['-chardev', 'stdio,id=tty,signal=off'] : ['-chardev', 'null,id=tty']),
+      '-device', 'virtconsole,chardev=tty,name=berth.tty',
       // fds 3 and 4 are conmon's stdout and stderr pipes (the wrapper keeps them there; QEMU's own output goes to qemu.log).
+      ...(opts.stdin && !terminal ? ['-chardev', 'stdio,id=in,signal=off'] : ['-chardev', 'null,id=in']),
+      '-device', 'virtserialport,chardev=in,name=berth.stdin',
       '-chardev', 'file,id=out,path=/proc/self/fd/3', '-device', 'virtserialport,chardev=out,name=berth.stdout',
       '-chardev', 'file,id=err,path=/proc/self/fd/4', '-device', 'virtserialport,chardev=err,name=berth.stderr',
       '-chardev', `file,id=st,path=${join(bundle, 'status')}`, '-device', 'virtserialport,chardev=st,name=berth.status',
       '-chardev', `pipe,id=ctl,path=${join(bundle, 'ctl')}`, '-device', 'virtserialport,chardev=ctl,name=berth.ctl',
+      ...slots,
+      ...nics,
       '-pidfile', join(bundle, 'qemu.pid'),
     ];
-    await writeFile(join(bundle, 'wrapper.sh'), wrapperScript(bundle, qemu, BOOT_LIMIT[accel]), { mode: 0o755 });
+    // With a network, QEMU runs in the container's netns, where its taps are.
+    if (net.nics.length) qemu.unshift('nsenter', `--net=${netnsPath}`, '--');
+    const stdio = terminal ? '<&5 >&3 2>"$B/qemu.log"' : opts.stdin ? '<&5 >"$B/qemu.log" 2>&1' : '</dev/null >"$B/qemu.log" 2>&1';
+    await writeFile(join(bundle, 'wrapper.sh'), wrapperScript(bundle, qemu, BOOT_LIMIT[accel], stdio), { mode: 0o755 });
   }
 
   /** The guest's root disk: an ext4 image of the merged rootfs, made once per container (so its writes are kept with it). */
@@ -308,22 +347,34 @@ export class VmRuntime extends OciRuntime {
     return pidOf(join(this.bundle(id), 'qemu.pid'), this.bundle(id));
   }
 
-  /** Writes one line to a FIFO without blocking: false when nobody reads it. */
-  private async toFifo(path: string, line: string): Promise<boolean> {
-    const fh = await open(path, constants.O_WRONLY | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENXIO' || e.code === 'ENOENT') return undefined;
-      throw e;
-    });
-    if (!fh) return false;
-    try { await fh.write(`${line}\n`); } finally { await fh.close(); }
-    return true;
+  /** Where a VM's exec slots' sockets are: short, since a socket path must fit in 108 bytes. */
+  private slotDir(id: string): string {
+    return join(this.root, 'x', id.slice(0, 12));
+  }
+
+  /**
+   * Sends one request to the guest's init and waits for its acknowledgement, sending it again (same
+   * sequence number; the init serves it once) while none came. False when the VM never acknowledged.
+   */
+  private async request(id: string, words: (string | number)[], waitMs = 20_000): Promise<boolean> {
+    const bundle = this.bundle(id);
+    const seq = words[1] as number;
+    const gone = async () => !(await this.qemuPid(id));
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      if (!(await toFifo(join(bundle, 'ctl'), words.join(' ')))) return false;
+      const acked = await waitStatus(bundle, new RegExp(`^ack ${seq}$`, 'm'), { timeoutMs: Math.min(3000, deadline - Date.now()), pollMs: 200, gone });
+      if (acked) return true;
+      if (await gone()) return false;
+    }
+    return false;
   }
 
   override async start(id: string): Promise<void> {
     const fifo = join(this.bundle(id), 'start');
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (await this.toFifo(fifo, 'start')) return;
+      if (await toFifo(fifo, 'start')) return;
       if (!(await this.wrapperPid(id))) throw new SystemError(`the VM's wrapper for ${id} is gone`);
       if (Date.now() > deadline) throw new SystemError(`the VM's wrapper for ${id} did not wait for start`);
       await sleep(2);
@@ -341,13 +392,18 @@ export class VmRuntime extends OciRuntime {
       if (qemu) process.kill(qemu, 'SIGKILL'); else process.kill(wrapper, 'SIGKILL');
       return;
     }
-    // Anything else goes to the workload in the guest, through berth's init.
-    if (qemu && await this.toFifo(join(this.bundle(id), 'ctl'), sig)) return;
+    // Anything else goes to the workload in the guest, through berth's init, which acknowledges it.
+    if (qemu) {
+      if (await this.request(id, ['sig', nextSeq(), sig])) return;
+      if (await this.qemuPid(id)) throw new SystemError(`the VM of ${id} did not acknowledge ${sig}`);
+      return; // it went meanwhile
+    }
     process.kill(wrapper, `SIG${sig}` as NodeJS.Signals);
   }
 
-  override async resize(): Promise<void> {
-    // No TTY in the guest yet.
+  override async resize(id: string, height: number, width: number): Promise<void> {
+    if (!(await this.qemuPid(id))) return;
+    await this.request(id, ['winch', nextSeq(), 0, Math.floor(height), Math.floor(width)], 5000);
   }
 
   override async state(id: string): Promise<RuntimeState | undefined> {
@@ -355,8 +411,67 @@ export class VmRuntime extends OciRuntime {
     return (await this.holds(id)) ? 'stopped' : undefined;
   }
 
-  override async exec(): Promise<ExecHandle> {
-    throw new ConflictError('exec is not supported by the vm runtime yet');
+  private readonly busySlots = new Map<string, Set<number>>();
+
+  /**
+   * `exec` in the guest: the process runs in the container's root with its env, cwd and user (the same
+   * script as the workload's), its stdio on one of the VM's exec slots, its exit code on berth.status.
+   */
+  override async exec(id: string, _execId: string, opts: ExecOptions): Promise<ExecHandle> {
+    const qemu = await this.qemuPid(id);
+    if (!qemu) throw new ConflictError(`Container ${id} is not running`);
+    const bundle = this.bundle(id);
+    // A VM that is still booting is waited for (as long as its boot may take), not refused.
+    const gone = async () => !(await this.qemuPid(id));
+    const accel = (await this.describe(id))?.Accelerator ?? 'tcg';
+    if (!(await waitStatus(bundle, /^booted$/m, { timeoutMs: BOOT_LIMIT[accel] * 1000, pollMs: 250, gone }))) {
+      throw new ConflictError(`the VM of container ${id} did not boot`);
+    }
+    const p = opts.process as { args: string[]; env: string[]; cwd: string; user: { uid: number; gid: number } };
+    const script = runScript({ args: p.args, env: p.env, cwd: p.cwd || '/', uid: p.user.uid, gid: p.user.gid });
+    const detached = !opts.attach;
+    const busy = this.busySlots.get(id) ?? new Set<number>();
+    this.busySlots.set(id, busy);
+    let slot = 0;
+    if (!detached) {
+      for (let i = 1; i <= SLOTS && !slot; i++) if (!busy.has(i)) slot = i;
+      if (!slot) throw new ExecStartError(`the VM of container ${id} serves ${SLOTS} attached exec sessions at once; all are in use`, 126);
+      busy.add(slot);
+    }
+    const free = () => { if (slot) busy.delete(slot); };
+    const seq = nextSeq();
+    let conn: SlotConnection | undefined;
+    try {
+      if (slot) conn = await SlotConnection.open(this.slotDir(id), slot, opts.terminal);
+      const flags = `${opts.stdin ? 'i' : ''}${opts.terminal ? 't' : ''}${detached ? 'd' : ''}-`;
+      const size = opts.terminal && opts.consoleSize && opts.consoleSize[0] > 0 ? [Math.floor(opts.consoleSize[0]), Math.floor(opts.consoleSize[1])] : [];
+      // The guest waits for this line on the input (a TTY's, or the stdin port's) before it runs anything.
+      if (conn && (opts.terminal || opts.stdin)) conn.hello(seq);
+      if (!(await this.request(id, ['exec', seq, slot, flags, Buffer.from(script).toString('base64'), ...size]))) {
+        throw new ExecStartError(`the VM of container ${id} did not take the exec request`, 126);
+      }
+    } catch (e) {
+      conn?.finish();
+      free();
+      throw e;
+    }
+    const exited = waitStatus(bundle, new RegExp(`^x ${seq} (\\d+)$`, 'm'), { pollMs: 1000, gone }).then(async (m) => {
+      if (conn) {
+        // Output written before the exit is already in the sockets' buffers: two turns of the event loop read it.
+        // A TTY's console pushes its last bytes from a kernel thread, so it gets until its output pauses.
+        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+        if (opts.terminal) for (let i = 0; i < 20 && Date.now() - conn.lastData < 100; i++) await sleep(50);
+        conn.finish();
+      }
+      free();
+      return m ? Number(m[1]) : 137;
+    });
+    return {
+      pid: qemu,
+      connection: conn,
+      exited,
+      resize: async (h, w) => { if (slot && opts.terminal) await this.request(id, ['winch', nextSeq(), slot, Math.floor(h), Math.floor(w)], 5000); },
+    };
   }
 
   protected override async runtimeDelete(id: string): Promise<void> {
@@ -364,8 +479,30 @@ export class VmRuntime extends OciRuntime {
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     // Wait until they are gone, so that nothing of the VM outlives delete.
     for (let i = 0; i < 200 && pids.some(alive); i++) await sleep(10);
+    await rm(this.slotDir(id), { recursive: true, force: true });
+    this.busySlots.delete(id);
     this.details.delete(id);
   }
+}
+
+/**
+ * A kernel image's version, from its bzImage setup header (boot protocol 2.00+: "HdrS" at 0x202, a
+ * pointer at 0x20e to the version string, 0x200 on); the file name (vmlinuz-VERSION) otherwise.
+ */
+async function kernelVersion(path: string): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(0x4000);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    if (bytesRead < 0x210 || head.toString('latin1', 0x202, 0x206) !== 'HdrS') {
+      throw new InvalidParameterError(`the vm kernel ${path} is not a bootable Linux kernel image (no bzImage header)`);
+    }
+    const at = head.readUInt16LE(0x20e) + 0x200;
+    const text = head.toString('latin1', at, Math.min(at + 256, bytesRead)).split('\0')[0] ?? '';
+    const version = text.split(' ')[0];
+    if (version) return version;
+  } finally { await fh.close(); }
+  return basename(path).replace(/^vmlinuz-/, '');
 }
 
 /** The host's TSC frequency in kHz: the guest kernel under TCG needs it (tsc_early_khz) not to hang calibrating. */
@@ -375,16 +512,16 @@ async function hostTscKhz(): Promise<number> {
   return mhz ? Math.round(Number(mhz) * 1000) : 2_000_000;
 }
 
-function wrapperScript(bundle: string, qemu: string[], bootLimit: number): string {
+function wrapperScript(bundle: string, qemu: string[], bootLimit: number, stdio: string): string {
   const B = shQuote(bundle);
   return `#!/bin/sh
 # berth vm runtime: runs the VM for conmon and exits with the guest workload's exit code.
 B=${B}
-exec 3>&1 4>&2
+exec 3>&1 4>&2 5<&0
 read go < "$B/start" || exit 255
 [ "$go" = start ] || exit 255
 : > "$B/status"
-${qemu.map(shQuote).join(' ')} >"$B/qemu.log" 2>&1 </dev/null &
+${qemu.map(shQuote).join(' ')} ${stdio} &
 q=$!
 (
   n=0

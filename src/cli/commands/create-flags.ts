@@ -7,6 +7,7 @@ import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
 import { addHostFlags, healthcheckBody, hostConfigBody, type HostFlags } from './host-flags.js';
 
 export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
+  vmKernel?: string;
   env?: string[];
   envFile?: string[];
   workdir?: string;
@@ -43,6 +44,7 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--runtime <name>', 'Runtime to use for this container (oci, vm)')
     .option('-m, --memory <bytes>', 'Memory limit (for --runtime vm: the VM\'s RAM, default 256m)')
     .option('--cpus <number>', 'Number of CPUs (for --runtime vm: the VM\'s vCPUs, default 1)')
+    .option('--vm-kernel <path>', 'For --runtime vm: the kernel to boot (default: the daemon\'s --vm-kernel, else the newest /boot/vmlinuz-*-cloud-amd64)')
     .option('--network <mode>', 'Connect a container to a network (bridge, host, none or a network\'s name)')
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--stop-signal <signal>', 'Signal to stop the container')
@@ -107,6 +109,7 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
       ...(f.runtime ? { Runtime: f.runtime } : {}),
       ...(f.memory ? { Memory: parseBytes(f.memory) } : {}),
       ...(f.cpus ? { NanoCpus: parseCpus(f.cpus) } : {}),
+      ...(f.vmKernel ? { Annotations: { 'berth.vm.kernel': f.vmKernel } } : {}),
       ...hostConfigBody(f, !!f.rm),
       ...(f.network ? { NetworkMode: f.network } : {}),
       ReadonlyRootfs: !!f.readOnly,

@@ -13,14 +13,15 @@ export function registerDaemon(program: Command): void {
     .option('--bip <cidr>', "The default bridge network's gateway address and prefix", '172.30.0.1/16')
     .option('--default-address-pool <pool>', 'Where user networks get subnets: base=CIDR,size=PREFIX', collect, [])
     .option('--ui <address>', 'Serve the web dashboard on this TCP address: PORT (127.0.0.1:PORT) or HOST:PORT')
-    .action(async (o: { host: string; dataRoot: string; execRoot: string; insecureRegistry: string[]; bridge: string; bip: string; defaultAddressPool: string[]; ui?: string }) => {
+    .option('--vm-kernel <path>', 'The kernel --runtime vm boots by default (default: the newest /boot/vmlinuz-*-cloud-amd64)')
+    .action(async (o: { vmKernel?: string; host: string; dataRoot: string; execRoot: string; insecureRegistry: string[]; bridge: string; bip: string; defaultAddressPool: string[]; ui?: string }) => {
       if (process.getuid?.() !== 0) throw new ExitError(1, 'berth daemon needs to run as root');
       // The daemon is its own bundle beside this one (see scripts/build.mjs), loaded only here.
       const { runDaemon, DaemonError } = (await import(new URL('./daemon.js', import.meta.url).href)) as typeof import('../../daemon/index.js');
       let daemon;
       try {
         daemon = await runDaemon({ host: o.host, dataRoot: o.dataRoot, execRoot: o.execRoot, insecureRegistries: o.insecureRegistry,
-          bridge: o.bridge, bip: o.bip, addressPools: o.defaultAddressPool, ui: o.ui });
+          bridge: o.bridge, bip: o.bip, addressPools: o.defaultAddressPool, ui: o.ui, vmKernel: o.vmKernel });
       } catch (e) {
         if (e instanceof DaemonError) throw new ExitError(1, `berth daemon: ${e.message}`);
         throw e;
