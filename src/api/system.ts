@@ -68,7 +68,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
       NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: engine.dataRoot, Name: hostname(),
       Labels: [], ExperimentalBuild: false, ServerVersion: BERTH_VERSION,
-      Runtimes: Object.fromEntries(Object.keys(engine.runtimes).map((n) => [n, { path: n === 'oci' ? 'runc' : n }])),
+      Runtimes: Object.fromEntries(await Promise.all(Object.entries(engine.runtimes).map(async ([n, rt]) => [n, { path: n === 'oci' ? 'runc' : n, ...(await rt.info?.()) }]))),
       DefaultRuntime: 'oci', Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' }, RuncCommit: { ID: '' }, InitCommit: { ID: '' },
       SecurityOptions: ['name=seccomp,profile=unconfined'], Warnings: [],

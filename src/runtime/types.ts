@@ -82,6 +82,8 @@ export interface Runtime extends EventEmitter {
   exec(id: string, execId: string, opts: ExecOptions): Promise<ExecHandle>;
   /** Releases everything the runtime holds for the workload. Safe to call twice. */
   delete(id: string): Promise<void>;
+  /** What `info` shows about the runtime itself (the vm driver: accelerator, default kernel, vCPUs, memory). */
+  info?(): Promise<Record<string, unknown>>;
   /** What inspect shows about how the runtime runs the workload (the vm driver: kernel, accelerator, vCPUs, memory). */
   describe?(id: string): Promise<Record<string, unknown> | undefined>;
   /** Emits 'exit' (id, exitCode) whenever a workload exits. */

@@ -142,6 +142,18 @@ export class VmRuntime extends OciRuntime {
     return this.details.get(id) ?? JSON.parse(await readFile(join(this.bundle(id), 'vm.json'), 'utf8').catch(() => 'null')) ?? undefined;
   }
 
+  /** For `info`: how VMs are run here by default. Fields are absent when, say, no kernel is installed (the error says why). */
+  async info(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = { path: this.qemu, Machine: 'microvm', DefaultVCPUs: 1, DefaultMemoryBytes: DEFAULT_MEMORY };
+    try {
+      const k = await this.kernel();
+      Object.assign(out, { Kernel: k.path, KernelVersion: k.version, Accelerator: await this.accelerator() });
+    } catch (e) {
+      out.Error = (e as Error).message;
+    }
+    return out;
+  }
+
   // ---- the kernel, the accelerator, the initramfs ----
 
   /** The kernel a VM boots: `--vm-kernel` (the spec's `berth.vm.kernel` annotation), else the daemon's, else the newest cloud kernel. */

@@ -61,12 +61,27 @@ export function registerInspect(program: Command): void {
         ` Images: ${i.Images}`, ` Server Version: ${i.ServerVersion}`, ` Storage Driver: ${i.Driver}`, ` Logging Driver: ${i.LoggingDriver}`,
         ` Cgroup Driver: ${i.CgroupDriver}`, ` Cgroup Version: ${i.CgroupVersion}`,
         ` Runtimes: ${Object.keys(i.Runtimes as object).join(' ')}`, ` Default Runtime: ${i.DefaultRuntime}`,
+        ...vmInfoLines((i.Runtimes as Record<string, Record<string, unknown>>).vm),
         ` Kernel Version: ${i.KernelVersion}`, ` Operating System: ${i.OperatingSystem}`, ` OSType: ${i.OSType}`, ` Architecture: ${i.Architecture}`,
         ` CPUs: ${i.NCPU}`, ` Total Memory: ${((i.MemTotal as number) / 2 ** 30).toFixed(2)}GiB`, ` Name: ${i.Name}`, ` ID: ${i.ID}`,
         ` Docker Root Dir: ${i.DockerRootDir}`, ` Live Restore Enabled: ${i.LiveRestoreEnabled}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });
+}
+
+/** `info`'s lines about the vm runtime: accelerator, default kernel, vCPUs and memory. */
+function vmInfoLines(vm: Record<string, unknown> | undefined): string[] {
+  if (!vm) return [];
+  if (vm.Error) return [` VM Runtime: unavailable: ${String(vm.Error)}`];
+  const mib = Math.round(Number(vm.DefaultMemoryBytes) / 2 ** 20);
+  return [
+    ` VM Runtime: QEMU ${String(vm.Machine)} (${String(vm.path)})`,
+    `  Accelerator: ${String(vm.Accelerator)}`,
+    `  Kernel: ${String(vm.KernelVersion)} (${String(vm.Kernel)})`,
+    `  Default vCPUs: ${String(vm.DefaultVCPUs)}`,
+    `  Default Memory: ${mib}MiB`,
+  ];
 }
 
 /** `-f`/`--format` on an inspect document: the Go template engine, a missing key printing `<no value>`. */
