@@ -54,3 +54,29 @@ export function runStream(cmd: string, args: string[], opts: StreamOptions = {})
     });
   });
 }
+
+export interface Sink {
+  /** The program's standard input. */
+  stdin: NodeJS.WritableStream & { destroy(e?: Error): void };
+  /** Its exit status and the start of its stderr, once it has ended (never rejects). */
+  done: Promise<{ code: number; stderr: string }>;
+  /** SIGKILL, when the input turned out to be bad. */
+  kill(): void;
+}
+
+/**
+ * Starts `cmd` with its standard input as a stream for the caller to write
+ * (`tar -x` fed a verified layer), the other way round from `runStream`.
+ */
+export function runSink(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Sink {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], env: env ?? process.env });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => { if (stderr.length < 64 * 1024) stderr += b.toString(); });
+  // The program may exit before it read all its input; its exit status says what went wrong.
+  child.stdin.on('error', () => {});
+  const done = new Promise<{ code: number; stderr: string }>((resolve) => {
+    child.on('error', (e) => resolve({ code: 127, stderr: `${stderr}${cmd}: ${e.message}` }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stderr }));
+  });
+  return { stdin: child.stdin, done, kill: () => { try { child.kill('SIGKILL'); } catch { /* gone */ } } };
+}

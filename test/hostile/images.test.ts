@@ -187,7 +187,7 @@ describe('hostile images', () => {
       ['hard link up and out', [{ path: 'h', type: 'Link', linkpath: '../../../../etc/passwd' }], /linkpath contains '\.\.'/],
       ['hard link through a symlink', [{ path: 'out', type: 'SymbolicLink', linkpath: canary }, { path: 'h', type: 'Link', linkpath: 'out/f' }], /refused layer entries: ENOENT/],
       ['pax path climbing out', [{ path: 'innocent', data: 'x', pax: { path: '../../pax-evil' } }], /path contains '\.\.'/],
-      ['pax linkpath climbing out (node-tar drops the entry)', [{ path: 'h', type: 'Link', pax: { linkpath: '../../../etc/shadow' } }], 'ok'],
+      ['pax linkpath climbing out', [{ path: 'h', type: 'Link', pax: { linkpath: '../../../etc/shadow' } }], /linkpath contains '\.\.'/],
       ['a 3 MiB pax header', [{ path: 'big-pax', data: 'x', pax: { comment: 'A'.repeat(3 << 20) } }], 'ok'],
       ['a 4096-level deep path', [{ path: 'deep', data: 'x', pax: { path: 'd/'.repeat(4096) + 'f' } }], /refused layer entries: path excessively deep/],
       ['a header declaring a 1 TiB file with no data', [{ path: 'huge', size: 2 ** 40 }], /not a valid tar stream \(Truncated input/],
