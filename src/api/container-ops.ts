@@ -5,6 +5,7 @@ import { archivePath, encodeStat, extractInto, sampleStats, statPath, type Stats
 import { InvalidParameterError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import { boolParam, readJson, sendJson, type Router } from './router.js';
+import { CONTAINER_UPDATE } from './validate.js';
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -50,7 +51,7 @@ export function containerOpsRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/containers/{id}/update', async ({ req, res, params }) => {
-    const body = await readJson<Record<string, unknown>>(req);
+    const body = await readJson<Record<string, unknown>>(req, CONTAINER_UPDATE);
     sendJson(res, 200, await cs.update(params.id!, body));
   });
 
@@ -76,7 +77,12 @@ export function containerOpsRoutes(r: Router, engine: Engine): void {
       noOverwriteDirNonDir: boolParam(query, 'noOverwriteDirNonDir'),
       copyUIDGID: boolParam(query, 'copyUIDGID'),
       readonlyRootfs: !!c.HostConfig.ReadonlyRootfs,
-    }));
+    })).catch((e: unknown) => {
+      // A body that is not a tar archive is the client's error, as dockerd's 400 for it.
+      const code = (e as { code?: string; tarCode?: string }).tarCode ?? (e as { code?: string }).code;
+      if (typeof code === 'string' && code.startsWith('TAR_')) throw new InvalidParameterError(`the request body is not a valid tar archive: ${(e as Error).message.replace(/^TAR_\w+: /, '')}`);
+      throw e;
+    });
     res.writeHead(200).end();
   });
 }

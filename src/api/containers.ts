@@ -2,11 +2,12 @@
 import { humanDuration } from '../common/duration.js';
 import { dockerTimestamp, type ContainerRecord, type CreateRequest, type WaitCondition } from '../containers/index.js';
 import { familiarString } from '../images/index.js';
-import { InvalidParameterError } from '../errors/index.js';
+import { ConflictError, errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
 import { familiar, imageEvent } from './image-events.js';
 import { boolParam, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
+import { CONTAINER_CONFIG, CONTAINER_CREATE } from './validate.js';
 import { frame } from './stdcopy.js';
 import { containerOpsRoutes } from './container-ops.js';
 
@@ -53,13 +54,25 @@ function portList(c: ContainerRecord): { IP?: string; PrivatePort: number; Publi
   return out;
 }
 
+/** `t` (or `timeout`) of stop and restart: whole seconds, as dockerd's strconv.Atoi reads them; negative waits for ever. */
+function stopTimeout(query: URLSearchParams): number | undefined {
+  const t = query.get('t') ?? query.get('timeout');
+  if (t === null || t === '') return undefined;
+  if (!/^[+-]?\d{1,9}$/.test(t)) throw new InvalidParameterError(`invalid value for t: strconv.Atoi: parsing "${t}": invalid syntax`);
+  return Number(t);
+}
+
+function nameRegExp(v: string): RegExp {
+  try { return new RegExp(v); } catch { throw new InvalidParameterError(`invalid filter 'name=${v}': not a regular expression`); }
+}
+
 function matches(c: ContainerRecord, f: Filters): boolean {
   for (const [key, values] of Object.entries(f)) {
     // As dockerd: several `label` filters must all match (compose asks for project AND service AND oneoff); other keys are alternatives.
     const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v) => {
       switch (key) {
         case 'status': return c.State.Status === v;
-        case 'name': return new RegExp(v).test(c.Name.slice(1));
+        case 'name': return nameRegExp(v).test(c.Name.slice(1));
         case 'id': return c.Id.startsWith(v);
         case 'health': return (c.State.Running && c.State.Health?.Status === v) || (v === 'none' && !c.State.Health);
         case 'exited': return !c.State.Running && c.State.Status === 'exited' && c.State.ExitCode === Number(v);
@@ -85,7 +98,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   containerOpsRoutes(r, engine);
 
   r.on('POST', '/containers/create', async ({ req, res, query }) => {
-    const body = await readJson<CreateRequest>(req);
+    const body = await readJson<CreateRequest>(req, CONTAINER_CREATE);
     const out = await cs.create(body, query.get('name') ?? undefined);
     sendJson(res, 201, out);
   });
@@ -111,15 +124,14 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/containers/{id}/stop', async ({ res, params, query }) => {
-    const t = query.get('t') ?? query.get('timeout');
-    await cs.stop(params.id!, t !== null ? Number(t) : undefined, query.get('signal') ?? undefined);
+    await cs.stop(params.id!, stopTimeout(query), query.get('signal') ?? undefined);
     res.writeHead(204).end();
   });
 
   r.on('POST', '/containers/{id}/restart', async ({ res, params, query }) => {
-    const t = query.get('t');
+    const t = stopTimeout(query);
     const c = cs.get(params.id!);
-    if (c.State.Running) await cs.stop(c.Id, t !== null ? Number(t) : undefined, query.get('signal') ?? undefined);
+    if (c.State.Running) await cs.stop(c.Id, t, query.get('signal') ?? undefined);
     await cs.start(c.Id);
     res.writeHead(204).end();
   });
@@ -168,7 +180,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     if (!container) throw new InvalidParameterError('container is required');
     const repo = query.get('repo');
     const tag = repo ? `${repo}:${query.get('tag') || 'latest'}` : undefined;
-    const body = await readJson<Record<string, unknown>>(req);
+    const body = await readJson<Record<string, unknown>>(req, CONTAINER_CONFIG);
     const id = await cs.commit(container, {
       tag, comment: query.get('comment') ?? undefined, author: query.get('author') ?? undefined,
       changes: query.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean), pause: query.get('pause') !== '0' && query.get('pause') !== 'false',
@@ -183,7 +195,13 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/containers/{id}/kill', async ({ res, params, query }) => {
-    await cs.kill(params.id!, query.get('signal') || 'SIGKILL');
+    await cs.kill(params.id!, query.get('signal') || 'SIGKILL').catch((e: unknown) => {
+      // runc no longer knows a container whose process just ended (its exit is being recorded): it is not running.
+      if (errorStatus(e) >= 500 && /container does not exist|container not running/.test(errorMessage(e))) {
+        throw new ConflictError(`Cannot kill container: ${params.id!}: Container ${cs.get(params.id!).Id} is not running`);
+      }
+      throw e;
+    });
     res.writeHead(204).end();
   });
 

@@ -1,12 +1,13 @@
 /** Pull, push and login: `/images/create?fromImage`, `/images/{name}/push`, `/auth`. */
 import type { IncomingMessage } from 'node:http';
 import { InvalidParameterError } from '../errors/index.js';
-import { parsePlatform, pullImage, pushImage, type ProgressEvent } from '../images/index.js';
+import { parsePlatform, parseReference, pullImage, pushImage, type ProgressEvent } from '../images/index.js';
 import { decodeRegistryAuth, type Credentials } from '../registry/index.js';
 import type { Engine } from './engine.js';
 import { familiar, imageEvent } from './image-events.js';
 import { progressStream } from './progress.js';
 import { readJson, sendJson, type Ctx, type Router } from './router.js';
+import { AUTH_CONFIG } from './validate.js';
 
 function credsOf(req: IncomingMessage): Credentials | undefined {
   const h = req.headers['x-registry-auth'];
@@ -30,8 +31,18 @@ async function streamed(ctx: Ctx, work: (onProgress: (ev: ProgressEvent) => void
   }
 }
 
+/** docker's reference grammar for a registry host: DNS labels (letters, digits, inner hyphens) or a bracketed IPv6 address, and a port. */
+const LABEL = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9])';
+const DOMAIN = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[a-fA-F0-9:]+\\])(?::\\d{1,5})?$`);
+
+/** A reference is checked whole, registry host included, before anything is sent to the network. */
+function checkRemoteReference(ref: string): void {
+  if (!DOMAIN.test(parseReference(ref).domain)) throw new InvalidParameterError(`invalid reference format: ${ref}`);
+}
+
 export async function pullFromRegistry(ctx: Ctx, engine: Engine, fromImage: string, tag: string | null): Promise<void> {
   const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
+  checkRemoteReference(ref);
   const platformText = ctx.query.get('platform');
   let platform;
   try { platform = platformText ? parsePlatform(platformText) : undefined; } catch (e) { throw new InvalidParameterError((e as Error).message); }
@@ -47,6 +58,7 @@ export function distributionRoutes(r: Router, engine: Engine): void {
   r.on('POST', '/images/{name*}/push', async (ctx) => {
     const tag = ctx.query.get('tag');
     const ref = `${ctx.params.name!}${tag ? `:${tag}` : ''}`;
+    checkRemoteReference(ref);
     // Resolve first: an unknown local image is a 404 before any stream starts.
     await engine.images.resolve(ref.includes(':', ref.lastIndexOf('/')) ? ref : `${ref}:latest`);
     const creds = credsOf(ctx.req);
@@ -59,8 +71,9 @@ export function distributionRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/auth', async ({ req, res }) => {
-    const body = await readJson<Credentials & { serveraddress?: string }>(req);
+    const body = await readJson<Credentials & { serveraddress?: string }>(req, AUTH_CONFIG);
     const server = (body.serveraddress || 'docker.io').replace(/^https?:\/\//, '').replace(/\/.*$/, '').replace(/^index\.docker\.io$/, 'docker.io');
+    if (!DOMAIN.test(server)) throw new InvalidParameterError(`invalid registry address: ${body.serveraddress}`);
     await engine.registry.ping(server, body);
     sendJson(res, 200, { Status: 'Login Succeeded', IdentityToken: '' });
   });

@@ -4,18 +4,19 @@ import { InvalidParameterError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
 import { readJson, sendJson, type Router } from './router.js';
+import { EXEC_CONFIG, EXEC_START } from './validate.js';
 import { frame } from './stdcopy.js';
 
 export function execRoutes(r: Router, engine: Engine): void {
   const execs = engine.containers.execs;
 
   r.on('POST', '/containers/{id}/exec', async ({ req, res, params }) => {
-    const body = await readJson<ExecConfig>(req);
+    const body = await readJson<ExecConfig>(req, EXEC_CONFIG);
     sendJson(res, 201, execs.create(params.id!, body));
   });
 
   r.on('POST', '/exec/{id}/start', async (ctx) => {
-    const body = await readJson<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(ctx.req);
+    const body = await readJson<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null }>(ctx.req, EXEC_START);
     const tty = body.Tty ?? execs.tty(ctx.params.id!);
     if (body.Detach) {
       await execs.start(ctx.params.id!, { detach: true, tty });

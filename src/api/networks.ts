@@ -3,6 +3,7 @@ import { InvalidParameterError } from '../errors/index.js';
 import type { CreateNetworkRequest, EndpointSettings, NetworkRecord } from '../network/index.js';
 import type { Engine } from './engine.js';
 import { parseFilters, readJson, sendJson, type Filters, type Router } from './router.js';
+import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from './validate.js';
 
 function labelMatch(labels: Record<string, string>, v: string): boolean {
   const i = v.indexOf('=');
@@ -48,7 +49,7 @@ export function networkRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/networks/create', async ({ req, res }) => {
-    const body = await readJson<CreateNetworkRequest>(req);
+    const body = await readJson<CreateNetworkRequest>(req, NETWORK_CREATE);
     sendJson(res, 201, await net.create(body));
   });
 
@@ -58,7 +59,7 @@ export function networkRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/networks/{id}/connect', async ({ req, res, params }) => {
-    const body = await readJson<{ Container?: string; EndpointConfig?: Partial<EndpointSettings> }>(req);
+    const body = await readJson<{ Container?: string; EndpointConfig?: Partial<EndpointSettings> }>(req, NETWORK_CONNECT);
     if (!body.Container) throw new InvalidParameterError('a container name or ID is required');
     const n = net.get(params.id!);
     await engine.containers.updateNetworking(body.Container, (info, running) => net.connect(n.Id, info, body.EndpointConfig, running));
@@ -66,7 +67,7 @@ export function networkRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/networks/{id}/disconnect', async ({ req, res, params }) => {
-    const body = await readJson<{ Container?: string; Force?: boolean }>(req);
+    const body = await readJson<{ Container?: string; Force?: boolean }>(req, NETWORK_DISCONNECT);
     if (!body.Container) throw new InvalidParameterError('a container name or ID is required');
     const n = net.get(params.id!);
     await engine.containers.updateNetworking(body.Container, (info) => net.disconnect(n.Id, info));

@@ -6,7 +6,8 @@
 import { traced } from '../common/trace.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
+import { BerthError, errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
+import { checkBody, type GoType } from './validate.js';
 
 export { API_VERSION, MIN_API_VERSION } from './version.js';
 
@@ -53,7 +54,13 @@ export class Router {
         return;
       }
       const m = route.pattern.exec(path)!;
-      route.keys.forEach((k, i) => { ctx.params[k] = decodeURIComponent(m[i + 1]!); });
+      route.keys.forEach((k, i) => {
+        let v: string;
+        try { v = decodeURIComponent(m[i + 1]!); } catch { throw new InvalidParameterError(`invalid ${k} in the path: ${m[i + 1]} is not valid percent-encoding`); }
+        // No name, ID or reference holds a NUL; it would only reach file names and the database.
+        if (v.includes('\0')) throw new InvalidParameterError(`invalid ${k} in the path: it contains a NUL byte`);
+        ctx.params[k] = v;
+      });
       await traced(`api ${req.method} ${path}`, async () => route.handler(ctx));
     } catch (err) {
       if (res.headersSent || upgrade && res.writableEnded) {
@@ -78,24 +85,52 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(body);
 }
 
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const early = (req as IncomingMessage & { upgradeBody?: Buffer }).upgradeBody;
-  if (early) return early;
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+/** The most a JSON request body may hold. dockerd sets none; berth keeps a client from filling its memory and its database. */
+export const MAX_JSON_BODY = 10 << 20;
+
+export class PayloadTooLargeError extends BerthError {
+  constructor(message: string) { super(413, message); }
 }
 
-export async function readJson<T>(req: IncomingMessage): Promise<T> {
-  const raw = (await readBody(req)).toString();
+export async function readBody(req: IncomingMessage, limit = Infinity): Promise<Buffer> {
+  const early = (req as IncomingMessage & { upgradeBody?: Buffer }).upgradeBody;
+  if (early) return early;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new PayloadTooLargeError(`request body too large: ${declared} bytes, the limit is ${limit}`);
+  if (req.readableEnded) return Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) { chunks.push(c); return; }
+      // Past the limit, the rest is read and dropped, and the refusal goes out once the client has sent it all:
+      // a client still writing when the server closed would see EPIPE instead of the answer.
+      chunks.length = 0;
+      over = true;
+    };
+    let over = false;
+    const onEnd = () => (over ? reject(new PayloadTooLargeError(`request body too large: more than ${limit} bytes`)) : resolve(Buffer.concat(chunks)));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+    req.on('close', () => { if (!req.complete) reject(new InvalidParameterError('the client closed the connection before the request body ended')); });
+  });
+}
+
+/** A JSON object body, at most MAX_JSON_BODY long; with `type`, checked as dockerd's decoder would (see validate.ts). */
+export async function readJson<T>(req: IncomingMessage, type?: GoType): Promise<T> {
+  const raw = (await readBody(req, MAX_JSON_BODY)).toString();
   if (!raw.trim()) return {} as T;
+  let v: unknown;
   try {
-    const v = JSON.parse(raw) as unknown;
+    v = JSON.parse(raw) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
-    return v as T;
   } catch (e) {
     throw new InvalidParameterError(`invalid JSON: ${errorMessage(e)}`);
   }
+  if (type) checkBody(typeof type === 'object' && 'struct' in type ? type.struct : 'body', v, type);
+  return v as T;
 }
 
 export function boolParam(q: URLSearchParams, name: string, dflt = false): boolean {
@@ -111,9 +146,13 @@ export function parseFilters(raw: string | null): Filters {
   if (!raw) return {};
   let v: unknown;
   try { v = JSON.parse(raw); } catch { throw new InvalidParameterError(`invalid filter: ${raw}`); }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InvalidParameterError(`invalid filter: ${raw}`);
   const out: Filters = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    out[k] = Array.isArray(val) ? val.map(String) : Object.keys(val as object);
+    // As dockerd's filters.FromJSON: a list of strings, or a map of string to bool.
+    if (Array.isArray(val) && val.every((x) => typeof x === 'string')) out[k] = val;
+    else if (val !== null && typeof val === 'object' && !Array.isArray(val) && Object.values(val).every((x) => typeof x === 'boolean')) out[k] = Object.keys(val);
+    else throw new InvalidParameterError(`invalid filter: ${raw}`);
   }
   return out;
 }

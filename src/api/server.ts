@@ -45,8 +45,19 @@ export function createApiServer(engine: Engine): Server {
     res.shouldKeepAlive = false;
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     socket.on('error', () => socket.destroy());
+    // An answer that is not a hijack (an error before the upgrade) ends the connection: nothing else may follow on it.
+    res.on('finish', () => socket.end());
     // An upgrade request's body (exec start sends JSON) arrives in the upgraded stream, before the client's stdin.
     void takeBody(req, socket, head).then((rest) => router.dispatch(req, res, { socket, head: rest }), () => socket.destroy());
+  });
+  // What Node's parser refuses (a URL or headers past its 16 KiB, a malformed request line) gets docker's JSON error too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || (socket as import('node:net').Socket).bytesWritten > 0) { socket.destroy(); return; }
+    const [status, text, message] = err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'request header fields too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request timeout'] : [400, 'Bad Request', `bad request: ${err.code ?? err.message}`];
+    const body = JSON.stringify({ message });
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   server.keepAliveTimeout = 0;
   server.requestTimeout = 0;

@@ -3,6 +3,7 @@ import { InvalidParameterError } from '../errors/index.js';
 import type { VolumeRecord } from '../volumes/index.js';
 import type { Engine } from './engine.js';
 import { boolParam, parseFilters, readJson, sendJson, type Filters, type Router } from './router.js';
+import { VOLUME_CREATE } from './validate.js';
 
 function labelMatch(labels: Record<string, string>, v: string): boolean {
   const i = v.indexOf('=');
@@ -35,7 +36,7 @@ export function volumeRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/volumes/create', async ({ req, res }) => {
-    const body = await readJson<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>(req);
+    const body = await readJson<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>(req, VOLUME_CREATE);
     sendJson(res, 201, await vs.create(body));
   });
 

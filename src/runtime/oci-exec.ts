@@ -10,11 +10,24 @@
  */
 import { withOnlyFds } from './close-fds.js';
 import { spawn } from 'node:child_process';
-import { mkdir, rm, writeFile, appendFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { InvalidParameterError } from '../errors/index.js';
 import type { AttachConnection, ExecHandle, ExecOptions } from './types.js';
+
+/**
+ * A line to conmon's ctl FIFO. Opened without blocking: when conmon is gone (the container has just
+ * exited) nothing reads the FIFO, and a blocking open would hold one of libuv's four threads for ever.
+ */
+export async function writeCtl(path: string, line: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    await fh.write(line);
+  } catch { /* no reader: nothing to resize */ } finally { await fh?.close().catch(() => {}); }
+}
 
 export interface ExecPaths {
   conmon: string;
@@ -103,7 +116,7 @@ export async function conmonExec(
     }
     connection = await connect(join(p.socks, short, 'attach'));
     if (opts.terminal && opts.consoleSize && opts.consoleSize[0] > 0) {
-      await appendFile(join(p.dir, 'ctl'), `1 ${opts.consoleSize[0]} ${opts.consoleSize[1]}\n`).catch(() => {});
+      await writeCtl(join(p.dir, 'ctl'), `1 ${opts.consoleSize[0]} ${opts.consoleSize[1]}\n`);
     }
     start.write('0');
   }
@@ -126,6 +139,6 @@ export async function conmonExec(
     pid: first.data,
     connection,
     exited,
-    resize: async (h, w) => { await appendFile(join(p.dir, 'ctl'), `1 ${h} ${w}\n`).catch(() => {}); },
+    resize: async (h, w) => { await writeCtl(join(p.dir, 'ctl'), `1 ${h} ${w}\n`); },
   };
 }

@@ -14,13 +14,13 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { withOnlyFds } from './close-fds.js';
-import { conmonExec } from './oci-exec.js';
+import { conmonExec, writeCtl } from './oci-exec.js';
 import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
 
 interface SeqpacketSocket extends EventEmitter {
@@ -251,7 +251,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
 
   async resize(id: string, height: number, width: number): Promise<void> {
     // One line per write: conmon 2.1.6 handles only the first line of a read.
-    await appendFile(join(this.bundle(id), 'ctl'), `1 ${height} ${width}\n`).catch(() => {});
+    await writeCtl(join(this.bundle(id), 'ctl'), `1 ${height} ${width}\n`);
   }
 
   async state(id: string): Promise<RuntimeState | undefined> {
