@@ -8,8 +8,8 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Header } from 'tar';
-import * as tar from 'tar';
 import { run } from '../host/index.js';
+import { tarPaths } from '../images/layers.js';
 
 export interface Change { Path: string; Kind: 0 | 1 | 2 } // 0 modified, 1 added, 2 deleted, as docker
 
@@ -73,8 +73,8 @@ function emptyFile(path: string): Buffer {
 
 /**
  * The upper dir as an uncompressed OCI layer tar: whiteout entries first
- * (they only ever hide lower layers), then everything else as node-tar packs
- * it, without overlay's own markers.
+ * (they only ever hide lower layers), then everything else with its
+ * extended attributes, without overlay's own markers and xattrs.
  */
 export async function upperAsLayer(upper: string): Promise<Readable> {
   const entries = await walkUpper(upper);
@@ -86,16 +86,11 @@ export async function upperAsLayer(upper: string): Promise<Readable> {
     }
     if (e.opaque) markers.push(emptyFile(`${e.path}/.wh..wh..opq`));
   }
-  const top = (await readdir(upper)).sort();
-  const pack = (tar.c as unknown as (o: Record<string, unknown>, f: string[]) => Readable)({
-    cwd: upper,
-    filter: (p: string, st: { isCharacterDevice(): boolean; isFile(): boolean; rdev: number; size: number }) =>
-      !(st.isCharacterDevice() && st.rdev === 0) && !(MOUNT_TARGETS.has(p.replace(/^\.\//, '')) && st.isFile() && st.size === 0),
-  }, top);
+  // GNU tar, so the files' extended attributes (file capabilities, user.*, trusted.*) go with them.
+  const pack = await tarPaths(upper, entries.filter((e) => !e.whiteout).map((e) => e.path));
   async function* all(): AsyncGenerator<Buffer> {
     for (const m of markers) yield m;
-    if (top.length) for await (const chunk of pack) yield chunk as Buffer;
-    else yield Buffer.alloc(1024);
+    for await (const chunk of pack) yield chunk as Buffer;
   }
   return Readable.from(all());
 }

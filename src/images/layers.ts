@@ -3,12 +3,17 @@
  * ID out. Unpacking is in unpack.ts.
  */
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import * as tar from 'tar';
 import { InvalidParameterError } from '../errors/index.js';
+import { runStream } from '../host/index.js';
 import type { ContentStore } from './content-store.js';
+import { END_OF_ARCHIVE } from './tar-writer.js';
+import { TAR_XATTR_ARGS } from './xattrs.js';
 
 /** node-tar's create, typed for the one way berth calls it: options and paths in, a tar stream out. */
 export const createTar = tar.c as unknown as (opts: Record<string, unknown>, files: string[]) => Readable;
@@ -37,6 +42,31 @@ export async function storeTarStream(content: ContentStore, tarStream: Readable)
   tarStream.pipe(tap).pipe(gz);
   const { digest, size } = await content.putStream(gz);
   return { digest, size, diffId: `sha256:${diffHash.digest('hex')}`, uncompressedSize };
+}
+
+/**
+ * A layer tar of exactly `paths` (relative to `cwd`, in this order; directories are not descended
+ * into), by GNU tar: POSIX format, owners as numbers, and the extended attributes berth keeps as
+ * `SCHILY.xattr.*` records (file capabilities, user.*, trusted.* but overlay's own), which node-tar
+ * cannot write. No atime, ctime or process ID in the PAX headers, so the same tree gives the same bytes.
+ */
+export async function tarPaths(cwd: string, paths: string[]): Promise<Readable> {
+  if (!paths.length) return Readable.from([END_OF_ARCHIVE]);
+  const dir = await mkdtemp(join(tmpdir(), 'berth-tar-'));
+  const list = join(dir, 'list');
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    await writeFile(list, Buffer.concat(paths.flatMap((p) => [Buffer.from(p), Buffer.alloc(1)])));
+    const out = await runStream('tar', [
+      '-c', '-f', '-', '-C', cwd, '--format=posix', '--numeric-owner', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+      ...TAR_XATTR_ARGS, '--no-recursion', '--null', '--no-unquote', '--verbatim-files-from', '-T', list,
+    ]);
+    out.once('close', () => void cleanup());
+    return out;
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
 }
 
 /** Tars `dir` (owner root, fixed mtimes, sorted) into a layer blob. */
