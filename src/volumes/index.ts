@@ -189,7 +189,8 @@ export class VolumeService {
       const out: MountPoint[] = [];
       for (const s of specs) {
         if (s.type === 'bind') {
-          if (s.createSource) await mkdir(s.source, { recursive: true });
+          // A missing -v source is made as a directory; an existing one (a file, a socket) is bound as it is.
+          if (s.createSource && !(await stat(s.source).catch(() => undefined))) await mkdir(s.source, { recursive: true });
           out.push({ Type: 'bind', Source: s.source, Destination: s.destination, Mode: s.mode, RW: !s.readOnly, Propagation: s.propagation });
         } else if (s.type === 'volume') {
           const fresh = !s.source || !this.vols.has(s.source);
