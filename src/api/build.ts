@@ -7,7 +7,7 @@ import { parseReference, pullImage } from '../images/index.js';
 import type { Engine } from './engine.js';
 import { familiar, imageEvent } from './image-events.js';
 import { progressStream } from './progress.js';
-import { boolParam, type Router } from './router.js';
+import { boolParam, sendJson, type Router } from './router.js';
 
 function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
   const raw = q.get(name);
@@ -21,6 +21,10 @@ function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
 }
 
 export function buildRoutes(r: Router, engine: Engine): void {
+  // `docker system prune` and `docker builder prune` ask this. The classic builder's cache is made of
+  // images (`image prune` takes them); there is no BuildKit cache, so nothing is ever deleted here.
+  r.on('POST', '/build/prune', ({ res }) => sendJson(res, 200, { CachesDeleted: null, SpaceReclaimed: 0 }));
+
   r.on('POST', '/build', async ({ req, res, query }) => {
     const tags = query.getAll('t');
     for (const t of tags) parseReference(t);

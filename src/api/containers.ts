@@ -23,7 +23,7 @@ function statusText(c: ContainerRecord): string {
   return `Exited (${s.ExitCode}) ${humanDuration(Date.now() - Date.parse(s.FinishedAt))} ago`;
 }
 
-function summary(c: ContainerRecord) {
+export function summary(c: ContainerRecord) {
   return {
     Id: c.Id,
     Names: [c.Name],

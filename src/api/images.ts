@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { parseReference, type Image } from '../images/index.js';
 import { pullFromRegistry } from './distribution.js';
+import { summary as containerSummary } from './containers.js';
 import type { Engine } from './engine.js';
 import { deleteEvents, familiar, imageEvent } from './image-events.js';
 import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
@@ -109,12 +110,14 @@ export function imageRoutes(r: Router, engine: Engine): void {
         SharedSize: img.layerDirs.reduce((n, dir, i) => n + (all.some((o) => o !== img && o.layerDirs.includes(dir)) ? img.layerSizes[i] ?? 0 : 0), 0),
         Containers: containers.filter((c) => c.Image === img.id).length,
       })),
+      // The containers as `/containers/json` lists them, with the size of their writable layer.
       Containers: await Promise.all(containers.map(async (c) => ({
-        Id: c.Id, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image, Command: [c.Path, ...c.Args].join(' '),
-        Created: Math.floor(Date.parse(c.Created) / 1000), State: c.State.Status, Status: c.State.Status,
-        SizeRw: await engine.containers.writableSize(c.Id), SizeRootFs: 0, Labels: c.Config.Labels, Mounts: [],
+        ...containerSummary(c), SizeRw: await engine.containers.writableSize(c.Id), SizeRootFs: 0,
       }))),
-      Volumes: [],
+      // As dockerd: every volume with its size and the number of containers that use it.
+      Volumes: await Promise.all(engine.volumes.list().map(async (v) => ({
+        ...v, UsageData: { Size: await engine.volumes.size(v.Name), RefCount: engine.volumes.usedBy(v.Name).length },
+      }))),
       BuildCache: [],
     });
   });
@@ -128,14 +131,25 @@ export function imageRoutes(r: Router, engine: Engine): void {
     // Each history entry that made a layer owns the next layer, bottom up; its size is that layer's.
     let layer = 0;
     const sizes = (img.config.history ?? []).map((h) => (h.empty_layer ? 0 : img.layerSizes[layer++] ?? 0));
-    const hist = [...(img.config.history ?? [])].map((h, i) => ({ h, size: sizes[i]! })).reverse().map(({ h, size }, i) => ({
-      Id: i === 0 ? img.id : '<missing>',
-      Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
-      CreatedBy: h.created_by ?? '',
-      Tags: i === 0 ? img.repoTags : null,
-      Size: size,
-      Comment: h.comment ?? '',
-    }));
+    const hist: { Id: string; Created: number; CreatedBy: string; Tags: string[] | null; Size: number; Comment: string }[] =
+      [...(img.config.history ?? [])].map((h, i) => ({ h, size: sizes[i]! })).reverse().map(({ h, size }) => ({
+        Id: '<missing>',
+        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: null,
+        Size: size,
+        Comment: h.comment ?? '',
+      }));
+    // As dockerd: the entries from the top take the IDs (and tags) of the image and its parents, as far as
+    // the parent chain is still here (a build's intermediate images, the FROM image).
+    let at: Awaited<ReturnType<typeof images.find>> = img;
+    for (const h of hist) {
+      if (!at) break;
+      h.Id = at.id;
+      h.Tags = at.repoTags.length ? at.repoTags : null;
+      const parent = images.parentOf(at.id);
+      at = parent ? await images.find(parent) : undefined;
+    }
     sendJson(res, 200, hist);
   });
 

@@ -71,7 +71,7 @@ export function systemRoutes(r: Router, engine: Engine): void {
       Runtimes: Object.fromEntries(await Promise.all(Object.entries(engine.runtimes).map(async ([n, rt]) => [n, { path: n === 'oci' ? 'runc' : n, ...(await rt.info?.()) }]))),
       DefaultRuntime: 'oci', Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' }, RuncCommit: { ID: '' }, InitCommit: { ID: '' },
-      SecurityOptions: ['name=seccomp,profile=unconfined'], Warnings: [],
+      SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [],
     });
   });
   r.on('GET', '/events', ({ res, req, query }) => {

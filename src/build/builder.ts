@@ -262,17 +262,17 @@ export class Builder {
       case 'CMD':
         s.config.Cmd = ins.json ? ins.args : [...s.shell, ins.args[0] ?? ''];
         s.cmdSet = true;
-        return this.cachedOrCommit(state, s, ins, `CMD ${JSON.stringify(s.config.Cmd)}`);
+        return this.cachedOrCommit(state, s, ins, `CMD ${goQuoted(s.config.Cmd)}`);
       case 'ENTRYPOINT':
         s.config.Entrypoint = ins.json ? ins.args : [...s.shell, ins.args[0] ?? ''];
         // As docker: a new ENTRYPOINT drops a CMD inherited from the base image, not one set in this stage.
         if (!s.cmdSet) s.config.Cmd = null;
-        return this.cachedOrCommit(state, s, ins, `ENTRYPOINT ${JSON.stringify(s.config.Entrypoint)}`);
+        return this.cachedOrCommit(state, s, ins, `ENTRYPOINT ${goQuoted(s.config.Entrypoint)}`);
       case 'SHELL':
         if (!ins.json) throw new DockerfileError('SHELL requires the arguments to be in JSON form', ins.line);
         s.shell = ins.args;
         s.config.Shell = ins.args;
-        return this.cachedOrCommit(state, s, ins, `SHELL ${JSON.stringify(ins.args)}`);
+        return this.cachedOrCommit(state, s, ins, `SHELL [${ins.args.join(' ')}]`);
       case 'ONBUILD':
         s.config.OnBuild = [...(s.config.OnBuild ?? []), ins.original];
         return this.cachedOrCommit(state, s, ins, `ONBUILD ${ins.original}`);
@@ -571,4 +571,9 @@ function healthcheck(ins: Instruction, shell: string[]): unknown {
     Interval: duration(ins.flags.interval, 0), Timeout: duration(ins.flags.timeout, 0),
     StartPeriod: duration(ins.flags['start-period'], 0), Retries: ins.flags.retries ? Number(ins.flags.retries) : 0,
   };
+}
+
+/** A list as Go's `%q` prints it (`["cat" "/b"]`), as dockerd's classic builder writes CMD and ENTRYPOINT into the history. */
+function goQuoted(list: string[] | null | undefined): string {
+  return `[${(list ?? []).map((a) => JSON.stringify(a)).join(' ')}]`;
 }

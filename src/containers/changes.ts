@@ -33,21 +33,31 @@ async function opaqueDirs(upper: string): Promise<Set<string>> {
  */
 const MOUNT_TARGETS = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf']);
 
-async function walkUpper(upper: string): Promise<UpperEntry[]> {
+/** Directories that hold mount targets: copied up only to make them, as dockerd's init layer does. */
+const MOUNT_PARENTS = new Set([...MOUNT_TARGETS].map((p) => p.slice(0, p.lastIndexOf('/'))));
+
+async function walkUpper(upper: string): Promise<{ entries: UpperEntry[]; hidden: Set<string> }> {
   const opaque = await opaqueDirs(upper);
   const out: UpperEntry[] = [];
-  const walk = async (rel: string): Promise<void> => {
+  const hidden = new Set<string>();
+  /** Walks `rel`; says whether anything in it was left out as a mount target (and nothing else is there). */
+  const walk = async (rel: string): Promise<boolean> => {
+    let onlyTargets = true; let any = false;
     for (const name of (await readdir(join(upper, rel))).sort()) {
       const p = rel ? `${rel}/${name}` : name;
       const st = await lstat(join(upper, p));
-      if (MOUNT_TARGETS.has(p) && st.isFile() && st.size === 0) continue;
+      if (MOUNT_TARGETS.has(p) && st.isFile() && st.size === 0) { hidden.add(p); any = true; continue; }
+      onlyTargets = false;
       const whiteout = st.isCharacterDevice() && st.rdev === 0;
+      const at = out.length;
       out.push({ path: p, whiteout, opaque: opaque.has(p), dir: st.isDirectory() });
-      if (st.isDirectory()) await walk(p);
+      // /etc copied up only to hold the mount targets is dockerd's init layer, not a change.
+      if (st.isDirectory() && await walk(p) && MOUNT_PARENTS.has(p) && !opaque.has(p)) { out.splice(at, 1); hidden.add(p); }
     }
+    return onlyTargets && any;
   };
   await walk('');
-  return out;
+  return { entries: out, hidden };
 }
 
 async function existsBelow(lowerDirs: string[], path: string): Promise<boolean> {
@@ -58,7 +68,7 @@ async function existsBelow(lowerDirs: string[], path: string): Promise<boolean> 
 /** `docker diff`: A for added, C for changed (parents of changes too), D for deleted. */
 export async function containerChanges(upper: string, lowerDirs: string[]): Promise<Change[]> {
   const changes: Change[] = [];
-  for (const e of await walkUpper(upper)) {
+  for (const e of (await walkUpper(upper)).entries) {
     const kind = e.whiteout ? 2 : (await existsBelow(lowerDirs, e.path)) ? 0 : 1;
     changes.push({ Path: `/${e.path}`, Kind: kind });
   }
@@ -77,7 +87,7 @@ function emptyFile(path: string): Buffer {
  * extended attributes, without overlay's own markers and xattrs.
  */
 export async function upperAsLayer(upper: string): Promise<Readable> {
-  const entries = await walkUpper(upper);
+  const { entries } = await walkUpper(upper);
   const markers: Buffer[] = [];
   for (const e of entries) {
     if (e.whiteout) {

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
-import { isMounted, mountOverlay, run, unmount } from '../host/index.js';
+import { contentSize, isMounted, mountOverlay, run, unmount } from '../host/index.js';
 import { applyChanges, DEFAULT_PATH, type CheckProblem, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
@@ -477,6 +477,7 @@ export class ContainerService extends EventEmitter {
    */
   async attach(ref: string): Promise<{ record: ContainerRecord; connection: Promise<AttachConnection> }> {
     const c = this.get(ref);
+    this.emit('event', 'attach', c);
     if (c.State.Running) return { record: c, connection: this.runtimeOf(c).attach(c.Id) };
     if (c.State.Status === 'exited' || c.State.Status === 'dead') {
       // Docker lets you attach to a stopped container and waits for the next start.
@@ -742,8 +743,7 @@ export class ContainerService extends EventEmitter {
   /** Bytes the container wrote to its own layer, as `SizeRw`. */
   async writableSize(ref: string): Promise<number> {
     const c = this.get(ref);
-    const res = await run('du', ['-sb', join(this.dir(c.Id), 'upper')], { allowFailure: true });
-    return Number(res.stdout.split('\t')[0]) || 0;
+    return contentSize(join(this.dir(c.Id), 'upper'));
   }
 
   // ---- logs ----

@@ -68,3 +68,20 @@ export async function isMounted(target: string): Promise<boolean> {
   return mounts.split('\n').some((l) => l.split(' ')[4] === target);
 }
 export { runStream, type StreamOptions } from './stream.js';
+
+/**
+ * Bytes of content under `dir` as dockerd counts them (pkg/directory.Size, archive.ChangesSize): the sizes of
+ * everything but directories, each hard-linked inode once. `du -sb` would also count 4 KiB per directory.
+ */
+export async function contentSize(dir: string): Promise<number> {
+  const res = await run('find', [dir, '-xdev', '!', '-type', 'd', '-printf', '%i %s\n'], { allowFailure: true });
+  const seen = new Set<string>();
+  let total = 0;
+  for (const line of res.stdout.split('\n')) {
+    const [ino, size] = line.split(' ');
+    if (!ino || seen.has(ino)) continue;
+    seen.add(ino);
+    total += Number(size) || 0;
+  }
+  return total;
+}

@@ -97,10 +97,12 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
   const repoDigest = `${repository(ref)}@${top.digest}`;
   const existing = await images.find(manifest.config.digest);
   if (existing && (await images.content.has(top.digest) || existing.manifestDigest === top.digest)) {
+    // As dockerd: "up to date" only when the tag already named this image; a tag set now is "newer".
+    const upToDate = !tag || (await images.find(tag))?.id === existing.id;
     const image = await images.addImage(manifestBytes, { tag, repoDigest });
     progress({ status: `Digest: ${top.digest}` });
-    progress({ status: `Status: Image is up to date for ${familiar(ref)}` });
-    return { image, digest: top.digest, upToDate: true };
+    progress({ status: upToDate ? `Status: Image is up to date for ${familiar(ref)}` : `Status: Downloaded newer image for ${familiar(ref)}` });
+    return { image, digest: top.digest, upToDate };
   }
 
   if (!(await images.content.has(manifest.config.digest))) {

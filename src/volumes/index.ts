@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, chown, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
-import { run } from '../host/index.js';
+import { contentSize, run } from '../host/index.js';
 import type { Store } from '../store/index.js';
 import { checkVolumeName, fromApiMount, parseBind, type ApiMount, type MountSpec } from './mounts.js';
 
@@ -145,8 +145,7 @@ export class VolumeService {
   }
 
   async size(name: string): Promise<number> {
-    const res = await run('du', ['-sb', this.get(name).Mountpoint], { allowFailure: true });
-    return Number(res.stdout.split('\t')[0]) || 0;
+    return contentSize(this.get(name).Mountpoint);
   }
 
   // ---- containers ----
