@@ -48,7 +48,7 @@ export const COMMANDS: [Register, string[]][] = [
   [registerExport, ['export']],
   [registerBootstrap, ['bootstrap']],
   [registerDaemon, ['daemon']],
-  [registerSystem, ['system-check', 'system-df']],
+  [registerSystem, ['system-check', 'system-df', 'system-prune']],
   [registerNetwork, ['network']],
   [registerPort, ['port']],
   [registerVolume, ['volume']],
@@ -99,7 +99,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
     pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], stats: ['stats'], cp: ['cp'], update: ['update'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
-  system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'] },
+  system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'], prune: ['system-prune'] },
 };
 
 /** Where the command word is: global flags (-H x) come before it. */

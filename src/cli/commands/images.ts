@@ -77,9 +77,28 @@ export function registerImages(program: Command): void {
     .argument('<image>')
     .option('-q, --quiet', 'Only show image IDs')
     .option('--no-trunc', "Don't truncate output")
-    .action(async (name: string, o: { quiet?: boolean; trunc?: boolean }, cmd: Command) => {
+    .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (name: string, o: { quiet?: boolean; trunc?: boolean; format?: string }, cmd: Command) => {
       const hist = await clientOf(cmd).json<{ Id: string; Created: number; CreatedBy: string; Size: number; Comment: string }[]>('GET', `/images/${name}/history`);
-      if (o.quiet) { process.stdout.write(hist.map((h) => `${h.Id === '<missing>' ? h.Id : shortId(h.Id)}\n`).join('')); return; }
+      if (o.quiet) { process.stdout.write(hist.map((h) => `${h.Id === '<missing>' || o.trunc === false ? h.Id : shortId(h.Id)}\n`).join('')); return; }
+      if (o.format) {
+        // The docker CLI's history formatter: its fields, `{{json .}}` keys in its order, CreatedAt in RFC 3339.
+        const rows = hist.map((h) => {
+          const by = h.CreatedBy.replace(/\t/g, ' ');
+          return {
+            Comment: h.Comment,
+            CreatedAt: new Date(h.Created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+            CreatedBy: o.trunc === false ? by : ellipsis(by, 45),
+            CreatedSince: ago(h.Created),
+            ID: h.Id === '<missing>' || o.trunc === false ? h.Id : shortId(h.Id),
+            Size: humanSize(h.Size),
+          };
+        });
+        const headers = { Comment: 'COMMENT', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', CreatedSince: 'CREATED', ID: 'IMAGE', Size: 'SIZE' };
+        const format = o.format === 'json' ? '{{json .}}' : o.format;
+        process.stdout.write(formatList(format, rows, headers, 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', '*formatter.historyContext'));
+        return;
+      }
       const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']];
       for (const h of hist) {
         const by = o.trunc === false ? h.CreatedBy : ellipsis(h.CreatedBy, 45);

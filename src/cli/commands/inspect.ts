@@ -8,7 +8,7 @@ import { API_VERSION, BERTH_VERSION } from '../../api/index.js';
 export function registerInspect(program: Command): void {
   program.command('inspect').description('Return low-level information on containers or images')
     .argument('<name...>')
-    .option('--type <type>', 'Only inspect objects of the given type (container|image)')
+    .option('--type <type>', 'Only inspect objects of the given type (container|image|network|volume)')
     .option('-f, --format <template>', 'Format output using a Go-style template path, e.g. {{.State.Status}}')
     .action(async (names: string[], o: { type?: string; format?: string }, cmd: Command) => {
       const client = clientOf(cmd);
@@ -17,9 +17,11 @@ export function registerInspect(program: Command): void {
       for (const n of names) {
         let found: unknown;
         let notFound: ApiError | undefined;
-        for (const kind of o.type ? [o.type] : ['container', 'image']) {
+        if (o.type && !(o.type in INSPECT_PATHS)) throw new ExitError(1, `"${o.type}" is not a valid value for --type`);
+        // Without a type, as docker: the first of container, image, network, volume that has the name.
+        for (const kind of o.type ? [o.type] : Object.keys(INSPECT_PATHS)) {
           try {
-            found = await client.json('GET', kind === 'container' ? `/containers/${n}/json` : `/images/${n}/json`);
+            found = await client.json('GET', INSPECT_PATHS[kind]!(n));
             break;
           } catch (e) {
             if (!(e instanceof ApiError) || e.status !== 404) throw e;
@@ -36,6 +38,8 @@ export function registerInspect(program: Command): void {
       }
       if (o.format) {
         for (const v of out) process.stdout.write(`${formatTemplate(o.format, v)}\n`);
+        // docker's template inspector writes an empty line when it found nothing at all.
+        if (!out.length) process.stdout.write('\n');
       } else {
         process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
       }
@@ -43,8 +47,23 @@ export function registerInspect(program: Command): void {
     });
 
   program.command('version').description('Show the berth version information')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('-f, --format <template>', 'Format output using a Go template ({{.Client.Version}}, {{.Server.APIVersion}}, {{json .}})')
+    .action(async (o: { format?: string }, cmd: Command) => {
       const client = clientOf(cmd);
+      if (o.format) {
+        // The docker CLI's version document: its own Client section and the daemon's /version as Server.
+        const server = await client.json<Record<string, unknown>>('GET', '/version');
+        const doc = {
+          Client: {
+            Platform: { Name: 'berth' }, Version: BERTH_VERSION, ApiVersion: API_VERSION, DefaultAPIVersion: API_VERSION,
+            GitCommit: 'berth', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+            BuildTime: '', Context: 'default',
+          },
+          Server: { ...server, APIVersion: server.ApiVersion, MinAPIVersion: server.MinAPIVersion },
+        };
+        process.stdout.write(`${formatTemplate(o.format, doc)}\n`);
+        return;
+      }
       process.stdout.write(`Client:\n Version:           ${BERTH_VERSION}\n API version:       ${API_VERSION}\n Node version:      ${process.version}\n OS/Arch:           linux/${process.arch === 'x64' ? 'amd64' : process.arch}\n\n`);
       const v = await client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; GoVersion: string; Os: string; Arch: string; KernelVersion: string }>('GET', '/version');
       process.stdout.write(`Server: berth\n Engine:\n  Version:          ${v.Version}\n  API version:      ${v.ApiVersion} (minimum version ${v.MinAPIVersion})\n  Runtime:          ${v.GoVersion}\n  OS/Arch:          ${v.Os}/${v.Arch}\n  Kernel:           ${v.KernelVersion}\n`);
@@ -69,6 +88,13 @@ export function registerInspect(program: Command): void {
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }
+
+const INSPECT_PATHS: Record<string, (n: string) => string> = {
+  container: (n) => `/containers/${n}/json`,
+  image: (n) => `/images/${n}/json`,
+  network: (n) => `/networks/${n}`,
+  volume: (n) => `/volumes/${n}`,
+};
 
 /** `info`'s lines about the vm runtime: accelerator, default kernel, vCPUs and memory. */
 function vmInfoLines(vm: Record<string, unknown> | undefined): string[] {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
 import { ApiError } from '../client.js';
 import { clientOf, ExitError, forEachArg } from '../context.js';
-import { humanSize, table } from '../format.js';
+import { humanSize } from '../format.js';
+import { tabwrite } from '../go-template.js';
 
 export function registerLifecycle(program: Command): void {
   program.command('start').description('Start one or more stopped containers')
@@ -80,9 +81,12 @@ export function registerLifecycle(program: Command): void {
 
   program.command('top').description('Display the running processes of a container')
     .argument('<container>').argument('[ps-options...]')
+    // As docker: everything after the container goes to ps, flags too (`top C -o pid,comm`).
+    .allowUnknownOption().passThroughOptions()
     .action(async (ref: string, psArgs: string[], _o: unknown, cmd: Command) => {
       const top = await clientOf(cmd).json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${ref}/top`, { query: { ps_args: psArgs.length ? psArgs.join(' ') : undefined } });
-      process.stdout.write(table([top.Titles, ...top.Processes]));
+      // The docker CLI's own tabwriter for top: min width 20, padding 3.
+      process.stdout.write(tabwrite(`${[top.Titles, ...top.Processes].map((r) => r.join('\t')).join('\n')}\n`, 20, 3));
     });
 
   program.command('prune-containers', { hidden: true }).description('Remove all stopped containers')

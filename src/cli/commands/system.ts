@@ -1,12 +1,15 @@
 /** `berth system df` and `berth system check [--repair]` */
 import type { Command } from 'commander';
-import { humanSize, table } from '../format.js';
-import { clientOf, ExitError } from '../context.js';
+import { humanSize } from '../format.js';
+import { formatList } from '../go-format.js';
+import { clientOf, collect, ExitError } from '../context.js';
+import { filterQuery } from './images.js';
 
 interface Df {
   LayersSize: number;
   Images: { Id: string; Size: number; SharedSize: number; Containers: number }[];
   Containers: { Id: string; State: string; SizeRw: number }[];
+  Volumes: { Name: string; UsageData?: { Size: number; RefCount: number } }[] | null;
 }
 
 /** The docker CLI's disk usage formatter: units.HumanSize (4 significant digits), whole percents rounded down. */
@@ -32,7 +35,8 @@ export function registerSystem(program: Command): void {
     });
 
   program.command('system-df', { hidden: true }).description('Show berth disk usage')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (o: { format?: string }, cmd: Command) => {
       const df = await clientOf(cmd).json<Df>('GET', '/system/df');
       const active = df.Images.filter((i) => i.Containers > 0);
       // What a container uses cannot be reclaimed: its image's layers, less those other images share.
@@ -40,12 +44,48 @@ export function registerSystem(program: Command): void {
       const ctrSize = df.Containers.reduce((n, c) => n + c.SizeRw, 0);
       const isActive = (c: { State: string }) => ['running', 'paused', 'restarting'].includes(c.State);
       const stopped = df.Containers.filter((c) => !isActive(c)).reduce((n, c) => n + c.SizeRw, 0);
-      process.stdout.write(table([
-        ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
-        ['Images', String(df.Images.length), String(active.length), size(df.LayersSize), reclaimable(df.LayersSize - used, df.LayersSize)],
-        ['Containers', String(df.Containers.length), String(df.Containers.filter(isActive).length), size(ctrSize), reclaimable(stopped, ctrSize)],
-        ['Local Volumes', '0', '0', '0B', '0B'],
-        ['Build Cache', '0', '0', '0B', '0B'],
-      ]));
+      const vols = df.Volumes ?? [];
+      const volSize = vols.reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
+      const volFree = vols.filter((v) => !v.UsageData?.RefCount).reduce((n, v) => n + Math.max(0, v.UsageData?.Size ?? 0), 0);
+      // The docker CLI's rows (`{{json .}}` keys in its order).
+      const rows = [
+        { Active: String(active.length), Reclaimable: reclaimable(df.LayersSize - used, df.LayersSize), Size: size(df.LayersSize), TotalCount: String(df.Images.length), Type: 'Images' },
+        { Active: String(df.Containers.filter(isActive).length), Reclaimable: reclaimable(stopped, ctrSize), Size: size(ctrSize), TotalCount: String(df.Containers.length), Type: 'Containers' },
+        { Active: String(vols.filter((v) => v.UsageData?.RefCount).length), Reclaimable: reclaimable(volFree, volSize), Size: size(volSize), TotalCount: String(vols.length), Type: 'Local Volumes' },
+        { Active: '0', Reclaimable: '0B', Size: '0B', TotalCount: '0', Type: 'Build Cache' },
+      ];
+      const headers = { Active: 'ACTIVE', Reclaimable: 'RECLAIMABLE', Size: 'SIZE', TotalCount: 'TOTAL', Type: 'TYPE' };
+      const format = !o.format || o.format === 'table' ? 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}' : o.format === 'json' ? '{{json .}}' : o.format;
+      process.stdout.write(formatList(format, rows, headers, 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', '*formatter.diskUsageContext'));
+    });
+
+  program.command('system-prune', { hidden: true }).description('Remove unused data')
+    .option('-a, --all', 'Remove all unused images not just dangling ones')
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .option('--volumes', 'Prune anonymous volumes')
+    .option('--filter <filter>', 'Provide filter values (e.g. "label=<key>=<value>")', collect)
+    .action(async (o: { all?: boolean; volumes?: boolean; filter?: string[] }, cmd: Command) => {
+      // As the docker CLI: containers, networks, volumes (when asked), images, build cache; each part's
+      // list, then the total. berth has no BuildKit cache, so that part never lists anything.
+      const client = clientOf(cmd);
+      const filters = filterQuery(o.filter ?? []);
+      let reclaimed = 0;
+      const c = await client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters } });
+      reclaimed += c.SpaceReclaimed;
+      if (c.ContainersDeleted?.length) process.stdout.write(`Deleted Containers:\n${c.ContainersDeleted.map((x) => `${x}\n`).join('')}\n`);
+      const n = await client.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters } });
+      if (n.NetworksDeleted?.length) process.stdout.write(`Deleted Networks:\n${n.NetworksDeleted.map((x) => `${x}\n`).join('')}\n`);
+      if (o.volumes) {
+        const v = await client.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', { query: { filters } });
+        reclaimed += v.SpaceReclaimed;
+        if (v.VolumesDeleted?.length) process.stdout.write(`Deleted Volumes:\n${v.VolumesDeleted.map((x) => `${x}\n`).join('')}\n`);
+      }
+      const imageFilters = filterQuery([...(o.filter ?? []), `dangling=${o.all ? 'false' : 'true'}`]);
+      const i = await client.json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>('POST', '/images/prune', { query: { filters: imageFilters } });
+      reclaimed += i.SpaceReclaimed;
+      if (i.ImagesDeleted?.length) process.stdout.write(`Deleted Images:\n${i.ImagesDeleted.map((x) => (x.Untagged ? `untagged: ${x.Untagged}\n` : `deleted: ${x.Deleted}\n`)).join('')}\n`);
+      const b = await client.json<{ SpaceReclaimed: number }>('POST', '/build/prune', { query: { all: o.all ? 1 : undefined } });
+      reclaimed += b.SpaceReclaimed;
+      process.stdout.write(`Total reclaimed space: ${size(reclaimed)}\n`);
     });
 }
