@@ -13,7 +13,11 @@
  * - idle: memory per idle container: N (10; BENCH_IDLE_N) `sleep` containers in a private daemon, the
  *   daemon's RSS growth plus each container's conmon (RSS and PSS), and the host's MemAvailable drop.
  *
- *   node bench/run.mjs [--only startup|pull|build|exec|idle] [--runs N] [--pull-runs N] [--json]
+ * - vm: `berth run --rm --runtime vm busybox true` (with --network none and on the default bridge) beside
+ *   the floor, a bare `qemu-system-x86_64 -M microvm -kernel … -initrd …` boot to power-off of the same
+ *   kernel with a trivial init; and one `berth compare busybox true`. BENCH_VM_RUNS (5) rounds.
+ *
+ *   node bench/run.mjs [--only startup|pull|build|exec|idle|vm] [--runs N] [--pull-runs N] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
  *
  * The pull takes debian:bookworm from BERTH_HOST's daemon when that has it; otherwise it makes
@@ -34,7 +38,7 @@ const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
 const PULL_WARMUP = 1;
 
-const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|idle] [--runs N] [--pull-runs N (>= 3)] [--json]';
+const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|idle|vm] [--runs N] [--pull-runs N (>= 3)] [--json]';
 const argv = process.argv.slice(2);
 const FLAGS = { '--json': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
 for (let i = 0; i < argv.length; i += 1 + FLAGS[argv[i]]) {
@@ -45,7 +49,7 @@ const JSON_OUT = argv.includes('--json');
 const RUNS = Number(flag('--runs') ?? process.env.BENCH_RUNS ?? 20);
 const PULL_RUNS = Number(flag('--pull-runs') ?? process.env.BENCH_PULL_RUNS ?? 5);
 const ONLY = flag('--only');
-if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build', 'exec', 'idle'].includes(ONLY)) {
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build', 'exec', 'idle', 'vm'].includes(ONLY)) {
   console.error(USAGE); process.exit(2);
 }
 // With --json, stdout carries only the JSON document; progress goes to stderr.
@@ -646,7 +650,85 @@ function reportIdle(r) {
   say(`  ${r.docker}`);
 }
 
+// ---- vm: berth's micro-VM beside a bare QEMU boot of the same kernel ----
+const VM_RUNS = Number(process.env.BENCH_VM_RUNS ?? 5);
+
+/** A newc cpio archive (the kernel's initramfs format) of [name, mode, data?] entries. */
+function newc(entries) {
+  const parts = [];
+  let size = 0;
+  const push = (b) => { parts.push(b); size += b.length; };
+  const pad = () => { const n = (4 - (size % 4)) % 4; if (n) push(Buffer.alloc(n)); };
+  const hex = (n) => n.toString(16).padStart(8, '0');
+  [...entries, ['TRAILER!!!', 0]].forEach(([name, mode, data = Buffer.alloc(0)], i) => {
+    const nb = Buffer.from(`${name}\0`);
+    push(Buffer.from(`070701${[i + 1, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nb.length, 0].map(hex).join('')}`));
+    push(nb); pad(); push(data); pad();
+  });
+  return Buffer.concat(parts);
+}
+
+/**
+ * The floor: `qemu-system-x86_64 -M microvm -kernel … -initrd …` with the kernel, accelerator, RAM, vCPUs
+ * and command line berth's VMs get, and a trivial init (busybox's `poweroff -f`), timed from spawn to
+ * QEMU's exit. berth's run adds its init (modules, root disk, virtio ports), the root disk image,
+ * conmon and the API round trips.
+ */
+async function vmBench() {
+  await startDaemon();
+  if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
+  const vm = JSON.parse(await berth(['info', '-f', '{{json .Runtimes.vm}}']));
+  if (!vm.Kernel) throw new Error(`the vm runtime is not usable here: ${vm.Error ?? 'no kernel'}`);
+  const dir = mkdtempSync('/tmp/bb-vm-');
+  defer(() => removeTree(dir));
+  const initrd = join(dir, 'initrd');
+  writeFileSync(initrd, newc([['bin', 0o040755], ['bin/busybox', 0o100755, readFileSync('/bin/busybox')],
+    ['init', 0o100755, Buffer.from('#!/bin/busybox sh\n/bin/busybox poweroff -f\n')]]));
+  const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
+  const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=4', ...(vm.Accelerator === 'tcg' ? [`tsc_early_khz=${Math.round(Number(mhz ?? 2000) * 1000)}`] : [])];
+  const qemuArgs = ['-M', 'microvm,x-option-roms=off,rtc=off', '-accel', vm.Accelerator, ...(vm.Accelerator === 'kvm' ? ['-cpu', 'host'] : []),
+    '-m', `${Math.round(vm.DefaultMemoryBytes / 2 ** 20)}M`, '-smp', String(vm.DefaultVCPUs), '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-kernel', vm.Kernel, '-initrd', initrd, '-append', append.join(' '), '-serial', `file:${join(dir, 'console.log')}`];
+  const scenarios = {
+    floor: () => run(vm.path, qemuArgs),
+    berthNoNet: () => berth(['run', '--rm', '--runtime', 'vm', '--network', 'none', 'busybox', 'true']),
+    berth: () => berth(['run', '--rm', '--runtime', 'vm', 'busybox', 'true']),
+  };
+  const samples = await measureAll(scenarios, VM_RUNS, 1);
+  const timings = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, stats(xs.map((x) => x.ms))]));
+  const ratios = { berthNoNetOverFloor: r2(timings.berthNoNet.median / timings.floor.median), berthOverFloor: r2(timings.berth.median / timings.floor.median) };
+  say('berth compare busybox true (one run each way)');
+  const compare = JSON.parse(await berth(['compare', '--json', 'busybox', 'true']));
+  return {
+    runs: VM_RUNS, accelerator: vm.Accelerator, kernel: vm.KernelVersion, timings, ratios, compare,
+    targets: [['berth VM run (--network none, like for like) at most 1.25x the bare QEMU floor', ratios.berthNoNetOverFloor],
+      ['berth VM run (default bridge) at most 1.25x the bare QEMU floor', ratios.berthOverFloor]]
+      .map(([name, ratio]) => ({ name, ratio, verdict: ratio <= 1.25 ? 'PASS' : 'FAIL' })),
+  };
+}
+
+function reportVm(r) {
+  const f = (x) => (x / 1000).toFixed(2);
+  say(`\nVM start to exit of \`true\` (${r.accelerator}, kernel ${r.kernel}), seconds over ${r.runs} interleaved runs (after 1 warm-up):`);
+  say(`  ${'what'.padEnd(52)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}`);
+  for (const [k, label] of [['floor', 'bare qemu -M microvm, trivial init (floor)'], ['berthNoNet', 'berth run --rm --runtime vm --network none'], ['berth', 'berth run --rm --runtime vm (default bridge)']]) {
+    const t = r.timings[k];
+    say(`  ${label.padEnd(52)}${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}`);
+  }
+  for (const t of r.targets) say(`  ${t.verdict}: ${t.name}: ${t.ratio.toFixed(2)}x`);
+  const mib = (b) => (b == null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  say(`  berth compare busybox true (host kernel ${r.compare.hostKernel}):`);
+  for (const s of r.compare.sides) {
+    say(`    ${s.runtime.padEnd(4)} kernel ${s.kernel.padEnd(24)} exit after ${String(s.exitMs).padStart(6)} ms, peak host memory ${mib(s.peakMemoryBytes)}`);
+  }
+}
+
 async function main() {
+  if (ONLY === 'vm') {
+    const v = await vmBench();
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`); else reportVm(v);
+    return;
+  }
   if (ONLY === 'exec') {
     const e = await execBench();
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(e, null, 2)}\n`); else reportExec(e);
@@ -672,9 +754,11 @@ async function main() {
   if (exec && !JSON_OUT) reportExec(exec);
   const idle = ONLY ? undefined : await idleBench();
   if (idle && !JSON_OUT) reportIdle(idle);
+  const vm = ONLY ? undefined : await vmBench();
+  if (vm && !JSON_OUT) reportVm(vm);
   if (JSON_OUT) {
-    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? []), ...(build?.targets ?? [])];
-    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, exec, idle, targets }, null, 2)}\n`);
+    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? []), ...(build?.targets ?? []), ...(vm?.targets ?? [])];
+    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, exec, idle, vm, targets }, null, 2)}\n`);
   }
 }
 

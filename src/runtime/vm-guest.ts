@@ -14,7 +14,7 @@
 
 /**
  * The guest's /init. Everything it needs is in the initramfs: /bin/busybox, /lib/modules/*.ko, /berth/*.
- * /berth/config sets STDIN, TTY, ROWS, COLS, NET and SLOTS (sh assignments written by the host).
+ * /berth/config sets STDIN, TTY, ROWS, COLS, NET, SLOTS and PORTS (sh assignments written by the host).
  *
  * The host talks to it on berth.ctl, one line per request, each with a sequence number that the init
  * acknowledges on berth.status (`ack SEQ`), so the host can tell a request that was lost from one that
@@ -31,21 +31,28 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 die() { echo "berth-init: $*" > /dev/ttyS0; poweroff -f; sleep 5; }
-STDIN=0; TTY=0; ROWS=0; COLS=0; NET=0; SLOTS=0
+STDIN=0; TTY=0; ROWS=0; COLS=0; NET=0; SLOTS=0; PORTS=5
 . /berth/config
 mods="virtio_ring virtio virtio_mmio virtio_blk virtio_console"
 [ "$NET" = 1 ] && mods="$mods failover net_failover virtio_net"
 for m in $mods; do
   insmod /lib/modules/$m.ko || die "insmod $m failed"
 done
-port() { for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name 2>/dev/null)" = "$1" ] && echo /dev/\${p##*/}; done; }
+# Each port's /dev node by its name. The names are read once all PORTS ports have one, with one grep: under TCG
+# every process the loop would start per port costs milliseconds.
+port() { while IFS=: read -r f n; do [ "$n" = "$1" ] && { f=\${f%/name}; echo /dev/\${f##*/}; }; done < /berth/ports; }
 i=0
 while :; do
-  OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl); IN=$(port berth.stdin)
-  [ -b /dev/vda ] && [ -c "$OUT" ] && [ -c "$ERR" ] && [ -c "$STATUS" ] && [ -c "$CTL" ] && [ -c "$IN" ] && [ -c /dev/hvc$SLOTS ] && break
-  i=$((i+1)); [ $i -gt 500 ] && die "virtio devices did not appear"
+  set -- /sys/class/virtio-ports/*/name
+  if [ $# -ge $PORTS ] && [ -b /dev/vda ] && [ -c /dev/hvc$SLOTS ]; then
+    grep -H '' "$@" > /berth/ports 2>/dev/null
+    n=0; while read -r l; do case $l in *:berth.*) n=$((n+1)) ;; esac; done < /berth/ports
+    [ $n -ge $PORTS ] && break
+  fi
+  i=$((i+1)); [ $i -gt 1000 ] && die "virtio devices did not appear"
   sleep 0.01
 done
+OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl); IN=$(port berth.stdin)
 mkdir -p /newroot
 mount -t ext4 /dev/vda /newroot || die "cannot mount the root disk"
 R=/newroot
@@ -77,17 +84,16 @@ ip link set lo up 2>/dev/null
 exec 7> $STATUS
 echo booted >&7
 BB=/dev/.berth/busybox
-# Each exec slot's console is held open without echo by a sleeping process, so the host's "go SEQ" line (sent as
-# soon as it connects) is neither echoed nor dropped: a console's termios and unread input go with its last close,
-# and with the hangup the kernel gives it when a session that had it as its terminal ends (then it is held again).
-SANE=$(stty -g < $R/dev/hvc1)
+# Each exec slot's console is held open without echo by a sleeping process, so the host's "go SEQ" line is neither
+# echoed nor dropped: a console's termios and unread input go with its last close, and with the hangup the kernel
+# gives it when a session that had it as its terminal ends (then it is held again). The control loop holds them all
+# before it serves a request, and the host sends "go SEQ" only once its exec request was acknowledged.
 hold() {
   exec 6<> $R/dev/hvc$1; stty -echo <&6
   sleep 2147483647 <&6 > /dev/null 2>&1 &
   old=$(cat /berth/h$1 2>/dev/null); echo $! > /berth/h$1; [ -n "$old" ] && kill $old
   exec 6<&-
 }
-i=1; while [ $i -le $SLOTS ]; do (hold $i); i=$((i+1)); done
 if [ "$TTY" = 1 ]; then
   # The size is set on an open descriptor: a console's size goes with its last close.
   exec 8<> $R/dev/hvc0
@@ -131,6 +137,8 @@ xrun() {
   echo "x $q $?" >&7
 }
 (
+  SANE=$(stty -g < $R/dev/hvc1)
+  i=1; while [ $i -le $SLOTS ]; do (hold $i); i=$((i+1)); done
   seen=" "
   while read -r cmd q a b c d; do
     case "$seen" in *" $q "*) echo "ack $q" >&7; continue ;; esac
@@ -145,8 +153,9 @@ xrun() {
 ) &
 wait $pid
 code=$?
-echo "exit $code" >&7
+# Synced before the exit is reported: the host switches the VM off as soon as it reads it.
 sync
+echo "exit $code" >&7
 poweroff -f
 `;
 

@@ -257,7 +257,7 @@ export class VmRuntime extends OciRuntime {
     const net = netnsPath ? await vmNetwork(netnsPath) : { nics: [], script: '' };
     if (net.script) config.push({ name: 'berth/net.sh', mode: S_IFREG | 0o644, data: Buffer.from(net.script) });
     const [rows, cols] = opts.consoleSize ?? [0, 0];
-    const settings = { STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS };
+    const settings = { STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS, PORTS: 6 + 4 * SLOTS };
     config.push({ name: 'berth/config', mode: S_IFREG | 0o644, data: Buffer.from(Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join('')) });
     const p = spec.process;
     config.push({ name: 'berth/run.sh', mode: S_IFREG | 0o644, data: Buffer.from(runScript({ args: p.args, env: p.env, cwd: p.cwd || '/', uid: p.user.uid, gid: p.user.gid })) });
@@ -279,7 +279,7 @@ export class VmRuntime extends OciRuntime {
     this.details.set(opts.id, details);
     await writeFile(join(bundle, 'vm.json'), JSON.stringify(details));
 
-    await run('mkfifo', [join(bundle, 'start'), join(bundle, 'ctl')]);
+    await run('mkfifo', [join(bundle, 'start'), join(bundle, 'ctl'), join(bundle, 'st.in'), join(bundle, 'st.out')]);
     const socks = this.slotDir(opts.id);
     await rm(socks, { recursive: true, force: true });
     await mkdir(socks, { recursive: true });
@@ -310,7 +310,9 @@ export class VmRuntime extends OciRuntime {
       '-device', 'virtserialport,chardev=in,name=berth.stdin',
       '-chardev', 'file,id=out,path=/proc/self/fd/3', '-device', 'virtserialport,chardev=out,name=berth.stdout',
       '-chardev', 'file,id=err,path=/proc/self/fd/4', '-device', 'virtserialport,chardev=err,name=berth.stderr',
-      '-chardev', `file,id=st,path=${join(bundle, 'status')}`, '-device', 'virtserialport,chardev=st,name=berth.status',
+      // A pipe chardev on st.in/st.out (QEMU holds both FIFOs open): the wrapper copies each line into `status` and
+      // switches the VM off at `exit N`, without waiting for the guest kernel's power-off (over a second under TCG).
+      '-chardev', `pipe,id=st,path=${join(bundle, 'st')}`, '-device', 'virtserialport,chardev=st,name=berth.status',
       '-chardev', `pipe,id=ctl,path=${join(bundle, 'ctl')}`, '-device', 'virtserialport,chardev=ctl,name=berth.ctl',
       ...slots,
       ...nics,
@@ -457,11 +459,12 @@ export class VmRuntime extends OciRuntime {
       if (slot) conn = await SlotConnection.open(this.slotDir(id), slot, opts.terminal);
       const flags = `${opts.stdin ? 'i' : ''}${opts.terminal ? 't' : ''}${detached ? 'd' : ''}-`;
       const size = opts.terminal && opts.consoleSize && opts.consoleSize[0] > 0 ? [Math.floor(opts.consoleSize[0]), Math.floor(opts.consoleSize[1])] : [];
-      // The guest waits for this line on the input (a TTY's, or the stdin port's) before it runs anything.
-      if (conn && (opts.terminal || opts.stdin)) conn.hello(seq);
       if (!(await this.request(id, ['exec', seq, slot, flags, Buffer.from(script).toString('base64'), ...size]))) {
         throw new ExecStartError(`the VM of container ${id} did not take the exec request`, 126);
       }
+      // The guest waits for this line on the input (a TTY's, or the stdin port's) before it runs anything; sent once
+      // the request was acknowledged, when the slot's console is sure to be held without echo.
+      if (conn && (opts.terminal || opts.stdin)) conn.hello(seq);
     } catch (e) {
       conn?.finish();
       free();
@@ -487,7 +490,8 @@ export class VmRuntime extends OciRuntime {
   }
 
   protected override async runtimeDelete(id: string): Promise<void> {
-    const pids = [await this.qemuPid(id), await this.wrapperPid(id)].filter((p): p is number => !!p);
+    const reader = await pidOf(join(this.bundle(id), 'reader.pid'), this.bundle(id));
+    const pids = [await this.qemuPid(id), await this.wrapperPid(id), reader].filter((p): p is number => !!p);
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     // Wait until they are gone, so that nothing of the VM outlives delete.
     for (let i = 0; i < 200 && pids.some(alive); i++) await sleep(10);
@@ -535,6 +539,16 @@ read go < "$B/start" || exit 255
 : > "$B/status"
 ${qemu.map(shQuote).join(' ')} ${stdio} &
 q=$!
+# The guest's status lines, into the status file; at the workload's exit (the guest synced its disk first), QEMU is stopped.
+(
+  while IFS= read -r l; do
+    printf '%s\n' "$l" >> "$B/status"
+    case $l in "exit "*) kill $q 2>/dev/null; exit 0 ;; esac
+  done <> "$B/st.out"
+) &
+r=$!
+echo $r > "$B/reader.pid"
+trap 'kill $r 2>/dev/null' EXIT
 (
   n=0
   while kill -0 $q 2>/dev/null; do
