@@ -723,7 +723,7 @@ export class ContainerService extends EventEmitter {
       created, created_by: opts.createdBy ?? [c.Path, ...c.Args].join(' '),
       ...(opts.comment ? { comment: opts.comment } : {}), ...(opts.author ? { author: opts.author } : {}),
     }];
-    const img = await this.images.commitImage([...base, layer], { config, history, created, parent: image.id }, opts.tag);
+    const img = await this.images.commitImage([...base, layer], { config, history, created, parent: image.id, author: opts.author }, opts.tag);
     this.emit('event', 'commit', c);
     return img.id;
   }

@@ -14,7 +14,7 @@ import { ContentStore } from './content-store.js';
 import { LAYER_MEDIA_TYPE, layerFromTarball, storeTarStream, type LayerBlob } from './layers.js';
 import { compressionOf, unpackStream } from './unpack.js';
 import { chainIdsOf, parseManifest } from './manifest.js';
-import { canonical, familiarString, parseReference } from './reference.js';
+import { canonical, familiarString, parseReference, repository } from './reference.js';
 import {
   CONFIG_MEDIA_TYPE, DEFAULT_PATH, MANIFEST_MEDIA_TYPE, goArch,
   type ContainerConfigSection, type HistoryEntry, type Image, type ImageConfig, type Manifest,
@@ -129,10 +129,11 @@ export class ImageService {
   /** Builds config and manifest for layers berth made itself, then adds the image. */
   async commitImage(
     layers: LayerBlob[],
-    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string; parent?: string },
+    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string; parent?: string; author?: string },
     tag?: string,
   ): Promise<Image> {
     const config: ImageConfig = {
+      ...(meta.author ? { author: meta.author } : {}),
       architecture: goArch(),
       os: 'linux',
       created: meta.created,
@@ -243,15 +244,18 @@ export class ImageService {
 
   /**
    * Unpacks into a temporary directory and renames, so a layer directory is
-   * always complete. True when this call made the directory.
+   * always complete. True when this call made the directory. `from` unpacks a
+   * blob while it downloads (pull): the directory appears only once the blob
+   * has also matched its digest (`verified`).
    */
-  async ensureUnpacked(chainId: string, blobDigest: string, mediaType: string, diffId: string): Promise<boolean> {
+  async ensureUnpacked(chainId: string, blobDigest: string, mediaType: string, diffId: string, from?: { source: Readable; verified: Promise<unknown> }): Promise<boolean> {
     const final = join(this.layersRoot, hexOf(chainId));
     if (await stat(join(final, 'diff')).then(() => true, () => false)) return false;
     const tmp = `${final}.tmp-${randomBytes(4).toString('hex')}`;
     this.content.recent.add(hexOf(chainId));
     try {
-      await unpackStream(this.content.stream(blobDigest), compressionOf(mediaType), join(tmp, 'diff'), diffId);
+      await unpackStream(from?.source ?? this.content.stream(blobDigest), compressionOf(mediaType), join(tmp, 'diff'), diffId);
+      if (from) await from.verified;
       return await rename(tmp, final).then(() => true, (e: NodeJS.ErrnoException) => {
         // Another pull of the same layer finished first: its copy is as good as ours.
         if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
@@ -280,7 +284,7 @@ export class ImageService {
       const ref = canonical(parseReference(nameOrId));
       if (tags.length > 1) {
         this.store.deleteTag(ref);
-        return [{ Untagged: familiarString(ref) }];
+        return [{ Untagged: familiarString(ref) }, ...this.dropRepoDigests(img.id, ref)];
       }
     } else if (tags.length > 1 && !opts.force) {
       throw new ConflictError(`conflict: unable to delete ${hexOf(img.id).slice(0, 12)} (must be forced) - image is referenced in multiple repositories`);
@@ -296,8 +300,11 @@ export class ImageService {
     if (users.length) {
       // Forced while in use: docker untags but keeps the image for its containers.
       for (const t of tags) this.store.deleteTag(t);
+      for (const t of tags) out.push(...this.dropRepoDigests(img.id, t));
       return out;
     }
+    // dockerd lists the image's repository digests as untagged too (deleteImage drops them).
+    for (const d of this.store.repoDigestsOf(img.id)) out.push({ Untagged: familiarString(d) });
     const parent = this.store.parentOf(img.id);
     await this.deleteImage(img);
     out.push({ Deleted: img.id });
@@ -308,6 +315,23 @@ export class ImageService {
       await this.deleteImage(await this.load(p));
       out.push({ Deleted: p });
       p = next;
+    }
+    return out;
+  }
+
+  /**
+   * As dockerd's rmi: once `tag` is gone and the image has no other tag in that repository, its
+   * `repo@sha256:…` references of that repository go too, each listed as untagged.
+   */
+  private dropRepoDigests(imageId: string, tag: string): DeleteResponseItem[] {
+    const repo = (r: string) => repository(parseReference(r));
+    const name = repo(tag);
+    if (this.store.tagsOf(imageId).some((t) => repo(t) === name)) return [];
+    const out: DeleteResponseItem[] = [];
+    for (const d of this.store.repoDigestsOf(imageId)) {
+      if (repo(d) !== name) continue;
+      this.store.deleteRepoDigest(d);
+      out.push({ Untagged: familiarString(d) });
     }
     return out;
   }
@@ -323,6 +347,16 @@ export class ImageService {
       for (const t of this.store.tagsOf(img.id)) deleted.push({ Untagged: familiarString(t) });
       await this.deleteImage(img);
       deleted.push({ Deleted: img.id });
+      // Its parents that nothing else needs go with it (dockerd deletes an image's unused parents too), so
+      // an image listed before its child is not left behind.
+      for (let p = img.parent; p;) {
+        if ((opts.onlyDangling && this.store.tagsOf(p).length) || this.store.childrenOf(p).length || opts.inUse(p).length || !this.store.getImage(p)) break;
+        const parent = await this.load(p);
+        for (const t of this.store.tagsOf(p)) deleted.push({ Untagged: familiarString(t) });
+        await this.deleteImage(parent);
+        deleted.push({ Deleted: p });
+        p = parent.parent;
+      }
     }
     reclaimed = before - await this.layersSize();
     return { deleted, reclaimed };

@@ -133,6 +133,10 @@ export class Store {
       .run(ref, imageId);
   }
 
+  deleteRepoDigest(ref: string): void {
+    this.db.prepare('DELETE FROM repo_digests WHERE ref = ?').run(ref);
+  }
+
   repoDigestsOf(imageId: string): string[] {
     return (this.db.prepare('SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
   }
