@@ -47,11 +47,11 @@ export function registerRun(program: Command): void {
     try {
       id = await createContainer(client, image, args, flags, detach);
     } catch (e) {
-      throw new ExitError(125, `berth: ${describeRun(e)}`);
+      throw new ExitError(125, withHelp(e, 'run'));
     }
     if (detach) {
       try { await client.call('POST', `/containers/${id}/start`); } catch (e) {
-        throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, `berth: ${describeRun(e)}`);
+        throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, 'run'));
       }
       process.stdout.write(`${id}\n`);
       return;
@@ -62,7 +62,7 @@ export function registerRun(program: Command): void {
     try {
       code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys });
     } catch (e) {
-      throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, `berth: ${describeRun(e)}`);
+      throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, 'run'));
     }
     throw new ExitError(code === DETACHED ? 0 : code);
   });
@@ -77,9 +77,14 @@ export function registerRun(program: Command): void {
     try {
       process.stdout.write(`${await createContainer(client, image, args, flags, false)}\n`);
     } catch (e) {
-      throw new ExitError(125, `berth: ${describeRun(e)}`);
+      throw new ExitError(125, withHelp(e, 'create'));
     }
   });
+}
+
+/** As the docker CLI words a failed run or create: the error, then where to find the command's help. */
+function withHelp(e: unknown, verb: string): string {
+  return `berth: ${describeRun(e)}\n\nRun 'berth ${verb} --help' for more information`;
 }
 
 function describeRun(e: unknown): string {
