@@ -3,7 +3,7 @@
  * each), so the tests are few and their timeouts generous.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { release } from 'node:os';
@@ -155,6 +155,14 @@ describe('the vm runtime', () => {
     const notKernel = await d.berth(['run', '--rm', '--runtime', 'vm', '--vm-kernel', '/bin/busybox', 'busybox', 'true'], BOOT);
     assert.notEqual(notKernel.code, 0);
     assert.match(notKernel.stderr, /\/bin\/busybox is not a bootable Linux kernel image/);
+    // A kernel cut short: its header (and version, so its modules) are fine, it dies while booting. The run says so
+    // with the console's last lines (exit 125), and does not hang.
+    const kernel = (JSON.parse((await d.berth(['info', '-f', '{{json .Runtimes.vm}}'])).stdout) as { Kernel: string }).Kernel;
+    const broken = join(d.dir, 'vmlinuz-broken');
+    writeFileSync(broken, readFileSync(kernel).subarray(0, 64 * 1024));
+    const dies = await d.berth(['run', '--rm', '--runtime', 'vm', '--vm-kernel', broken, 'busybox', 'true'], BOOT);
+    assert.equal(dies.code, 125, dies.stderr);
+    assert.match(dies.stderr, /berth: the VM failed to boot: .*The kernel's last lines:\n.*\S/);
     assert.deepEqual((await d.berth(['ps', '-aq'])).stdout, '');
     assert.deepEqual(qemuProcesses(d), []);
     assert.deepEqual(readdirSync(join(d.execRoot, 'vm', 'bundles')), []);

@@ -38,21 +38,10 @@ mods="virtio_ring virtio virtio_mmio virtio_blk virtio_console"
 for m in $mods; do
   insmod /lib/modules/$m.ko || die "insmod $m failed"
 done
-# Each port's /dev node by its name. The names are read once all PORTS ports have one, with one grep: under TCG
-# every process the loop would start per port costs milliseconds.
-port() { while IFS=: read -r f n; do [ "$n" = "$1" ] && { f=\${f%/name}; echo /dev/\${f##*/}; }; done < /berth/ports; }
-i=0
-while :; do
-  set -- /sys/class/virtio-ports/*/name
-  if [ $# -ge $PORTS ] && [ -b /dev/vda ] && [ -c /dev/hvc$SLOTS ]; then
-    grep -H '' "$@" > /berth/ports 2>/dev/null
-    n=0; while read -r l; do case $l in *:berth.*) n=$((n+1)) ;; esac; done < /berth/ports
-    [ $n -ge $PORTS ] && break
-  fi
-  i=$((i+1)); [ $i -gt 1000 ] && die "virtio devices did not appear"
-  sleep 0.01
-done
-OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl); IN=$(port berth.stdin)
+mkfifo /berth/tick
+tick() { read -t 0.01 _ <> /berth/tick; }  # a 10 ms pause without starting a process
+# The root disk first: the virtio ports keep appearing meanwhile (QEMU's main loop adds them while this runs).
+i=0; until [ -b /dev/vda ]; do i=$((i+1)); [ $i -gt 1000 ] && die "the root disk did not appear"; tick; done
 mkdir -p /newroot
 mount -t ext4 /dev/vda /newroot || die "cannot mount the root disk"
 R=/newroot
@@ -60,24 +49,35 @@ mkdir -p $R/proc $R/sys $R/dev $R/etc
 mount -t proc proc $R/proc
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs $R/sys
 mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs $R/dev
-mknod -m 666 $R/dev/null c 1 3; mknod -m 666 $R/dev/zero c 1 5; mknod -m 666 $R/dev/full c 1 7
-mknod -m 666 $R/dev/random c 1 8; mknod -m 666 $R/dev/urandom c 1 9; mknod -m 666 $R/dev/tty c 5 0
-ln -s /proc/self/fd $R/dev/fd; ln -s /proc/self/fd/0 $R/dev/stdin
-ln -s /proc/self/fd/1 $R/dev/stdout; ln -s /proc/self/fd/2 $R/dev/stderr
-mkdir -p $R/dev/pts $R/dev/shm $R/dev/mqueue
+# docker's /dev nodes and links, and the consoles (hvc0: the workload's TTY, hvc1..: exec slots, so ttyname() finds
+# them), from a template in the initramfs: one process, not one per node.
+cp -a /devtmpl/. $R/dev/
 mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts $R/dev/pts
-ln -s pts/ptmx $R/dev/ptmx
 mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm $R/dev/shm
-# The consoles (hvc0: the workload's TTY, hvc1..: exec slots) also in the container's /dev, so ttyname() finds them.
-i=0; while [ $i -le $SLOTS ]; do mknod -m 620 $R/dev/hvc$i c 229 $i; i=$((i+1)); done
-mkdir -p $R/dev/.berth
-cp /bin/busybox /berth/run.sh $R/dev/.berth/
+# busybox and the scripts, seen by the container at /dev/.berth (a link and a bind mount: nothing copied).
+ln /bin/busybox /berth/busybox
+mount --bind /berth $R/dev/.berth
 for f in hostname hosts resolv.conf; do
   [ -f /berth/etc/$f ] || continue
-  [ -e $R/etc/$f ] || touch $R/etc/$f
+  [ -e $R/etc/$f ] || : > $R/etc/$f
   mount --bind /berth/etc/$f $R/etc/$f
 done
-hostname "$(cat /berth/hostname)"
+read -r h < /berth/hostname; hostname "$h"
+# Each port's /dev node by its name. The names are read once all PORTS ports have one, with one grep: under TCG
+# every process the loop would start per port costs milliseconds.
+port() { while IFS=: read -r f n; do [ "$n" = "$1" ] && { f=\${f%/name}; echo /dev/\${f##*/}; }; done < /berth/ports; }
+i=0
+while :; do
+  set -- /sys/class/virtio-ports/*/name
+  if [ $# -ge $PORTS ] && [ -c /dev/hvc$SLOTS ]; then
+    grep -H '' "$@" > /berth/ports 2>/dev/null
+    n=0; while read -r l; do case $l in *:berth.*) n=$((n+1)) ;; esac; done < /berth/ports
+    [ $n -ge $PORTS ] && break
+  fi
+  i=$((i+1)); [ $i -gt 1000 ] && die "virtio devices did not appear"
+  tick
+done
+OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl); IN=$(port berth.stdin)
 ip link set lo up 2>/dev/null
 [ -f /berth/net.sh ] && { . /berth/net.sh || die "cannot configure the network"; }
 # One open of the status port for every writer (a virtio port can be open only once at a time).
@@ -224,3 +224,16 @@ export function cpio(entries: CpioEntry[]): Buffer {
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFCHR = 0o020000;
+export const S_IFLNK = 0o120000;
+
+/** The container's /dev as runc makes it (docker's nodes and links), plus the VM's consoles hvc0..hvc`slots`: copied by /init. */
+export function devTemplate(slots: number): CpioEntry[] {
+  const dir = (name: string): CpioEntry => ({ name: `devtmpl/${name}`, mode: S_IFDIR | 0o755 });
+  const chr = (name: string, major: number, minor: number, perm = 0o666): CpioEntry => ({ name: `devtmpl/${name}`, mode: S_IFCHR | perm, rdev: [major, minor] });
+  const lnk = (name: string, target: string): CpioEntry => ({ name: `devtmpl/${name}`, mode: S_IFLNK | 0o777, data: Buffer.from(target) });
+  const out: CpioEntry[] = [{ name: 'devtmpl', mode: S_IFDIR | 0o755 }, dir('pts'), dir('shm'), dir('mqueue'), dir('.berth'),
+    chr('null', 1, 3), chr('zero', 1, 5), chr('full', 1, 7), chr('random', 1, 8), chr('urandom', 1, 9), chr('tty', 5, 0),
+    lnk('fd', '/proc/self/fd'), lnk('stdin', '/proc/self/fd/0'), lnk('stdout', '/proc/self/fd/1'), lnk('stderr', '/proc/self/fd/2'), lnk('ptmx', 'pts/ptmx')];
+  for (let i = 0; i <= slots; i++) out.push(chr(`hvc${i}`, 229, i, 0o620));
+  return out;
+}

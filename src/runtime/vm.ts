@@ -27,7 +27,7 @@ import { OciRuntime } from './oci.js';
 import { ExecStartError } from './oci-exec.js';
 import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState } from './types.js';
 import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
-import { cpio, GUEST_INIT, runScript, S_IFDIR, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
+import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
 import { vmNetwork } from './vm-net.js';
 
 export interface VmRuntimeOptions {
@@ -209,7 +209,7 @@ export class VmRuntime extends OciRuntime {
 
   private async buildBaseInitrd(kernel: { version: string; modules: string }): Promise<Buffer> {
     // Named by what is in it, so a new init (or module list) never boots from an old cache.
-    const tag = createHash('sha256').update(GUEST_INIT).update(MODULES.join(',')).digest('hex').slice(0, 12);
+    const tag = createHash('sha256').update(GUEST_INIT).update(MODULES.join(',')).update(JSON.stringify(devTemplate(SLOTS))).digest('hex').slice(0, 12);
     const file = join(this.root, `initrd-${kernel.version}-${tag}`);
     const cached = await readFile(file).catch(() => undefined);
     if (cached) return cached;
@@ -218,6 +218,7 @@ export class VmRuntime extends OciRuntime {
     const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'newroot'].map((name) => ({ name, mode: S_IFDIR | 0o755 }));
     entries.push({ name: 'bin/busybox', mode: S_IFREG | 0o755, data: busybox });
     entries.push({ name: 'init', mode: S_IFREG | 0o755, data: Buffer.from(GUEST_INIT) });
+    entries.push(...devTemplate(SLOTS));
     for (const m of MODULES) {
       const path = found.find((f) => basename(f) === `${m}.ko`);
       if (!path) throw new SystemError(`the vm kernel ${kernel.version} has no ${m}.ko module (compressed modules are not supported)`);
@@ -508,7 +509,8 @@ export class VmRuntime extends OciRuntime {
 async function kernelVersion(path: string): Promise<string> {
   const fh = await open(path, 'r');
   try {
-    const head = Buffer.alloc(0x4000);
+    // The pointer is 16 bits, from 0x200: the string is within the first 0x10200 bytes.
+    const head = Buffer.alloc(0x10200);
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
     if (bytesRead < 0x210 || head.toString('latin1', 0x202, 0x206) !== 'HdrS') {
       throw new InvalidParameterError(`the vm kernel ${path} is not a bootable Linux kernel image (no bzImage header)`);
