@@ -1,12 +1,12 @@
 /**
  * `pull`: manifest (an index resolved to this platform), config, then the
  * layers three at a time, as dockerd does. Each blob is verified while it
- * streams into the content store; each layer is unpacked as soon as it is
- * there, while the others still download. A layer already unpacked is not
+ * streams into the content store, and unpacked from the same stream as it
+ * arrives (dockerd downloads first, then unpacks). A layer already unpacked is not
  * fetched at all. Completed blobs stay after a failure, so pulling again
  * resumes from them; a partial one is discarded.
  */
-import { Transform } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { InvalidParameterError } from '../errors/index.js';
 import type { Credentials, Platform, RegistryClient } from '../registry/index.js';
 import { hostPlatform, isIndexMediaType } from '../registry/index.js';
@@ -126,35 +126,61 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
   todo.slice(CONCURRENT_DOWNLOADS).forEach((i) => progress({ id: short(manifest.layers[i]!.digest), status: 'Waiting' }));
 
   const unpacking: Promise<void>[] = [];
+  let downloadFailure: unknown;
   await pool(todo, CONCURRENT_DOWNLOADS, async (i) => {
     const layer = manifest.layers[i]!;
     const id = short(layer.digest);
-    if (!(await images.content.has(layer.digest))) {
-      const body = await registry.getBlob(host, repo, layer.digest, opts.creds);
-      let current = 0;
-      const count = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          current += chunk.length;
-          progress({ id, status: 'Downloading', current, total: layer.size });
-          cb(null, chunk);
-        },
-      });
-      body.on('error', (e: Error) => count.destroy(e));
-      const guard = sizeGuard(layer.digest, layer.size, body);
-      guard.on('error', (e: Error) => count.destroy(e));
-      await images.content.putStream(body.pipe(guard).pipe(count), layer.digest);
-      progress({ id, status: 'Verifying Checksum' });
-    }
-    progress({ id, status: 'Download complete' });
-    // Unpacking runs beside the next downloads; the pool moves on.
-    unpacking.push((async () => {
-      progress({ id, status: 'Extracting', current: 0, total: layer.size });
-      await images.ensureUnpacked(chainIds[i]!, layer.digest, layer.mediaType, diffIds[i]!);
+    const extract = (from?: { source: Readable; verified: Promise<unknown> }) =>
+      images.ensureUnpacked(chainIds[i]!, layer.digest, layer.mediaType, diffIds[i]!, from);
+    const extracted = (done: Promise<unknown>) => unpacking.push(done.then(() => {
       progress({ id, status: 'Extracting', current: layer.size, total: layer.size });
       progress({ id, status: 'Pull complete' });
-    })());
-  });
+    }));
+    if (await images.content.has(layer.digest)) {
+      // Fetched by an earlier pull that did not finish: unpacked from the store, beside the next downloads.
+      progress({ id, status: 'Download complete' });
+      progress({ id, status: 'Extracting', current: 0, total: layer.size });
+      extracted(extract());
+      return;
+    }
+    const body = await registry.getBlob(host, repo, layer.digest, opts.creds);
+    let current = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        current += chunk.length;
+        progress({ id, status: 'Downloading', current, total: layer.size });
+        cb(null, chunk);
+      },
+    });
+    body.on('error', (e: Error) => count.destroy(e));
+    const guard = sizeGuard(layer.digest, layer.size, body);
+    guard.on('error', (e: Error) => count.destroy(e));
+    const blob = body.pipe(guard).pipe(count);
+    // The blob streams into the store and into tar at once: the layer unpacks while it downloads
+    // (the slower of the two sets the pace). Its directory appears only once the blob matched its
+    // digest. A failed download stops the unpack; a failed unpack lets the download finish (it is
+    // held to its declared size), so a blob that does not match its digest is reported as that.
+    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
+    // Their errors reach the pull through putStream and the unpack; an unpack that is already over has no listener left.
+    for (const t of [toStore, toUnpack]) t.on('error', () => {});
+    blob.on('error', (e: Error) => { toStore.destroy(e); toUnpack.destroy(e); });
+    blob.pipe(toStore);
+    blob.pipe(toUnpack);
+    const stored = images.content.putStream(toStore, layer.digest);
+    const unpacked = extract({ source: toUnpack, verified: stored });
+    // An unpack that ends without reading everything (refused, or made meanwhile by another pull) must not hold the download.
+    const drain = () => { toUnpack.resume(); };
+    unpacked.then(drain, drain);
+    extracted(Promise.all([stored, unpacked]));
+    await stored;
+    progress({ id, status: 'Verifying Checksum' });
+    progress({ id, status: 'Download complete' });
+    progress({ id, status: 'Extracting', current: 0, total: layer.size });
+  }).catch((e: unknown) => { downloadFailure = e; });
+  // Every unpack has ended (and cleaned up) before the pull reports; a download's failure comes first.
   const results = await Promise.allSettled(unpacking);
+  if (downloadFailure !== undefined) throw downloadFailure;
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
 
