@@ -6,7 +6,8 @@
  *   berth's socket and, where present, a real dockerd; plus the daemon's and conmon's memory.
  * - pull: `berth pull` of debian:bookworm from a local CNCF registry (Debian's docker-registry)
  *   into an empty data root, in MB/s, beside `docker pull` of the same image from the same
- *   registry when a dockerd answers on /var/run/docker.sock.
+ *   registry when a dockerd answers on /var/run/docker.sock, and `skopeo copy` of it to a
+ *   directory (download and verify only, no unpack).
  *
  * - exec: `berth exec C true` in a running container beside `runc exec` on the same container (the
  *   floor) and the docker CLI on berth's socket.
@@ -34,6 +35,7 @@ const BERTH = join(ROOT, 'bin', 'berth');
 const DOCKER = '/usr/local/bin/docker';
 const DOCKERD_SOCK = '/var/run/docker.sock';
 const REGISTRY_BIN = '/usr/bin/docker-registry';
+const SKOPEO = '/usr/bin/skopeo';
 const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
 const PULL_WARMUP = 1;
@@ -472,6 +474,20 @@ async function pullBench() {
     };
   }
   if (dockerSkipped) say(dockerSkipped);
+  // A peer that only downloads: skopeo copies the image to a directory (every blob fetched and
+  // verified, nothing unpacked), the floor for a pull's network and hashing part.
+  let skopeoSkipped;
+  if (!existsSync(SKOPEO)) skopeoSkipped = `${SKOPEO} not installed, skipped`;
+  else {
+    scenarios.skopeo = async () => {
+      const out = mkdtempSync('/tmp/bb-sk-');
+      try {
+        const t0 = process.hrtime.bigint();
+        await run(SKOPEO, ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${out}`]);
+        return { ms: ms(t0) };
+      } finally { rmSync(out, { recursive: true, force: true }); }
+    };
+  }
   const samples = await measureAll(scenarios, PULL_RUNS, PULL_WARMUP);
 
   const timings = {};
@@ -486,7 +502,8 @@ async function pullBench() {
   }
   const ratio = timings.docker ? timings.berth.median / timings.docker.median : undefined;
   const targets = [{ name: 'berth pull faster than docker pull', ratio, verdict: ratio === undefined ? 'N/A' : ratio < 1 ? 'PASS' : 'FAIL' }];
-  return { image: PULL_IMAGE, ref, runs: PULL_RUNS, warmup: PULL_WARMUP, ...size, unpackedBytes, timings, skipped: dockerSkipped ? { docker: dockerSkipped } : {}, targets };
+  const skipped = { ...(dockerSkipped ? { docker: dockerSkipped } : {}), ...(skopeoSkipped ? { skopeo: skopeoSkipped } : {}) };
+  return { image: PULL_IMAGE, ref, runs: PULL_RUNS, warmup: PULL_WARMUP, ...size, unpackedBytes, timings, skipped, targets };
 }
 
 function reportPull(p) {
@@ -495,7 +512,7 @@ function reportPull(p) {
   say(`\npull of ${p.image} (${mb(p.bytes)} compressed in ${p.layers} layer${p.layers === 1 ? '' : 's'}${p.unpackedBytes ? `, ${mb(p.unpackedBytes)} unpacked` : ''}) from a local registry into an empty data root,`);
   say(`${p.runs} interleaved runs (after ${p.warmup} warm-up); MB/s is compressed MB (10^6 bytes) over the median:`);
   say(`  ${'what'.padEnd(34)}${'median'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}${'MB/s'.padStart(9)}`);
-  for (const [k, label] of [['berth', 'berth pull'], ['docker', 'docker pull (dockerd)']]) {
+  for (const [k, label] of [['berth', 'berth pull'], ['docker', 'docker pull (dockerd)'], ['skopeo', 'skopeo copy to dir: (no unpack)']]) {
     const t = p.timings[k];
     say(`  ${label.padEnd(34)}${t ? `${s(t.median).padStart(9)}${s(t.min).padStart(9)}${s(t.max).padStart(9)}${t.mbPerS.toFixed(1).padStart(9)}` : `  ${p.skipped[k]}`}`);
   }
