@@ -5,7 +5,7 @@
  * when it exits (mount, runtime state) or is removed (directories, record).
  */
 import { traced } from '../common/trace.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -88,6 +88,8 @@ export function normalizeSignal(sig: string): string {
 
 export class ContainerService extends EventEmitter {
   private readonly records = new Map<string, ContainerRecord>();
+  /** Names taken by creates still under way (name → container ID), so two concurrent creates cannot both get one. */
+  private readonly claimedNames = new Map<string, string>();
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly root: string;
@@ -307,32 +309,38 @@ export class ContainerService extends EventEmitter {
     if (record.Config.WorkingDir && !record.Config.WorkingDir.startsWith('/')) {
       throw new InvalidParameterError(`the working directory '${record.Config.WorkingDir}' is invalid, it needs to be an absolute path`);
     }
-    // The name is claimed in the same step that records the container, so two creates cannot both get it.
+    // The name is claimed before the first wait on the disk, so two creates cannot both get it.
     const clash = this.find(finalName.slice(1));
-    if (clash && clash.Name === finalName) {
-      throw new ConflictError(`Conflict. The container name "${finalName}" is already in use by container "${clash.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const clashId = clash && clash.Name === finalName ? clash.Id : this.claimedNames.get(finalName);
+    if (clashId) {
+      throw new ConflictError(`Conflict. The container name "${finalName}" is already in use by container "${clashId}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
-    record.Mounts = await prepareMounts(this.volumes, hostConfig, Object.keys(record.Config.Volumes ?? {}), (ref) => this.get(ref));
+    // Held from here until the record is saved (or the create fails): the steps between wait on the disk.
+    this.claimedNames.set(finalName, id);
     try {
-      for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true });
-      await writeFile(record.HostnamePath, `${record.Config.Hostname}\n`);
-      await writeFile(record.HostsPath, hostsFile(record.Config.Hostname, '', undefined, []));
-      await writeFile(record.ResolvConfPath, await resolvConf());
-      this.save(record);
-      this.volumes?.acquire(id, record.Mounts as MountPoint[]);
-    } catch (e) {
-      await rm(dir, { recursive: true, force: true });
-      await this.volumes?.release(id, record.Mounts as MountPoint[], true);
-      throw e;
-    }
+      record.Mounts = await prepareMounts(this.volumes, hostConfig, Object.keys(record.Config.Volumes ?? {}), (ref) => this.get(ref));
+      try {
+        for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true });
+        await writeFile(record.HostnamePath, `${record.Config.Hostname}\n`);
+        await writeFile(record.HostsPath, hostsFile(record.Config.Hostname, '', undefined, []));
+        await writeFile(record.ResolvConfPath, await resolvConf());
+        this.save(record);
+        this.volumes?.acquire(id, record.Mounts as MountPoint[]);
+      } catch (e) {
+        await rm(dir, { recursive: true, force: true });
+        await this.volumes?.release(id, record.Mounts as MountPoint[], true);
+        throw e;
+      }
+    } finally { this.claimedNames.delete(finalName); }
     this.emit('event', 'create', record);
     return { Id: id, Warnings: [...(net?.warnings ?? []), ...hcWarnings] };
   }
 
+  /** A generated name no container has or is being given; after a few clashes, with digits as dockerd's generator adds (900 word pairs run out). */
   private uniqueName(): string {
-    for (;;) {
-      const n = randomName();
-      if (!this.find(n)) return n;
+    for (let attempt = 0; ; attempt++) {
+      const n = attempt < 10 ? randomName() : `${randomName()}${randomInt(10 ** Math.min(6, 1 + Math.floor(attempt / 10)))}`;
+      if (!this.find(n) && !this.claimedNames.has(`/${n}`)) return n;
     }
   }
 
