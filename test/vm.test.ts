@@ -162,7 +162,7 @@ describe('the vm runtime', () => {
     writeFileSync(broken, readFileSync(kernel).subarray(0, 64 * 1024));
     const dies = await d.berth(['run', '--rm', '--runtime', 'vm', '--vm-kernel', broken, 'busybox', 'true'], BOOT);
     assert.equal(dies.code, 125, dies.stderr);
-    assert.match(dies.stderr, /berth: the VM failed to boot: .*The kernel's last lines:\n.*\S/);
+    assert.match(dies.stderr, /berth: the VM failed to boot: QEMU exited with \d+\. The kernel's last lines:\n.*\S/);
     assert.deepEqual((await d.berth(['ps', '-aq'])).stdout, '');
     assert.deepEqual(qemuProcesses(d), []);
     assert.deepEqual(readdirSync(join(d.execRoot, 'vm', 'bundles')), []);

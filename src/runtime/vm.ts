@@ -541,29 +541,31 @@ read go < "$B/start" || exit 255
 : > "$B/status"
 ${qemu.map(shQuote).join(' ')} ${stdio} &
 q=$!
+# The boot's time limit: one sleep, cancelled when the guest reports "booted" (no polling: the host is busy enough).
+(
+  sleep ${bootLimit} &
+  echo $! > "$B/boot-timer.pid"
+  # Only a sleep that ran out (not one cancelled at "booted" or at QEMU's exit) is a timeout.
+  if wait $!; then grep -q booted "$B/status" || { : > "$B/boot-timeout"; kill -9 $q; }; fi
+) 2>/dev/null &
+w=$!
 # The guest's status lines, into the status file; at the workload's exit (the guest synced its disk first), QEMU is stopped.
 (
   while IFS= read -r l; do
     printf '%s\n' "$l" >> "$B/status"
-    case $l in "exit "*) kill $q 2>/dev/null; exit 0 ;; esac
+    case $l in
+      booted) kill $(cat "$B/boot-timer.pid" 2>/dev/null) 2>/dev/null ;;
+      "exit "*) kill $q 2>/dev/null; exit 0 ;;
+    esac
   done <> "$B/st.out"
 ) &
 r=$!
 echo $r > "$B/reader.pid"
-trap 'kill $r 2>/dev/null' EXIT
-(
-  n=0
-  while kill -0 $q 2>/dev/null; do
-    grep -q booted "$B/status" && exit 0
-    n=$((n+1))
-    if [ $n -gt ${bootLimit * 10} ]; then : > "$B/boot-timeout"; kill -9 $q; exit 0; fi
-    sleep 0.1
-  done
-) &
-w=$!
+trap 'kill $r $(cat "$B/boot-timer.pid" 2>/dev/null) 2>/dev/null' EXIT
 wait $q
 rc=$?
-kill $w 2>/dev/null
+kill $(cat "$B/boot-timer.pid" 2>/dev/null) 2>/dev/null
+wait $w 2>/dev/null
 code=$(sed -n 's/^exit \\([0-9][0-9]*\\)$/\\1/p' "$B/status")
 [ -n "$code" ] && exit "$code"
 if ! grep -q booted "$B/status"; then
