@@ -163,7 +163,11 @@ async function eachRoute(failures: string[], key: string, prop: fc.IAsyncPropert
   if (r.failed) failures.push(`${key}: ${r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance)}`);
 }
 
+/** Every answer the fuzzer got, by status, for the report at the end. */
+const tally = new Map<number, number>();
+
 function check(what: string, r: RawResponse, accept2xx = true): void {
+  tally.set(r.status, (tally.get(r.status) ?? 0) + 1);
   assert.ok(r.status < 500, `${what}: ${r.status} ${r.body.slice(0, 300)}`);
   if (r.status >= 400 && !what.startsWith('HEAD ')) { // a HEAD answer has no body
     let msg: unknown;
@@ -391,5 +395,7 @@ describe('API fuzz', { timeout: FULL ? 1_800_000 : 600_000 }, () => {
       return now.mounts <= before0.mounts && now.netns <= before0.netns && now.veths <= before0.veths && now.cgroups === 0 && now.conmons === 0 && now.fds <= before0.fds + 2;
     }, 30_000, 'the leak count to come back').catch(() => assert.fail(`before ${JSON.stringify(before0)}, now ${JSON.stringify(leakCount(d, made))}`));
     assert.doesNotMatch(d.log(), /Unhandled|TypeError|RangeError|at .*\.js:\d+/, 'no stack trace in the daemon log');
+    const total = [...tally.values()].reduce((a, b) => a + b, 0);
+    process.stderr.write(`FUZZ ${ROUTES.length} routes, ${total} checked answers, by status: ${JSON.stringify(Object.fromEntries([...tally].sort((a, b) => a[0] - b[0])))}\n`);
   });
 });
