@@ -168,6 +168,7 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
     blob.pipe(toStore);
     blob.pipe(toUnpack);
     const stored = images.content.putStream(toStore, layer.digest);
+    stored.catch((e: Error) => blob.destroy(e)); // a full disk or a digest mismatch stops the unpack too
     const unpacked = extract({ source: toUnpack, verified: stored });
     // An unpack that ends without reading everything (refused, or made meanwhile by another pull) must not hold the download.
     const drain = () => { toUnpack.resume(); };

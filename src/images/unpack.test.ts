@@ -205,3 +205,16 @@ test('a damaged header is refused with its position', async () => {
   const bad = Buffer.concat([tarball([{ path: 'a', body: 'x' }]).subarray(0, 1024), Buffer.alloc(512, 0x41), Buffer.alloc(1024)]);
   await assert.rejects(unpackStream(Readable.from([bad]), 'none', tmp()), /not a valid tar stream \(a header with a bad checksum at byte 1024\)/);
 });
+
+test('a layer of many whiteouts, some in directories it does not hold, makes each an overlay whiteout', async () => {
+  const names = Array.from({ length: 300 }, (_, i) => `usr/share/doc/pkg${i}/.wh.copyright`);
+  const t = tarball([{ path: 'etc/.wh.removed' }, { path: 'etc/kept', body: 'k' }, ...names.map((path) => ({ path })), { path: `${'deep/'.repeat(30)}.wh.x` }]);
+  const dir = tmp();
+  await unpackStream(Readable.from([t]), 'none', dir, sha(t));
+  for (const p of ['etc/removed', 'usr/share/doc/pkg0/copyright', 'usr/share/doc/pkg299/copyright', `${'deep/'.repeat(30)}x`]) {
+    const st = lstatSync(join(dir, p));
+    assert.ok(st.isCharacterDevice() && st.rdev === 0, `${p} is a whiteout`);
+  }
+  assert.equal(readFileSync(join(dir, 'etc/kept'), 'utf8'), 'k');
+  assert.equal(execFileSync('find', [dir, '-name', '.wh.*']).toString(), '', 'no .wh. file left as such');
+});

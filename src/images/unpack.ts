@@ -22,7 +22,8 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { runSink, type Sink } from '../host/stream.js';
-import { LayerScanner, type Collected } from './tar-scan.js';
+import { END_OF_ARCHIVE, LayerScanner, paxHeader, paxRecord, type Collected } from './tar-scan.js';
+import { Header } from 'tar';
 import { restoreXattrs, TAR_XATTR_ARGS } from './xattrs.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -164,6 +165,7 @@ export async function unpackStream(source: Readable, compression: Compression, t
   }
   const status = await tar.done;
   if (failed !== undefined && !(status.code !== 0 && /tar exited early/.test((failed as Error).message))) throw streamError(failed, compression);
+  if (status.code === 127) throw new SystemError(`tar -x could not start: ${status.stderr.trim()} (GNU tar unpacks layers)`);
   const problems = [...scanner.refused, ...(status.code !== 0 ? tarEntryErrors(status.stderr) : [])];
   const full = problems.find((m) => /^(ENOSPC|EDQUOT)/.test(m));
   if (full) throw new SystemError(`unpacking the layer failed: no space left on device (${full})`);
@@ -175,6 +177,14 @@ export async function unpackStream(source: Readable, compression: Compression, t
   await applyCollected(target, scanner.collected);
 }
 
+/** A whiteout as a tar entry: a 0/0 character device, mode 0, as dockerd makes them; its name comes in a PAX header. */
+const WHITEOUT_HEADER = (() => {
+  const h = new Header({ path: 'whiteout', type: 'CharacterDevice', devmaj: 0, devmin: 0, mode: 0, uid: 0, gid: 0, size: 0, mtime: new Date(0) });
+  const b = Buffer.alloc(512);
+  h.encode(b);
+  return b;
+})();
+
 /**
  * What the scanner held back, in an order that never writes through a link: whiteouts and opaque
  * markers, symlinks last. Each path is walked from the root one component at a time with lstat: a
@@ -182,10 +192,16 @@ export async function unpackStream(source: Readable, compression: Compression, t
  * an empty directory or an xattr) can land outside the root.
  */
 async function applyCollected(target: string, d: Collected): Promise<void> {
-  for (const w of d.whiteouts) {
-    const abs = (await insideRoot(target, w))!;
-    await rm(abs, { recursive: true, force: true });
-    await run('mknod', [abs, 'c', '0', '0']);
+  if (d.whiteouts.length) {
+    // All of them in one `tar -x` of 0/0 character devices (no symlink exists yet), not a mknod each.
+    const entries: Buffer[] = [];
+    for (const w of d.whiteouts) {
+      const abs = (await insideRoot(target, w))!;
+      await rm(abs, { recursive: true, force: true });
+      entries.push(paxHeader([paxRecord('path', Buffer.from(relative(target, abs)))]), WHITEOUT_HEADER);
+    }
+    const r = await run('tar', [...TAR_ARGS, '-C', target], { input: Buffer.concat([...entries, END_OF_ARCHIVE]), allowFailure: true, env: { ...process.env, LC_ALL: 'C' } });
+    if (r.code !== 0) throw new SystemError(`making the layer's whiteouts failed: ${r.stderr.trim()}`);
   }
   for (const o of d.opaque) {
     const abs = (await insideRoot(target, o === '.' ? '' : o, { allowRoot: true }))!;
