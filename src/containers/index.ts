@@ -367,7 +367,7 @@ export class ContainerService extends EventEmitter {
     let net: Awaited<ReturnType<typeof startNetworking>> | undefined;
     try {
       await traced('mount rootfs', this.mountRootfs(c, image));
-      const user = await resolveUser(merged, c.Config.User);
+      const user = await traced('user', resolveUser(merged, c.Config.User));
       const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
       // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
@@ -394,9 +394,9 @@ export class ContainerService extends EventEmitter {
         cgroupsPath: `/berth/${c.Id}`,
         annotations: runtimeAnnotations(c.HostConfig),
         netns: net.netns,
-        mounts: await startMounts(this.volumes, c, merged),
+        mounts: await traced('mounts', startMounts(this.volumes, c, merged)),
       });
-      if (rt.name === 'oci') await applyHostConfig(spec, c.HostConfig, merged);
+      if (rt.name === 'oci') await traced('host config', applyHostConfig(spec, c.HostConfig, merged));
       // runc creates the container while the CNI plugins plumb its namespace; its process starts after both.
       const [{ pid }] = await both(traced('runtime create', () => rt.create({
         id: c.Id,
@@ -410,7 +410,7 @@ export class ContainerService extends EventEmitter {
       // Clients that attached before start get the stream before the process runs, so no output is lost.
       const waiting = this.pendingAttach.get(c.Id) ?? [];
       this.pendingAttach.delete(c.Id);
-      for (const deliver of waiting) deliver(await rt.attach(c.Id));
+      for (const deliver of waiting) deliver(await traced('attach', rt.attach(c.Id)));
       const described = await rt.describe?.(c.Id);
       if (described) c.VM = described;
       c.State = { ...emptyState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
