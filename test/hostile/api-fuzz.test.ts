@@ -182,6 +182,9 @@ describe('API fuzz', { timeout: FULL ? 1_800_000 : 600_000 }, () => {
   let before0: LeakCount;
   let target: string; // a running container
   let execId: string;
+  let imageId: string;
+  /** A random hex ID may be a prefix of a real one: then `DELETE` with force would take the fuzzer's own targets away. */
+  const notOurs = (v: string) => !(/^[a-f0-9]+$/.test(v) && [target, execId, imageId].some((real) => real.startsWith(v)));
 
   const req = (method: string, path: string, opts: Parameters<typeof rawRequest>[3] = {}) => rawRequest(d.socket, method, path, { timeoutMs: 30_000, ...opts });
 
@@ -196,6 +199,7 @@ describe('API fuzz', { timeout: FULL ? 1_800_000 : 600_000 }, () => {
     assert.equal((await req('POST', `/containers/${target}/start`)).status, 204);
     const e = await req('POST', `/containers/${target}/exec`, { body: JSON.stringify({ Cmd: ['true'] }), headers: { 'Content-Type': 'application/json' } });
     execId = (JSON.parse(e.body) as { Id: string }).Id;
+    imageId = (JSON.parse((await req('GET', '/images/busybox/json')).body) as { Id: string }).Id.replace(/^sha256:/, '');
   });
 
   after(async () => {
@@ -228,6 +232,7 @@ describe('API fuzz', { timeout: FULL ? 1_800_000 : 600_000 }, () => {
       await eachRoute(failures, key, fc.asyncProperty(ids, ids, hostileQuery, body, async (id, name, query, b) => {
         // A login whose address is a well-formed host name would go to the network: not an input error when it fails.
         if (path === '/auth') fc.pre(!looksLikeHost(b));
+        fc.pre(notOurs(id) && notOurs(name));
         let q = query;
         // Never a valid remote reference: a pull, push or login would go to the network, whose failures are not input errors.
         if (path === '/images/create') q = `${q}&${fc.sample(fc.constantFrom('fromImage=UPPER%2FCase', 'fromImage=..%2Fx', 'fromImage=a%40sha256%3Ashort', 'fromSrc=http%3A%2F%2F127.0.0.1%3A1%2F', 'fromSrc=-', 'fromImage=', 'fromImage=%20'), 1)[0]}`;
