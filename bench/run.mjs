@@ -11,6 +11,8 @@
  *
  * - exec: `berth exec C true` in a running container beside `runc exec` on the same container (the
  *   floor) and the docker CLI on berth's socket.
+ * - ports: TCP throughput through a published port (`-p 127.0.0.1:P:5000`) beside the same busybox nc
+ *   server on host loopback; target at least 80% of it (no user-space proxy in the data path).
  * - idle: memory per idle container: N (10; BENCH_IDLE_N) `sleep` containers in a private daemon, the
  *   daemon's RSS growth plus each container's conmon (RSS and PSS), and the host's MemAvailable drop.
  *
@@ -18,7 +20,7 @@
  *   the floor, a bare `qemu-system-x86_64 -M microvm -kernel … -initrd …` boot to power-off of the same
  *   kernel with a trivial init; and one `berth compare busybox true`. BENCH_VM_RUNS (5) rounds.
  *
- *   node bench/run.mjs [--only startup|pull|build|exec|idle|vm] [--runs N] [--pull-runs N] [--json]
+ *   node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
  *
  * The pull takes debian:bookworm from BERTH_HOST's daemon when that has it; otherwise it makes
@@ -27,7 +29,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -40,7 +42,7 @@ const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
 const PULL_WARMUP = 1;
 
-const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|idle|vm] [--runs N] [--pull-runs N (>= 3)] [--json]';
+const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N (>= 3)] [--json]';
 const argv = process.argv.slice(2);
 const FLAGS = { '--json': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
 for (let i = 0; i < argv.length; i += 1 + FLAGS[argv[i]]) {
@@ -51,7 +53,7 @@ const JSON_OUT = argv.includes('--json');
 const RUNS = Number(flag('--runs') ?? process.env.BENCH_RUNS ?? 20);
 const PULL_RUNS = Number(flag('--pull-runs') ?? process.env.BENCH_PULL_RUNS ?? 5);
 const ONLY = flag('--only');
-if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build', 'exec', 'idle', 'vm'].includes(ONLY)) {
+if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(PULL_RUNS) || PULL_RUNS < 3 || ![undefined, 'startup', 'pull', 'build', 'exec', 'ports', 'idle', 'vm'].includes(ONLY)) {
   console.error(USAGE); process.exit(2);
 }
 // With --json, stdout carries only the JSON document; progress goes to stderr.
@@ -740,6 +742,67 @@ function reportVm(r) {
   }
 }
 
+// ---- ports: TCP throughput through a published port beside the same server on the host ----
+const PORTS_MIB = Number(process.env.BENCH_PORTS_MIB ?? 512);
+
+/** Reads `mib` MiB from 127.0.0.1:port as fast as the server sends; resolves with the time taken. */
+function readFrom(port, mib) {
+  return new Promise((res, rej) => {
+    const want = mib * 2 ** 20;
+    let got = 0;
+    const t0 = process.hrtime.bigint();
+    const s = netConnect(port, '127.0.0.1');
+    s.on('data', (b) => {
+      got += b.length;
+      if (got >= want) { s.destroy(); res({ ms: ms(t0), mibps: got / 2 ** 20 / (ms(t0) / 1000) }); }
+    });
+    s.on('error', rej);
+    s.on('close', () => { if (got < want) rej(new Error(`port ${port} closed after ${got} bytes`)); });
+  });
+}
+
+async function untilAnswers(port) {
+  for (let i = 0; i < 100; i++) {
+    if (await readFrom(port, 1).then(() => true, () => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing answers on 127.0.0.1:${port}`);
+}
+
+async function portsBench() {
+  await startDaemon();
+  if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
+  // The same server both ways: busybox nc sending zeros to every client, on the host and in a container
+  // on the default bridge behind `-p` (portmap's DNAT, no proxy in between).
+  const server = ['nc', '-ll', '-p', '5000', '-e', 'cat', '/dev/zero'];
+  const published = await freePort();
+  const id = (await berth(['run', '-d', '-p', `127.0.0.1:${published}:5000`, 'busybox', ...server])).trim();
+  defer(() => berth(['rm', '-f', id]).catch(() => {}));
+  const direct = await freePort();
+  const onHost = spawn('busybox', ['nc', '-ll', '-p', String(direct), '-e', 'busybox', 'cat', '/dev/zero'], { stdio: 'ignore' });
+  defer(() => onHost.kill('SIGKILL'));
+  await untilAnswers(published);
+  await untilAnswers(direct);
+  const runs = Math.max(5, Math.min(RUNS, 10));
+  const samples = await measureAll({ published: () => readFrom(published, PORTS_MIB), host: () => readFrom(direct, PORTS_MIB) }, runs, 1);
+  await berth(['rm', '-f', id]);
+  onHost.kill('SIGKILL');
+  const rate = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, stats(xs.map((x) => x.mibps))]));
+  const ratio = rate.published.median / rate.host.median;
+  return { runs, mib: PORTS_MIB, rate, ratio,
+    targets: [{ name: 'published-port throughput at least 80% of host loopback', ratio, verdict: ratio >= 0.8 ? 'PASS' : 'FAIL' }] };
+}
+
+function reportPorts(r) {
+  say(`\nTCP throughput, ${r.mib} MiB read from busybox nc (zeros), MiB/s over ${r.runs} interleaved runs:`);
+  say(`  ${'what'.padEnd(44)}${'median'.padStart(9)}${'min'.padStart(9)}`);
+  for (const [k, label] of [['published', 'container behind -p 127.0.0.1:PORT:5000'], ['host', 'the same server on host loopback']]) {
+    say(`  ${label.padEnd(44)}${r.rate[k].median.toFixed(0).padStart(9)}${r.rate[k].min.toFixed(0).padStart(9)}`);
+  }
+  say(`  ratio of medians: ${(r.ratio * 100).toFixed(0)}% of host loopback`);
+  for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}: ${(t.ratio * 100).toFixed(0)}%`);
+}
+
 async function main() {
   if (ONLY === 'vm') {
     const v = await vmBench();
@@ -749,6 +812,11 @@ async function main() {
   if (ONLY === 'exec') {
     const e = await execBench();
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(e, null, 2)}\n`); else reportExec(e);
+    return;
+  }
+  if (ONLY === 'ports') {
+    const p = await portsBench();
+    if (JSON_OUT) process.stdout.write(`${JSON.stringify(p, null, 2)}\n`); else reportPorts(p);
     return;
   }
   if (ONLY === 'idle') {
@@ -769,13 +837,15 @@ async function main() {
   if (build && !JSON_OUT) reportBuild(build);
   const exec = ONLY ? undefined : await execBench();
   if (exec && !JSON_OUT) reportExec(exec);
+  const ports = ONLY ? undefined : await portsBench();
+  if (ports && !JSON_OUT) reportPorts(ports);
   const idle = ONLY ? undefined : await idleBench();
   if (idle && !JSON_OUT) reportIdle(idle);
   const vm = ONLY ? undefined : await vmBench();
   if (vm && !JSON_OUT) reportVm(vm);
   if (JSON_OUT) {
-    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? []), ...(build?.targets ?? []), ...(vm?.targets ?? [])];
-    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, exec, idle, vm, targets }, null, 2)}\n`);
+    const targets = [...(startup?.targets ?? []), ...(pull?.targets ?? []), ...(build?.targets ?? []), ...(ports?.targets ?? []), ...(vm?.targets ?? [])];
+    process.stdout.write(`${JSON.stringify({ ...startup, host, pull, build, exec, ports, idle, vm, targets }, null, 2)}\n`);
   }
 }
 
