@@ -243,6 +243,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
       const server = tlsFiles
         ? forwardTo(api, createHttpsServer({
           cert: tlsFiles.cert, key: tlsFiles.key, ca: tlsFiles.ca, minVersion: 'TLSv1.2',
+          // A client that half-closes a hijacked stream (stdin done) still reads the output, as over the Unix socket.
+          allowHalfOpen: true,
           requestCert: !!tlsOpts.verify, rejectUnauthorized: !!tlsOpts.verify,
         }))
         : forwardTo(api, createHttpServer());

@@ -17,6 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -111,7 +112,7 @@ describe('who gets in: the API', () => {
     mkdirSync(certDir);
     const c = makeCerts(certDir);
     const port = await freePort();
-    const d = await startDaemon({ dir, extraArgs: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', c.ca, '--tlscert', c.cert, '--tlskey', c.key] });
+    const d = await startDaemon({ dir, busybox: true, extraArgs: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', c.ca, '--tlscert', c.cert, '--tlskey', c.key] });
     try {
       assert.match(d.log(), /listening on tcp:\/\/127\.0\.0\.1:\d+ \(TLS, client certificates verified\)/);
       const ok = await httpsPing(port, { ca: c.ca, cert: c.clientCert, key: c.clientKey });
@@ -127,6 +128,31 @@ describe('who gets in: the API', () => {
         r.end();
       });
       assert.notEqual(plain, '200');
+      // A hijacked stream over TLS: attach to `cat`, send a line, half-close; it comes back and cat exits.
+      const create = await new Promise<string>((resolve, reject) => {
+        const r = httpsRequest({ host: '127.0.0.1', port, method: 'POST', path: '/containers/create', ca: readFileSync(c.ca), cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey), agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
+          let b = ''; res.on('data', (x: Buffer) => { b += x.toString(); }); res.on('end', () => resolve(b));
+        });
+        r.on('error', reject);
+        r.end(JSON.stringify({ Image: 'busybox', Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true, HostConfig: { NetworkMode: 'none' } }));
+      });
+      const id = (JSON.parse(create) as { Id: string }).Id;
+      assert.equal((await d.berth(['start', id])).code, 0);
+      const echoed = await new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(c.ca), cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey) }, () => {
+          s.write(`POST /containers/${id}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+        });
+        let got = '';
+        s.on('data', (b: Buffer) => {
+          got += b.toString('latin1');
+          if (got.includes('101 UPGRADED') && !got.includes('sent')) { got += 'sent'; s.write('hello over tls\n'); s.end(); }
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+        setTimeout(() => { s.destroy(); reject(new Error(`attach over TLS hung: ${got}`)); }, 20_000);
+      });
+      assert.match(echoed, /hello over tls/);
+      await d.berth(['rm', '-f', id]);
     } finally { await teardown(d); }
   });
 
