@@ -42,6 +42,8 @@ export function checkVolumeName(name: string): void {
   if (!VALID_VOLUME_NAME.test(name)) {
     throw new InvalidParameterError(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
+  // The name is a directory under the data root, so one path component: a longer one would be ENAMETOOLONG, a 500.
+  if (name.length > 255) throw new InvalidParameterError(`create ${name.slice(0, 64)}…: volume name too long: ${name.length} characters, at most 255`);
 }
 
 function cleanPath(p: string): string {
