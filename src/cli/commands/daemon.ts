@@ -5,7 +5,7 @@ import { collect, ExitError } from '../context.js';
 
 export function registerDaemon(program: Command): void {
   program.command('daemon').description('Run the berth engine in the foreground')
-    .option('-H, --host <address>', `Address to listen on, repeatable: unix://PATH or tcp://HOST:PORT (default ${DEFAULT_HOST})`, collect, [])
+    .option('-H, --host <address>', `Address to listen on, repeatable: unix://PATH or tcp://HOST:PORT (default ${DEFAULT_HOST})`, collect)
     .option('-G, --group <name>', 'Group that owns the Unix socket (made if missing)', 'berth')
     .option('--tls', 'Serve tcp:// listeners over TLS (implied by --tlsverify)')
     .option('--tlsverify', 'Serve tcp:// listeners over TLS and accept only clients with a certificate signed by --tlscacert')
@@ -27,7 +27,7 @@ export function registerDaemon(program: Command): void {
       const { runDaemon, DaemonError } = (await import(new URL('./daemon.js', import.meta.url).href)) as typeof import('../../daemon/index.js');
       let daemon;
       try {
-        daemon = await runDaemon({ hosts: o.host.length ? o.host : [DEFAULT_HOST], group: o.group,
+        daemon = await runDaemon({ hosts: o.host?.length ? o.host : [DEFAULT_HOST], group: o.group,
           tls: { tls: o.tls, verify: o.tlsverify, cacert: o.tlscacert, cert: o.tlscert, key: o.tlskey }, allowInsecureTcp: o.allowInsecureTcp,
           dataRoot: o.dataRoot, execRoot: o.execRoot, insecureRegistries: o.insecureRegistry,
           bridge: o.bridge, bip: o.bip, addressPools: o.defaultAddressPool, ui: o.ui, vmKernel: o.vmKernel });
