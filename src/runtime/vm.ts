@@ -390,7 +390,8 @@ export class VmRuntime extends OciRuntime {
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (await toFifo(fifo, 'start')) return;
-      if (!(await this.wrapperPid(id))) throw new SystemError(`the VM's wrapper for ${id} is gone`);
+      // Looked at twice: a process in the middle of exec (the shim becoming wrapper.sh) can read as no one.
+      if (!(await this.wrapperPid(id)) && (await sleep(50), !(await this.wrapperPid(id)))) throw new SystemError(`the VM's wrapper for ${id} is gone`);
       if (Date.now() > deadline) throw new SystemError(`the VM's wrapper for ${id} did not wait for start`);
       await sleep(2);
     }
