@@ -20,7 +20,7 @@ import { ContainerService } from '../containers/index.js';
 import { ImageService } from '../images/index.js';
 import { NetworkService } from '../network/index.js';
 import { VolumeService } from '../volumes/index.js';
-import { OciRuntime, VmRuntime } from '../runtime/index.js';
+import { closeInheritedFds, OciRuntime, VmRuntime } from '../runtime/index.js';
 import { Store } from '../store/index.js';
 import { startUi, UiError, type UiServer } from '../ui/index.js';
 
@@ -166,6 +166,8 @@ function cgroupVersion(): string {
 
 export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Promise<void> }> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`));
+  const inherited = closeInheritedFds();
+  if (inherited.length) log(`closed descriptors inherited from the daemon's parent: ${inherited.join(', ')}`);
   const tlsOpts = opts.tls ?? {};
   const useTls = !!(tlsOpts.tls || tlsOpts.verify);
   const listens = (opts.hosts.length ? opts.hosts : ['unix:///run/berth/berth.sock']).map((h) => parseHost(h, useTls));

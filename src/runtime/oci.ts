@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { withOnlyFds } from './close-fds.js';
+import { traced } from '../common/trace.js';
 import { conmonExec, writeCtl } from './oci-exec.js';
 import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
 
@@ -148,13 +149,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
   async create(opts: CreateOptions): Promise<{ pid: number }> {
     const { id } = opts;
     const bundle = this.bundle(id);
-    await rm(bundle, { recursive: true, force: true });
-    await mkdir(bundle, { recursive: true });
-    await mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(opts.spec));
-    await this.prepareBundle(opts, bundle);
-    await rm(join(this.exits, id), { force: true });
-    await rm(join(this.socks, id.slice(0, 12)), { force: true });
+    await traced('bundle', this.writeBundle(opts, bundle));
     this.reported.delete(id);
     const args = [
       '--api-version', '1', '-c', id, '-u', id.slice(0, 12), '-r', this.runc, '-b', bundle,
@@ -183,7 +178,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     child.stderr!.on('data', (b: Buffer) => stderr.push(b));
     child.on('exit', () => { void this.checkExit(id); });
     const syncPipe = child.stdio[3] as NodeJS.ReadableStream;
-    const msg = await new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
+    const msg = await traced('conmon + runc create', new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
       let buf = '';
       syncPipe.on('data', (b: Buffer) => {
         buf += b.toString();
@@ -195,7 +190,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
       syncPipe.on('end', () => resolve(undefined));
       syncPipe.on('error', () => resolve(undefined));
       child.on('error', () => resolve(undefined));
-    });
+    }));
     (child.stdio[3] as unknown as { destroy(): void }).destroy();
     child.stdout!.destroy();
     child.unref();
@@ -208,6 +203,18 @@ export class OciRuntime extends EventEmitter implements Runtime {
       await this.resize(id, opts.consoleSize[0], opts.consoleSize[1]);
     }
     return { pid: msg.data };
+  }
+
+  /** A fresh bundle with the spec, and nothing left of an earlier run's exit file or attach socket. */
+  private async writeBundle(opts: CreateOptions, bundle: string): Promise<void> {
+    const { id } = opts;
+    await rm(bundle, { recursive: true, force: true });
+    await mkdir(bundle, { recursive: true });
+    await mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(opts.spec));
+    await this.prepareBundle(opts, bundle);
+    await rm(join(this.exits, id), { force: true });
+    await rm(join(this.socks, id.slice(0, 12)), { force: true });
   }
 
   /** A driver that runs something else under conmon puts what its `-r` program needs into the bundle here. */
