@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { withOnlyFds } from './close-fds.js';
+import { HeldOutput } from './held-output.js';
 import { traced } from '../common/trace.js';
 import { conmonExec, writeCtl } from './oci-exec.js';
 import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
@@ -47,42 +48,17 @@ export interface OciRuntimeOptions {
 }
 
 /** conmon's attach packets: one byte for the stream (2 stdout, 3 stderr), then the payload. */
-class ConmonAttach extends EventEmitter implements AttachConnection {
+class ConmonAttach extends HeldOutput implements AttachConnection {
   private inputEnded = false;
-  /**
-   * Output that arrives before anyone listens (an exec that prints and exits while its starter is still
-   * awaiting the PID) is held, with the end, and handed to the first 'data' listener.
-   */
-  private held: [1 | 2, Buffer][] | undefined = [];
-  private ended = false;
   constructor(private readonly sock: SeqpacketSocket) {
     super();
     sock.on('data', (b: Buffer) => {
       if (b.length < 1) return;
-      const stream = b[0] === 3 ? 2 : 1;
-      if (this.held) this.held.push([stream, b.subarray(1)]); else this.emit('data', stream, b.subarray(1));
+      this.deliver(b[0] === 3 ? 2 : 1, b.subarray(1));
     });
-    const end = () => {
-      if (this.ended) return;
-      this.ended = true;
-      if (!this.held) this.emit('end');
-    };
-    sock.on('end', end);
-    sock.on('close', end);
+    sock.on('end', () => this.endOutput());
+    sock.on('close', () => this.endOutput());
     sock.on('error', (e: Error) => this.emit('error', e));
-  }
-  override on(event: string | symbol, listener: (...args: never[]) => void): this {
-    super.on(event, listener as (...args: unknown[]) => void);
-    if (event === 'data' && this.held) {
-      const held = this.held;
-      this.held = undefined;
-      // After the caller has also attached its 'end' listener, in the same tick.
-      queueMicrotask(() => {
-        for (const [s, chunk] of held) this.emit('data', s, chunk);
-        if (this.ended) this.emit('end');
-      });
-    }
-    return this;
   }
   write(data: Buffer): void {
     if (this.inputEnded) return;

@@ -6,10 +6,10 @@
  * chardevs are Unix sockets QEMU listens on (in, out, err; tty is a virtconsole, /dev/hvcN).
  */
 import { constants, watch, type FSWatcher } from 'node:fs';
-import { EventEmitter } from 'node:events';
 import { open, readFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { HeldOutput } from './held-output.js';
 import type { AttachConnection } from './types.js';
 
 /** Writes one line to a FIFO without blocking: false when nobody reads it. */
@@ -79,13 +79,11 @@ function connectUnix(path: string): Promise<Socket> {
 }
 
 /** One exec's stdio: the slot's sockets, framed as the runtime interface wants (stream 1 or 2). */
-export class SlotConnection extends EventEmitter implements AttachConnection {
+export class SlotConnection extends HeldOutput implements AttachConnection {
   private inputEnded = false;
   private closed = false;
   /** The client went: output is still read (the guest's writes wait for the host) but dropped. */
   private detached = false;
-  private held: [1 | 2, Buffer][] | undefined = [];
-  private ended = false;
   lastData = Date.now();
 
   private constructor(private readonly input: Socket, private readonly outputs: [1 | 2, Socket][]) {
@@ -93,8 +91,7 @@ export class SlotConnection extends EventEmitter implements AttachConnection {
     for (const [stream, s] of outputs) {
       s.on('data', (b: Buffer) => {
         this.lastData = Date.now();
-        if (this.detached) return;
-        if (this.held) this.held.push([stream, b]); else this.emit('data', stream, b);
+        if (!this.detached) this.deliver(stream, b);
       });
       s.on('error', () => { /* the VM went; the exit says what happened */ });
     }
@@ -109,19 +106,6 @@ export class SlotConnection extends EventEmitter implements AttachConnection {
     }
     const [i, o, e] = await Promise.all(['i', 'o', 'e'].map((k) => connectUnix(join(dir, `${slot}${k}`))));
     return new SlotConnection(i!, [[1, o!], [2, e!]]);
-  }
-
-  override on(event: string | symbol, listener: (...args: never[]) => void): this {
-    super.on(event, listener as (...args: unknown[]) => void);
-    if (event === 'data' && this.held) {
-      const held = this.held;
-      this.held = undefined;
-      queueMicrotask(() => {
-        for (const [s, chunk] of held) this.emit('data', s, chunk);
-        if (this.ended) this.emit('end');
-      });
-    }
-    return this;
   }
 
   /** The protocol's first line on the input: the guest starts the process only once it has read it. */
@@ -144,10 +128,7 @@ export class SlotConnection extends EventEmitter implements AttachConnection {
   /** The process exited and its output was read: tell the listeners, let go of the sockets. */
   finish(): void {
     if (this.closed) return;
-    if (!this.ended) {
-      this.ended = true;
-      if (!this.held && !this.detached) this.emit('end');
-    }
+    this.endOutput(this.detached);
     this.closed = true;
     this.input.destroy();
     for (const [, s] of this.outputs) s.destroy();
@@ -155,7 +136,7 @@ export class SlotConnection extends EventEmitter implements AttachConnection {
 
   close(): void {
     this.detached = true;
-    this.held = undefined;
+    this.dropHeld();
     this.endInput();
   }
 }
