@@ -36,3 +36,13 @@ export async function forEachArg(args: string[], fn: (arg: string) => Promise<vo
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** Repeated `KEY=VALUE` flags (`--label`, `-o`) as an object; a bare `KEY` is the empty string, as docker has it. */
+export function keyValues(list: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return out;
+}

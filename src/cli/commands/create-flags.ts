@@ -1,7 +1,7 @@
 /** The flags `run` and `create` share, and the create request they turn into. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { collect } from '../context.js';
+import { collect, keyValues } from '../context.js';
 import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
 import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
 import { addHostFlags, healthcheckBody, hostConfigBody, type HostFlags } from './host-flags.js';
@@ -71,11 +71,7 @@ export function parseEnvFile(path: string): string[] {
 
 export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean): Record<string, unknown> {
   const env = [...(f.envFile ?? []).flatMap(parseEnvFile), ...(f.env ?? []).map(envFromClient).filter((e): e is string => !!e)];
-  const labels: Record<string, string> = {};
-  for (const l of f.label ?? []) {
-    const i = l.indexOf('=');
-    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-  }
+  const labels = keyValues(f.label);
   const attach = !detach;
   const net = netBody(f);
   const vol = volBody(f);
@@ -126,7 +122,7 @@ export function parseBytes(v: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-function parseCpus(v: string): number {
+export function parseCpus(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid argument "${v}" for "--cpus" flag`);
   return Math.round(n * 1e9);

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { collect } from '../context.js';
 
-export interface HostFlags {
+/** The resource flags `run`/`create` and `update` share. */
+export interface ResourceFlags {
   memorySwap?: string;
   memoryReservation?: string;
   cpuShares?: string;
@@ -15,10 +16,13 @@ export interface HostFlags {
   cpuPeriod?: string;
   cpuQuota?: string;
   pidsLimit?: string;
+  blkioWeight?: string;
+}
+
+export interface HostFlags extends ResourceFlags {
   ulimit?: string[];
   shmSize?: string;
   oomKillDisable?: boolean;
-  blkioWeight?: string;
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
@@ -36,7 +40,7 @@ export interface HostFlags {
   healthcheck?: boolean;
 }
 
-export function addHostFlags(cmd: Command): Command {
+export function addResourceFlags(cmd: Command): Command {
   return cmd
     .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
     .option('--memory-reservation <bytes>', 'Memory soft limit')
@@ -46,10 +50,29 @@ export function addHostFlags(cmd: Command): Command {
     .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period')
     .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
+    .option('--blkio-weight <int>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable');
+}
+
+/** The resource flags as HostConfig fields (`update` sends the same names). */
+export function resourceBody(f: ResourceFlags): Record<string, unknown> {
+  const hc: Record<string, unknown> = {};
+  if (f.memorySwap !== undefined) hc.MemorySwap = bytes(f.memorySwap, '--memory-swap');
+  if (f.memoryReservation !== undefined) hc.MemoryReservation = bytes(f.memoryReservation, '--memory-reservation');
+  if (f.cpuShares !== undefined) hc.CpuShares = int(f.cpuShares, '--cpu-shares');
+  if (f.cpusetCpus !== undefined) hc.CpusetCpus = f.cpusetCpus;
+  if (f.cpusetMems !== undefined) hc.CpusetMems = f.cpusetMems;
+  if (f.cpuPeriod !== undefined) hc.CpuPeriod = int(f.cpuPeriod, '--cpu-period');
+  if (f.cpuQuota !== undefined) hc.CpuQuota = int(f.cpuQuota, '--cpu-quota');
+  if (f.pidsLimit !== undefined) hc.PidsLimit = int(f.pidsLimit, '--pids-limit');
+  if (f.blkioWeight !== undefined) hc.BlkioWeight = int(f.blkioWeight, '--blkio-weight');
+  return hc;
+}
+
+export function addHostFlags(cmd: Command): Command {
+  return addResourceFlags(cmd)
     .option('--ulimit <ulimit>', 'Ulimit options', collect)
     .option('--shm-size <bytes>', 'Size of /dev/shm')
     .option('--oom-kill-disable', 'Disable OOM Killer')
-    .option('--blkio-weight <int>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable')
     .option('--cap-add <list>', 'Add Linux capabilities', collect)
     .option('--cap-drop <list>', 'Drop Linux capabilities', collect)
     .option('--privileged', 'Give extended privileges to this container')
@@ -132,19 +155,10 @@ function securityOpt(v: string): string {
 
 /** The HostConfig fields of these flags. */
 export function hostConfigBody(f: HostFlags, autoRemove: boolean): Record<string, unknown> {
-  const hc: Record<string, unknown> = {};
-  if (f.memorySwap !== undefined) hc.MemorySwap = bytes(f.memorySwap, '--memory-swap');
-  if (f.memoryReservation !== undefined) hc.MemoryReservation = bytes(f.memoryReservation, '--memory-reservation');
-  if (f.cpuShares !== undefined) hc.CpuShares = int(f.cpuShares, '--cpu-shares');
-  if (f.cpusetCpus !== undefined) hc.CpusetCpus = f.cpusetCpus;
-  if (f.cpusetMems !== undefined) hc.CpusetMems = f.cpusetMems;
-  if (f.cpuPeriod !== undefined) hc.CpuPeriod = int(f.cpuPeriod, '--cpu-period');
-  if (f.cpuQuota !== undefined) hc.CpuQuota = int(f.cpuQuota, '--cpu-quota');
-  if (f.pidsLimit !== undefined) hc.PidsLimit = int(f.pidsLimit, '--pids-limit');
+  const hc = resourceBody(f);
   if (f.ulimit?.length) hc.Ulimits = f.ulimit.map(ulimit);
   if (f.shmSize !== undefined) hc.ShmSize = bytes(f.shmSize, '--shm-size');
   if (f.oomKillDisable) hc.OomKillDisable = true;
-  if (f.blkioWeight !== undefined) hc.BlkioWeight = int(f.blkioWeight, '--blkio-weight');
   if (f.capAdd?.length) hc.CapAdd = f.capAdd.flatMap((c) => c.split(','));
   if (f.capDrop?.length) hc.CapDrop = f.capDrop.flatMap((c) => c.split(','));
   if (f.privileged) hc.Privileged = true;

@@ -1,6 +1,6 @@
 /** `berth network create|ls|inspect|rm|connect|disconnect|prune` */
 import type { Command } from 'commander';
-import { clientOf, collect, forEachArg } from '../context.js';
+import { clientOf, collect, forEachArg, keyValues } from '../context.js';
 import { goTime, shortId, table } from '../format.js';
 import { formatList, labelMethod } from '../go-format.js';
 import { filterQuery } from './images.js';
@@ -27,15 +27,6 @@ function networkRow(n: Network, id: string): Record<string, unknown> {
     Scope: n.Scope,
     Label: labelMethod(n.Labels),
   };
-}
-
-function keyValues(list: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const i = l.indexOf('=');
-    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-  }
-  return out;
 }
 
 export function registerNetwork(program: Command): void {

@@ -1,6 +1,6 @@
 /** `berth volume create|ls|inspect|rm|prune` */
 import type { Command } from 'commander';
-import { clientOf, collect, forEachArg } from '../context.js';
+import { clientOf, collect, forEachArg, keyValues } from '../context.js';
 import { humanSize, table } from '../format.js';
 import { formatList, labelMethod } from '../go-format.js';
 import { filterQuery } from './images.js';
@@ -29,15 +29,6 @@ function volumeRow(v: Volume): Record<string, unknown> {
     Status: 'N/A',
     Label: labelMethod(v.Labels),
   };
-}
-
-function keyValues(list: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const i = l.indexOf('=');
-    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-  }
-  return out;
 }
 
 export function registerVolume(program: Command): void {
