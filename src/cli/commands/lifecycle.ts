@@ -1,7 +1,7 @@
 /** `start`, `stop`, `kill`, `rm`, `wait`: verbs over one or more containers. */
 import type { Command } from 'commander';
 import { DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
-import { ApiError } from '../client.js';
+import { ApiError, type RequestOptions } from '../client.js';
 import { clientOf, ExitError, forEachArg } from '../context.js';
 import { humanSize } from '../format.js';
 import { tabwrite } from '../go-template.js';
@@ -54,13 +54,8 @@ export function registerLifecycle(program: Command): void {
     .argument('<container...>')
     .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .action(async (ids: string[], o: { time?: string; signal?: string }, cmd: Command) => {
-      const client = clientOf(cmd);
-      await forEachArg(ids, async (id) => {
-        await client.call('POST', `/containers/${id}/restart`, { query: { t: o.time, signal: o.signal } });
-        process.stdout.write(`${id}\n`);
-      });
-    });
+    .action((ids: string[], o: { time?: string; signal?: string }, cmd: Command) =>
+      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/restart`, { t: o.time, signal: o.signal }));
 
   program.command('rename').description('Rename a container')
     .argument('<container>').argument('<new-name>')
@@ -70,13 +65,7 @@ export function registerLifecycle(program: Command): void {
 
   for (const [verb, what] of [['pause', 'Pause all processes within one or more containers'], ['unpause', 'Unpause all processes within one or more containers']] as const) {
     program.command(verb).description(what).argument('<container...>')
-      .action(async (ids: string[], _o: unknown, cmd: Command) => {
-        const client = clientOf(cmd);
-        await forEachArg(ids, async (id) => {
-          await client.call('POST', `/containers/${id}/${verb}`);
-          process.stdout.write(`${id}\n`);
-        });
-      });
+      .action((ids: string[], _o: unknown, cmd: Command) => echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/${verb}`));
   }
 
   program.command('top').description('Display the running processes of a container')
@@ -101,36 +90,21 @@ export function registerLifecycle(program: Command): void {
     .argument('<container...>')
     .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .action(async (ids: string[], o: { time?: string; signal?: string }, cmd: Command) => {
-      const client = clientOf(cmd);
-      await forEachArg(ids, async (id) => {
-        await client.call('POST', `/containers/${id}/stop`, { query: { t: o.time, signal: o.signal } });
-        process.stdout.write(`${id}\n`);
-      });
-    });
+    .action((ids: string[], o: { time?: string; signal?: string }, cmd: Command) =>
+      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/stop`, { t: o.time, signal: o.signal }));
 
   program.command('kill').description('Kill one or more running containers')
     .argument('<container...>')
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .action(async (ids: string[], o: { signal?: string }, cmd: Command) => {
-      const client = clientOf(cmd);
-      await forEachArg(ids, async (id) => {
-        await client.call('POST', `/containers/${id}/kill`, { query: { signal: o.signal } });
-        process.stdout.write(`${id}\n`);
-      });
-    });
+    .action((ids: string[], o: { signal?: string }, cmd: Command) =>
+      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/kill`, { signal: o.signal }));
 
   program.command('rm').description('Remove one or more containers')
     .argument('<container...>')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
     .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
-    .action(async (ids: string[], o: { force?: boolean; volumes?: boolean }, cmd: Command) => {
-      const client = clientOf(cmd);
-      await forEachArg(ids, async (id) => {
-        await client.call('DELETE', `/containers/${id}`, { query: { force: !!o.force, v: !!o.volumes } });
-        process.stdout.write(`${id}\n`);
-      });
-    });
+    .action((ids: string[], o: { force?: boolean; volumes?: boolean }, cmd: Command) =>
+      echoEach(cmd, ids, 'DELETE', (id) => `/containers/${id}`, { force: !!o.force, v: !!o.volumes }));
 
   program.command('wait').description('Block until one or more containers stop, then print their exit codes')
     .argument('<container...>')
@@ -145,4 +119,13 @@ export function registerLifecycle(program: Command): void {
 
 export function isNotFound(e: unknown): boolean {
   return e instanceof ApiError && e.status === 404;
+}
+
+/** One request per named container, echoing each name that succeeded, as docker's multi-container verbs do. */
+async function echoEach(cmd: Command, ids: string[], method: string, path: (id: string) => string, query?: RequestOptions['query']): Promise<void> {
+  const client = clientOf(cmd);
+  await forEachArg(ids, async (id) => {
+    await client.call(method, path(id), { query });
+    process.stdout.write(`${id}\n`);
+  });
 }
