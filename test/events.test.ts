@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BERTH, hasDocker, startDaemon, teardown, waitFor, type TestDaemon } from './harness.js';
@@ -50,6 +50,7 @@ describe('events', () => {
     writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox\nLABEL com.example.built=yes\n');
     await ok(['build', '-t', 'evbuilt:1', dir]);
     await ok(['rmi', 'evbuilt:1']);
+    rmSync(dir, { recursive: true, force: true });
     await ok(['tag', 'busybox', `${reg.host}/ev/bb:1`]);
     await ok(['push', `${reg.host}/ev/bb:1`]);
     await ok(['pull', `${reg.host}/ev/bb:1`]);
