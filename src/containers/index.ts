@@ -361,7 +361,7 @@ export class ContainerService extends EventEmitter {
 
   private async doStart(c: ContainerRecord): Promise<void> {
     const rt = this.runtimeOf(c);
-    const image = await this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); });
+    const image = await traced('image', this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); }));
     const dir = this.dir(c.Id);
     const merged = join(dir, 'merged');
     let net: Awaited<ReturnType<typeof startNetworking>> | undefined;
@@ -371,7 +371,7 @@ export class ContainerService extends EventEmitter {
       const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
       // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
-      await mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {});
+      await traced('workdir', mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {}));
       net = await traced('network namespace', startNetworking(this.network, c));
       // A VM runtime wires the namespace's interface into the guest when it creates it: that needs the plumbing done.
       if (rt.name !== 'oci') await traced('network setup', net.ready);
@@ -415,7 +415,7 @@ export class ContainerService extends EventEmitter {
       if (described) c.VM = described;
       c.State = { ...emptyState(), Status: 'running', Running: true, Pid: pid, StartedAt: new Date().toISOString() };
       c.HasBeenStartedBefore = true;
-      this.save(c);
+      await traced('save', async () => this.save(c));
       await traced('runtime start', rt.start(c.Id));
       this.emit('event', 'start', c);
       this.health.start(c);
