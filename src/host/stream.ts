@@ -9,6 +9,8 @@ import { SystemError } from '../errors/index.js';
 export interface StreamOptions {
   /** Exit codes that still mean a complete output (GNU tar exits 1 when a file changed while it read it). */
   okCodes?: number[];
+  /** Written to the program's standard input, which is then closed (a list of names for `tar -T -`). */
+  input?: Buffer;
 }
 
 /**
@@ -21,7 +23,10 @@ export function runStream(cmd: string, args: string[], opts: StreamOptions = {})
   const ok = opts.okCodes ?? [0];
   return new Promise((resolve, reject) => {
     // Its own process group, so stopping it early stops the whole pipeline a shell script starts.
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // Its input (or none: end of file at once); a program that exits without reading it all says why in its status.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input);
     const out = new PassThrough();
     let started = false;
     let stderr = '';

@@ -3,9 +3,7 @@
  * ID out. Unpacking is in unpack.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import * as tar from 'tar';
@@ -52,21 +50,11 @@ export async function storeTarStream(content: ContentStore, tarStream: Readable)
  */
 export async function tarPaths(cwd: string, paths: string[]): Promise<Readable> {
   if (!paths.length) return Readable.from([END_OF_ARCHIVE]);
-  const dir = await mkdtemp(join(tmpdir(), 'berth-tar-'));
-  const list = join(dir, 'list');
-  const cleanup = () => rm(dir, { recursive: true, force: true });
-  try {
-    await writeFile(list, Buffer.concat(paths.flatMap((p) => [Buffer.from(p), Buffer.alloc(1)])));
-    const out = await runStream('tar', [
-      '-c', '-f', '-', '-C', cwd, '--format=posix', '--numeric-owner', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-      ...TAR_XATTR_ARGS, '--no-recursion', '--null', '--no-unquote', '--verbatim-files-from', '-T', list,
-    ]);
-    out.once('close', () => void cleanup());
-    return out;
-  } catch (e) {
-    await cleanup();
-    throw e;
-  }
+  // The names go in on stdin, NUL-separated: no list file to clean up after the stream.
+  return runStream('tar', [
+    '-c', '-f', '-', '-C', cwd, '--format=posix', '--numeric-owner', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+    ...TAR_XATTR_ARGS, '--no-recursion', '--null', '--no-unquote', '--verbatim-files-from', '-T', '-',
+  ], { input: Buffer.concat(paths.flatMap((p) => [Buffer.from(p), Buffer.alloc(1)])) });
 }
 
 /** Tars `dir` (owner root, fixed mtimes, sorted) into a layer blob. */
