@@ -57,6 +57,11 @@ function envFromClient(entry: string): string | undefined {
   return v === undefined ? undefined : `${entry}=${v}`;
 }
 
+/** `--env-file` then `-e` as the API's Env list: a bare `-e NAME` takes the client's value, or is left out. */
+export function envList(f: { env?: string[]; envFile?: string[] }): string[] {
+  return [...(f.envFile ?? []).flatMap(parseEnvFile), ...(f.env ?? []).map(envFromClient).filter((e): e is string => !!e)];
+}
+
 export function parseEnvFile(path: string): string[] {
   const text = readFileSync(path, 'utf8');
   const out: string[] = [];
@@ -70,7 +75,7 @@ export function parseEnvFile(path: string): string[] {
 }
 
 export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean): Record<string, unknown> {
-  const env = [...(f.envFile ?? []).flatMap(parseEnvFile), ...(f.env ?? []).map(envFromClient).filter((e): e is string => !!e)];
+  const env = envList(f);
   const labels = keyValues(f.label);
   const attach = !detach;
   const net = netBody(f);

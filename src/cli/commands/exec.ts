@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { pumpAttach } from '../attach.js';
 import { clientOf, collect, ExitError } from '../context.js';
-import { parseEnvFile } from './create-flags.js';
+import { envList } from './create-flags.js';
 
 interface ExecFlags { interactive?: boolean; tty?: boolean; detach?: boolean; env?: string[]; envFile?: string[]; workdir?: string; user?: string; privileged?: boolean }
 
@@ -22,7 +22,7 @@ export function registerExec(program: Command): void {
     .action(async (container: string, cmdArgs: string[], f: ExecFlags, cmd: Command) => {
       const client = clientOf(cmd);
       const tty = !!f.tty;
-      const env = [...(f.envFile ?? []).flatMap(parseEnvFile), ...(f.env ?? []).map((e) => (e.includes('=') ? e : process.env[e] === undefined ? '' : `${e}=${process.env[e]}`)).filter(Boolean)];
+      const env = envList(f);
       const size: [number, number] | undefined = tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined;
       const { Id } = await client.json<{ Id: string }>('POST', `/containers/${container}/exec`, {
         body: {
