@@ -4,12 +4,13 @@
  * would land outside it are refused by node-tar; owners are dropped, since
  * COPY makes files root's unless told otherwise.
  */
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
+import { resolveInContainer } from '../common/rootpath.js';
 
 export interface Context {
   dir: string;
@@ -72,23 +73,10 @@ async function placeLink(dir: string, path: string, target: string): Promise<voi
 /**
  * `rel` under `root` with every symlink followed inside the root, as the kernel would inside a
  * container (an absolute target restarts at the root, `..` stops there): COPY sources, from the
- * context or another image, never lead to the host's files.
+ * context or another image, never lead to the host's files. The walk is the one container paths take.
  */
 export async function resolveInScope(root: string, rel: string): Promise<string> {
-  const parts = rel.split('/').filter((p) => p && p !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (parts.length) {
-    const part = parts.shift()!;
-    if (part === '..') { done.pop(); continue; }
-    const st = await lstat(join(root, ...done, part)).catch(() => undefined);
-    if (!st?.isSymbolicLink()) { done.push(part); continue; }
-    if (++links > 40) throw new Error(`too many levels of symbolic links: ${rel}`);
-    const target = await readlink(join(root, ...done, part));
-    if (target.startsWith('/')) done.length = 0;
-    parts.unshift(...target.split('/').filter((p) => p && p !== '.'));
-  }
-  return done.join('/');
+  return (await resolveInContainer(root, rel)).inside.slice(1);
 }
 
 /** Builds running now: while there is one, its temporary directories are not orphans. */

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { create as tarCreate } from 'tar';
 import { extractTar } from '../common/tar-extract.js';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
-import { resolveInContainer, type RootMount } from './rootpath.js';
+import { resolveInContainer, type RootMount } from '../common/rootpath.js';
 
 export interface PathStat { name: string; size: number; mode: number; mtime: string; linkTarget: string }
 

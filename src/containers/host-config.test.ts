@@ -6,7 +6,7 @@ import { mergeHealthcheck, probeArgv } from './health.js';
 import { checkRestartPolicy, updatedHostConfig } from './host-config.js';
 import { cgroupResources, checkResources, parseCpuList } from './resources.js';
 import { RestartManager } from './restart.js';
-import { resolveInContainer } from './rootpath.js';
+import { resolveInContainer } from '../common/rootpath.js';
 import { defaultProfile, profileFromJson } from './seccomp.js';
 import { containerCaps, parseSecurityOpts } from './security.js';
 import type { ContainerRecord, HostConfig } from './types.js';

@@ -26,7 +26,7 @@ import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
 import { oomKilled } from './cgroups.js';
-import { resolveInRoot } from './rootpath.js';
+import { resolveInRoot } from '../common/rootpath.js';
 import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
 import { cgroupResources } from './resources.js';

@@ -4,7 +4,7 @@
  */
 import { InvalidParameterError } from '../errors/index.js';
 import type { ApiMount, MountPoint, MountRequest, OciMount, VolumeService } from '../volumes/index.js';
-import { resolveInRoot } from './rootpath.js';
+import { resolveInRoot } from '../common/rootpath.js';
 import type { ContainerRecord, HostConfig } from './types.js';
 
 /** `HostConfig.Tmpfs` (`--tmpfs`) is not here: the host-config part mounts those. */

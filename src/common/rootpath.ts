@@ -1,8 +1,9 @@
 /**
- * Paths inside a container's root filesystem, resolved on the host the way the kernel would resolve
- * them inside the container: symlinks (absolute ones too) and `..` never leave the root. Every host-side
- * access to a path the container controls (the working directory made before start, `cp` both ways)
- * goes through here, so a symlink in an image cannot point berth at the host's own files.
+ * Paths inside a root filesystem (a container's, or the image or context a build copies from),
+ * resolved on the host the way the kernel would resolve them inside the container: symlinks
+ * (absolute ones too) and `..` never leave the root. Every host-side access to a path the container
+ * or image controls (the working directory made before start, `cp` both ways, COPY sources) goes
+ * through here, so a symlink in an image cannot point berth at the host's own files.
  */
 import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
