@@ -266,7 +266,8 @@ export class NetworkService {
     const driver = req.Driver || 'bridge';
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
     if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw new NotFoundError(`plugin "${req.IPAM.Driver}" not found`);
-    const configs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet || c.Gateway || c.IPRange);
+    // A null entry decodes in dockerd as a zero IPAMConfig: nothing asked for.
+    const configs = (req.IPAM?.Config ?? []).filter((c) => c?.Subnet || c?.Gateway || c?.IPRange);
     if (configs.some((c) => c.Subnet?.includes(':'))) throw new InvalidParameterError('IPv6 subnets are not supported yet');
     if (configs.length > 1) throw new InvalidParameterError('berth networks take one IPv4 subnet');
     return this.serial(async () => {
