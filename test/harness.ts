@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { basename, join, resolve } from 'node:path';
+import { Firewall, firewallChains } from '../src/network/index.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const BERTH = join(ROOT, 'bin', 'berth');
@@ -135,7 +136,11 @@ export function daemonNet(dir: string): { bridge: string; flags: string[]; subne
   };
 }
 
-/** Network state a daemon left: veths on its bridge, netns files, host-local leases, iptables rules naming its addresses. */
+/**
+ * Network state a daemon left: veths on its bridge, netns files, host-local leases, iptables rules
+ * naming its addresses. The rules of its networks themselves (its own chains) belong to the running
+ * daemon; `firewallLeft` finds those once it has stopped.
+ */
 export function networkLeftovers(d: TestDaemon): { veths: string[]; netns: string[]; leases: string[]; rules: string[] } {
   const veths = existsSync(`/sys/class/net/${d.bridge}/brif`) ? readdirSync(`/sys/class/net/${d.bridge}/brif`) : [];
   const nsDir = join(d.execRoot, 'netns');
@@ -143,7 +148,8 @@ export function networkLeftovers(d: TestDaemon): { veths: string[]; netns: strin
   const ipam = join(d.execRoot, 'network', 'ipam');
   const leases = existsSync(ipam) ? readdirSync(ipam).flatMap((n) => readdirSync(join(ipam, n)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `${n}/${f}`)) : [];
   const prefix = daemonNet(d.dir).prefix;
-  const rules = execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => prefix.test(l));
+  const own = Object.values(firewallChains(d.execRoot)).map((c) => `-A ${c} `);
+  const rules = execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => prefix.test(l) && !own.some((o) => l.startsWith(o)));
   return { veths, netns, leases, rules };
 }
 
@@ -166,16 +172,18 @@ export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts:
   return { mounts, processes, cgroups, ...networkLeftovers(d) };
 }
 
+/** iptables lines that name a daemon's own chains: none once it has stopped. */
+export function firewallLeft(d: TestDaemon): string[] {
+  const chains = Object.values(firewallChains(d.execRoot));
+  return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => chains.some((c) => new RegExp(`[ :]${c}\\b`).test(l)));
+}
+
 export async function cleanup(d: TestDaemon | undefined): Promise<void> {
   if (!d) return;
   await d.stop();
-  // A daemon that was killed keeps its bridge: take it away so it does not pile up on the host.
-  if (existsSync(`/sys/class/net/${d.bridge}`)) {
-    execFileSync('ip', ['link', 'del', d.bridge], { stdio: 'ignore' });
-    const c = ['-m', 'comment', '--comment', 'CNI firewall plugin rules (ingressPolicy: same-bridge)'];
-    try { execFileSync('iptables', ['-w', '-D', 'CNI-ISOLATION-STAGE-1', '-i', d.bridge, '!', '-o', d.bridge, ...c, '-j', 'CNI-ISOLATION-STAGE-2'], { stdio: 'ignore' }); } catch { /* none */ }
-    try { execFileSync('iptables', ['-w', '-D', 'CNI-ISOLATION-STAGE-2', '-o', d.bridge, ...c, '-j', 'DROP'], { stdio: 'ignore' }); } catch { /* none */ }
-  }
+  // A daemon that was killed keeps its bridge and its rules: take them away so they do not pile up on the host.
+  if (existsSync(`/sys/class/net/${d.bridge}`)) execFileSync('ip', ['link', 'del', d.bridge], { stdio: 'ignore' });
+  if (firewallLeft(d).length) await new Firewall(d.execRoot).remove();
   await rm(d.dir, { recursive: true, force: true });
 }
 
@@ -198,7 +206,9 @@ export async function teardown(d: TestDaemon | undefined, seenIds: string[] = []
   const left = leftovers(d, [...seenIds, ...ids]);
   await d.stop();
   const bridgeLeft = existsSync(`/sys/class/net/${d.bridge}`);
+  const rulesLeft = firewallLeft(d);
   await cleanup(d);
   assert.deepEqual(left, { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] }, 'nothing left behind');
   assert.equal(bridgeLeft, false, 'the stopped daemon removed its idle bridge');
+  assert.deepEqual(rulesLeft, [], 'the stopped daemon removed its network rules');
 }

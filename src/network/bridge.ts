@@ -7,8 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { run } from '../host/index.js';
 import { formatCidr, overlaps, parseCidr, type Cidr } from './ipam.js';
 
-const ISOLATION_COMMENT = 'CNI firewall plugin rules (ingressPolicy: same-bridge)';
-
 export function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
@@ -54,10 +52,6 @@ export async function ensureBridge(name: string, gateway: string, bits: number, 
   await run('ip', ['link', 'set', name, 'up']);
 }
 
-/** Deletes the bridge and the two isolation rules CNI's firewall plugin keeps for it (it never removes them itself). */
 export async function removeBridge(name: string): Promise<void> {
   if (linkExists(name)) await run('ip', ['link', 'del', name], { allowFailure: true });
-  const c = ['-m', 'comment', '--comment', ISOLATION_COMMENT];
-  await run('iptables', ['-w', '-D', 'CNI-ISOLATION-STAGE-1', '-i', name, '!', '-o', name, ...c, '-j', 'CNI-ISOLATION-STAGE-2'], { allowFailure: true });
-  await run('iptables', ['-w', '-D', 'CNI-ISOLATION-STAGE-2', '-o', name, ...c, '-j', 'DROP'], { allowFailure: true });
 }

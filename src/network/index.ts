@@ -2,7 +2,8 @@
  * The network part: docker's network model on Debian's CNI plugins. Networks (the default `bridge`,
  * `host`, `none` and user bridges) are records in the store; each bridge network is a Linux bridge
  * berth makes, and every container on one gets its own network namespace (a bind-mounted netns file
- * under the exec root) plumbed by the CNI chain bridge + host-local → firewall → portmap. Names on
+ * under the exec root) plumbed by the CNI chain bridge + host-local → portmap. The firewall rules are
+ * per network, as dockerd's (firewall.ts). Names on
  * user networks resolve through berth's DNS server on the gateway. What a running container holds
  * (its netns, each plugin chain's cached result, its host ports) is kept in a file under the exec
  * root, so a daemon that crashed can still tear it all down.
@@ -17,6 +18,7 @@ import { BerthError, ConflictError, InvalidParameterError, NotFoundError } from 
 import type { Store } from '../store/index.js';
 import type { JoinConflicts, PeerContainer } from './types.js';
 import { conflictingRoute, defaultRouteMtu, ensureBridge, hostRoutes, removeBridge } from './bridge.js';
+import { Firewall, type BridgeNetwork } from './firewall.js';
 import { cniAdd, cniDel, containerSide, type CniResult, type PluginConf } from './cni.js';
 import { DnsServer } from './dns.js';
 import { formatResolvConf, hostResolvConf, hostsFile, reachableNameservers } from './etc.js';
@@ -32,6 +34,7 @@ import {
 export * from './types.js';
 export { parsePublish } from './ports.js';
 export { hostsFile } from './etc.js';
+export { Firewall, firewallChains } from './firewall.js';
 
 export interface NetworkOptions {
   execRoot: string;
@@ -95,6 +98,7 @@ export class NetworkService {
   private readonly nets = new Map<string, NetworkRecord>();
   private readonly live = new Map<string, LiveState>();
   private readonly dns: DnsServer;
+  private readonly firewall: Firewall;
   private readonly stateDir: string;
   private readonly netnsDir: string;
   private readonly ipamDir: string;
@@ -113,6 +117,7 @@ export class NetworkService {
     this.netnsDir = join(opts.execRoot, 'netns');
     this.ipamDir = join(opts.execRoot, 'network', 'ipam');
     this.pools = (opts.addressPools?.length ? opts.addressPools : DEFAULT_POOLS).map(parsePool);
+    this.firewall = new Firewall(opts.execRoot);
     this.dns = new DnsServer((name, from, server) => this.lookup(name, from, server), (from) => this.upstreams(from), this.log);
   }
 
@@ -145,6 +150,13 @@ export class NetworkService {
       await ensureBridge(n.Options[BRIDGE_NAME_OPT]!, cfg.Gateway, parseCidr(cfg.Subnet).bits, this.mtu);
       await this.dns.listen(cfg.Gateway).catch((e: Error) => this.log(`network ${n.Name}: no DNS on ${cfg.Gateway}:53: ${e.message}`));
     }
+    await this.firewall.apply(this.bridgeNetworks());
+  }
+
+  /** What the firewall needs of the bridge networks: those in `nets`, all by default. */
+  private bridgeNetworks(nets: Iterable<NetworkRecord> = this.nets.values()): BridgeNetwork[] {
+    return [...nets].filter((n) => n.Driver === 'bridge')
+      .map((n) => ({ name: n.Name, bridge: n.Options[BRIDGE_NAME_OPT]!, subnet: n.IPAM.Config[0]!.Subnet, internal: n.Internal }));
   }
 
   private async initDefaultBridge(): Promise<void> {
@@ -194,9 +206,13 @@ export class NetworkService {
     await this.queue;
     this.dns.closeAll();
     if (!removeIdle) return;
+    const kept: NetworkRecord[] = [];
     for (const n of this.nets.values()) {
-      if (n.Driver === 'bridge' && !this.endpointsOn(n.Id).length) await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
+      if (n.Driver !== 'bridge') continue;
+      if (this.endpointsOn(n.Id).length) kept.push(n);
+      else await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
     }
+    await (kept.length ? this.firewall.apply(this.bridgeNetworks(kept)) : this.firewall.remove());
   }
 
   // ---- lookups ----
@@ -308,9 +324,11 @@ export class NetworkService {
       rec.Labels = req.Labels ?? {};
       await ensureBridge(bridge, gateway, subnet.bits, this.mtu);
       try {
+        await this.firewall.apply(this.bridgeNetworks([...this.nets.values(), rec]));
         this.insert(rec);
       } catch (e) {
         await removeBridge(bridge);
+        await this.firewall.apply(this.bridgeNetworks()).catch(() => {});
         if (/UNIQUE/.test(String(e))) throw new ConflictError(`network with name ${name} already exists`);
         throw e;
       }
@@ -329,6 +347,7 @@ export class NetworkService {
       await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
       this.store.deleteNetwork(n.Id);
       this.nets.delete(n.Id);
+      await this.firewall.apply(this.bridgeNetworks());
       await rm(join(this.ipamDir, cniName(n)), { recursive: true, force: true });
     });
     this.onEvent?.('destroy', n);
@@ -494,7 +513,7 @@ export class NetworkService {
     return live;
   }
 
-  /** The CNI chain of a network: bridge with host-local addresses, the firewall plugin's isolation, portmap for published ports. */
+  /** The CNI chain of a network: bridge with host-local addresses, portmap for published ports. NAT and forwarding are the network's rules (firewall.ts). */
   private pluginsFor(n: NetworkRecord, ip: string | undefined, ports: PortMapping[]): PluginConf[] {
     const cfg = n.IPAM.Config[0]!;
     const range: Record<string, string> = { subnet: cfg.Subnet, gateway: cfg.Gateway };
@@ -505,11 +524,10 @@ export class NetworkService {
     }
     const plugins: PluginConf[] = [
       {
-        type: 'bridge', bridge: n.Options[BRIDGE_NAME_OPT], isGateway: true, ipMasq: !n.Internal, hairpinMode: true, mtu: this.mtu,
+        type: 'bridge', bridge: n.Options[BRIDGE_NAME_OPT], isGateway: true, hairpinMode: true, mtu: this.mtu,
         ipam: { type: 'host-local', ranges: [[range]], routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }], dataDir: this.ipamDir },
         ...(ip ? { args: { cni: { ips: [ip] } } } : {}),
       },
-      { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' },
     ];
     if (ports.length) {
       plugins.push({
