@@ -13,8 +13,13 @@
  */
 
 /**
- * The guest's /init. Everything it needs is in the initramfs: /bin/busybox, /lib/modules/*.ko, /berth/*.
+ * The guest's /init. Everything it needs is in the initramfs: /berth/busybox (and /bin/busybox, a link to
+ * it), /lib/modules/<version>/*.ko with a modules.dep, the /berth/tick FIFO and the run's /berth/* files.
  * /berth/config sets STDIN, TTY, ROWS, COLS, NET, SLOTS and PORTS (sh assignments written by the host).
+ *
+ * Under TCG every process costs milliseconds (a fork and often an exec of busybox), so the init starts
+ * as few as it can: busybox's shell runs its applets by name without the /bin links, modules load in
+ * one modprobe, and lookups use the shell's own read and case.
  *
  * The host talks to it on berth.ctl, one line per request, each with a sequence number that the init
  * acknowledges on berth.status (`ack SEQ`), so the host can tell a request that was lost from one that
@@ -25,73 +30,79 @@
  *                                    FLAGS has i (stdin), t (TTY), d (detached); its exit is `x SEQ CODE`
  */
 export const GUEST_INIT = `#!/bin/busybox sh
-/bin/busybox --install -s /bin
 export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+# Mounts go in batches, one process each (mount -a of a table made with printf, a shell builtin). busybox runs most
+# applets again through /proc/self/exe: the first batch, which mounts /proc, names it.
+printf '%s\\n' 'proc /proc proc defaults' 'sysfs /sys sysfs defaults' 'devtmpfs /dev devtmpfs defaults' > /berth/fstab
+/bin/busybox mount -a -T /berth/fstab
 die() { echo "berth-init: $*" > /dev/ttyS0; poweroff -f; sleep 5; }
 STDIN=0; TTY=0; ROWS=0; COLS=0; NET=0; SLOTS=0; PORTS=5
 . /berth/config
 mods="virtio_ring virtio virtio_mmio virtio_blk virtio_console"
 [ "$NET" = 1 ] && mods="$mods failover net_failover virtio_net"
-for m in $mods; do
-  insmod /lib/modules/$m.ko || die "insmod $m failed"
-done
-mkfifo /berth/tick
+modprobe -a $mods || die "cannot load the modules $mods"
 tick() { read -t 0.01 _ <> /berth/tick; }  # a 10 ms pause without starting a process
 # The root disk first: the virtio ports keep appearing meanwhile (QEMU's main loop adds them while this runs).
 i=0; until [ -b /dev/vda ]; do i=$((i+1)); [ $i -gt 1000 ] && die "the root disk did not appear"; tick; done
-mkdir -p /newroot
 mount -t ext4 /dev/vda /newroot || die "cannot mount the root disk"
 R=/newroot
-mkdir -p $R/proc $R/sys $R/dev $R/etc
-mount -t proc proc $R/proc
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs $R/sys
-mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs $R/dev
+[ -d $R/proc ] && [ -d $R/sys ] && [ -d $R/dev ] && [ -d $R/etc ] || mkdir -p $R/proc $R/sys $R/dev $R/etc
+printf '%s\\n' "proc $R/proc proc defaults" "sysfs $R/sys sysfs ro,nosuid,nodev,noexec" "tmpfs $R/dev tmpfs nosuid,mode=755,size=65536k" > /berth/fstab
+mount -a -T /berth/fstab || die "cannot mount the container's /proc, /sys and /dev"
 # docker's /dev nodes and links, and the consoles (hvc0: the workload's TTY, hvc1..: exec slots, so ttyname() finds
 # them), from a template in the initramfs: one process, not one per node.
 cp -a /devtmpl/. $R/dev/
-mount -t devpts -o nosuid,noexec,newinstance,ptmxmode=0666,mode=0620 devpts $R/dev/pts
-mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm $R/dev/shm
-# busybox and the scripts, seen by the container at /dev/.berth (a link and a bind mount: nothing copied).
-ln /bin/busybox /berth/busybox
-mount --bind /berth $R/dev/.berth
+# busybox and the scripts, seen by the container at /dev/.berth (a bind mount: nothing copied); the run's /etc files.
+printf '%s\\n' "devpts $R/dev/pts devpts nosuid,noexec,newinstance,ptmxmode=0666,mode=0620" \\
+  "shm $R/dev/shm tmpfs nosuid,nodev,noexec,mode=1777,size=65536k" "/berth $R/dev/.berth none bind" > /berth/fstab
 for f in hostname hosts resolv.conf; do
   [ -f /berth/etc/$f ] || continue
   [ -e $R/etc/$f ] || : > $R/etc/$f
-  mount --bind /berth/etc/$f $R/etc/$f
+  echo "/berth/etc/$f $R/etc/$f none bind" >> /berth/fstab
 done
-read -r h < /berth/hostname; hostname "$h"
-# Each port's /dev node by its name. The names are read once all PORTS ports have one, with one grep: under TCG
-# every process the loop would start per port costs milliseconds.
-port() { while IFS=: read -r f n; do [ "$n" = "$1" ] && { f=\${f%/name}; echo /dev/\${f##*/}; }; done < /berth/ports; }
-i=0
-while :; do
-  set -- /sys/class/virtio-ports/*/name
-  if [ $# -ge $PORTS ] && [ -c /dev/hvc$SLOTS ]; then
-    grep -H '' "$@" > /berth/ports 2>/dev/null
-    n=0; while read -r l; do case $l in *:berth.*) n=$((n+1)) ;; esac; done < /berth/ports
-    [ $n -ge $PORTS ] && break
-  fi
-  i=$((i+1)); [ $i -gt 1000 ] && die "virtio devices did not appear"
-  tick
-done
-OUT=$(port berth.stdout); ERR=$(port berth.stderr); STATUS=$(port berth.status); CTL=$(port berth.ctl); IN=$(port berth.stdin)
+mount -a -T /berth/fstab || die "cannot mount the container's /dev/pts, /dev/shm and /etc files"
+read -r h < /berth/hostname; echo "$h" > /proc/sys/kernel/hostname
+# Each port's /dev node by its name, from a list made with one grep: under TCG every process a loop would start per
+# port costs milliseconds. \`ports N PATTERN FILE\` waits until N port names match PATTERN, and lists them all in FILE;
+# \`port NAME FILE\` is the node.
+ports() {
+  want=$1; pat=$2; list=$3; i=0
+  while :; do
+    set -- /sys/class/virtio-ports/*/name
+    if [ $# -ge $want ]; then
+      grep -H '' "$@" > $list 2>/dev/null
+      n=0; while read -r l; do case $l in *:$pat) n=$((n+1)) ;; esac; done < $list
+      [ $n -ge $want ] && return 0
+    fi
+    i=$((i+1)); [ $i -gt 1000 ] && return 1
+    tick
+  done
+}
+port() { while IFS=: read -r f n; do [ "$n" = "$1" ] && { f=\${f%/name}; echo /dev/\${f##*/}; }; done < $2; }
+console() { i=0; until [ -c /dev/hvc$1 ]; do i=$((i+1)); [ $i -gt 1000 ] && return 1; tick; done; }
+# The workload's PORTS ports and its console hvc0 before it starts. The exec slots' ports (four each, most of the
+# ports' time in a TCG boot) keep appearing while it runs: an exec waits for its slot's (\`slot\`).
+ports $PORTS 'berth.[!x]*' /berth/ports && console 0 || die "virtio devices did not appear"
+slot() { ports 4 "berth.x$1.*" /berth/ports.$1 && console $1; }
+while IFS=: read -r f n; do
+  f=\${f%/name}; f=/dev/\${f##*/}
+  case $n in berth.stdout) OUT=$f ;; berth.stderr) ERR=$f ;; berth.status) STATUS=$f ;; berth.ctl) CTL=$f ;; berth.stdin) IN=$f ;; esac
+done < /berth/ports
 ip link set lo up 2>/dev/null
 [ -f /berth/net.sh ] && { . /berth/net.sh || die "cannot configure the network"; }
 # One open of the status port for every writer (a virtio port can be open only once at a time).
 exec 7> $STATUS
 echo booted >&7
 BB=/dev/.berth/busybox
-# Each exec slot's console is held open without echo by a sleeping process, so the host's "go SEQ" line is neither
+# An exec slot's console is held open without echo by a sleeping process, so the host's "go SEQ" line is neither
 # echoed nor dropped: a console's termios and unread input go with its last close, and with the hangup the kernel
-# gives it when a session that had it as its terminal ends (then it is held again). The control loop holds them all
-# before it serves a request, and the host sends "go SEQ" only once its exec request was acknowledged.
+# gives it when a session that had it as its terminal ends (then it is held again). The control loop holds a slot's
+# console before it acknowledges the first TTY exec on it, and the host sends "go SEQ" only after that ack. (Not
+# at boot: there the holds' processes would compete with the workload for the vCPU.)
 hold() {
   exec 6<> $R/dev/hvc$1; stty -echo <&6
   sleep 2147483647 <&6 > /dev/null 2>&1 &
-  old=$(cat /berth/h$1 2>/dev/null); echo $! > /berth/h$1; [ -n "$old" ] && kill $old
+  old=; read -r old < /berth/h$1 2>/dev/null; echo $! > /berth/h$1; [ -n "$old" ] && kill $old
   exec 6<&-
 }
 if [ "$TTY" = 1 ]; then
@@ -124,9 +135,10 @@ xrun() {
     echo "x $q $rc" >&7
     return ;;
   *)
-    XO=$(port berth.x$s.out); XE=$(port berth.x$s.err)
+    slot $s || { echo "x $q 126" >&7; return; }
+    XO=$(port berth.x$s.out /berth/ports.$s); XE=$(port berth.x$s.err /berth/ports.$s)
     if [ -z "\${f##*i*}" ]; then
-      exec 5< $(port berth.x$s.in)
+      exec 5< $(port berth.x$s.in /berth/ports.$s)
       # read fails while the host's end is not connected yet (EOF): try again until its "go SEQ" line.
       n=0; until read -r l <&5 && [ "$l" = "go $q" ]; do n=$((n+1)); [ $n -gt 3000 ] && break; sleep 0.01; done
       chroot $R $BB sh /dev/.berth/x$s.sh <&5 5<&- > $XO 2> $XE
@@ -137,8 +149,7 @@ xrun() {
   echo "x $q $?" >&7
 }
 (
-  SANE=$(stty -g < $R/dev/hvc1)
-  i=1; while [ $i -le $SLOTS ]; do (hold $i); i=$((i+1)); done
+  SANE=
   seen=" "
   while read -r cmd q a b c d; do
     case "$seen" in *" $q "*) echo "ack $q" >&7; continue ;; esac
@@ -146,7 +157,13 @@ xrun() {
     case $cmd in
     sig) kill -s "$a" $pid 2>/dev/null ;;
     winch) stty -F /dev/hvc$a rows $b cols $c 2>/dev/null ;;
-    exec) xrun $q $a $b $c $d & ;;
+    exec)
+      case $b in *t*)
+        slot $a
+        [ -n "$SANE" ] || SANE=$(stty -g < $R/dev/hvc$a)
+        [ -f /berth/h$a ] || hold $a ;;
+      esac
+      xrun $q $a $b $c $d & ;;
     esac
     echo "ack $q" >&7
   done < $CTL
@@ -225,6 +242,7 @@ export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFCHR = 0o020000;
 export const S_IFLNK = 0o120000;
+export const S_IFIFO = 0o010000;
 
 /** The container's /dev as runc makes it (docker's nodes and links), plus the VM's consoles hvc0..hvc`slots`: copied by /init. */
 export function devTemplate(slots: number): CpioEntry[] {

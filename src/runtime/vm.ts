@@ -27,7 +27,7 @@ import { OciRuntime } from './oci.js';
 import { ExecStartError } from './oci-exec.js';
 import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState } from './types.js';
 import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
-import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
+import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
 import { vmNetwork } from './vm-net.js';
 
 export interface VmRuntimeOptions {
@@ -215,15 +215,21 @@ export class VmRuntime extends OciRuntime {
     if (cached) return cached;
     const busybox = await readFile('/bin/busybox').catch(() => { throw new SystemError('the vm runtime needs a static busybox: install busybox-static'); });
     const found = (await run('find', [kernel.modules, '-name', '*.ko'], { allowFailure: true })).stdout.split('\n').filter(Boolean);
-    const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'newroot'].map((name) => ({ name, mode: S_IFDIR | 0o755 }));
-    entries.push({ name: 'bin/busybox', mode: S_IFREG | 0o755, data: busybox });
+    const mods = `lib/modules/${kernel.version}`;
+    const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', mods, 'newroot', 'berth'].map((name) => ({ name, mode: S_IFDIR | 0o755 }));
+    // In /berth, which the container sees at /dev/.berth: the exec scripts run it from there.
+    entries.push({ name: 'berth/busybox', mode: S_IFREG | 0o755, data: busybox });
+    entries.push({ name: 'bin/busybox', mode: S_IFLNK | 0o777, data: Buffer.from('/berth/busybox') });
+    entries.push({ name: 'berth/tick', mode: S_IFIFO | 0o600 });
     entries.push({ name: 'init', mode: S_IFREG | 0o755, data: Buffer.from(GUEST_INIT) });
     entries.push(...devTemplate(SLOTS));
     for (const m of MODULES) {
       const path = found.find((f) => basename(f) === `${m}.ko`);
       if (!path) throw new SystemError(`the vm kernel ${kernel.version} has no ${m}.ko module (compressed modules are not supported)`);
-      entries.push({ name: `lib/modules/${m}.ko`, mode: S_IFREG | 0o644, data: await readFile(path) });
+      entries.push({ name: `${mods}/${m}.ko`, mode: S_IFREG | 0o644, data: await readFile(path) });
     }
+    // No dependencies listed: the init names the modules in their load order, and modprobe -a loads them so.
+    entries.push({ name: `${mods}/modules.dep`, mode: S_IFREG | 0o644, data: Buffer.from(MODULES.map((m) => `${m}.ko:\n`).join('')) });
     const archive = cpio(entries);
     await writeFile(`${file}.tmp`, archive);
     await rename(`${file}.tmp`, file);
@@ -258,7 +264,7 @@ export class VmRuntime extends OciRuntime {
     const net = netnsPath ? await vmNetwork(netnsPath) : { nics: [], script: '' };
     if (net.script) config.push({ name: 'berth/net.sh', mode: S_IFREG | 0o644, data: Buffer.from(net.script) });
     const [rows, cols] = opts.consoleSize ?? [0, 0];
-    const settings = { STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS, PORTS: 6 + 4 * SLOTS };
+    const settings = { STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS, PORTS: 6 };
     config.push({ name: 'berth/config', mode: S_IFREG | 0o644, data: Buffer.from(Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join('')) });
     const p = spec.process;
     config.push({ name: 'berth/run.sh', mode: S_IFREG | 0o644, data: Buffer.from(runScript({ args: p.args, env: p.env, cwd: p.cwd || '/', uid: p.user.uid, gid: p.user.gid })) });
