@@ -13,6 +13,8 @@ export async function traced<T>(label: string, work: Promise<T> | (() => Promise
   try {
     return await (typeof work === 'function' ? work() : work);
   } finally {
-    process.stderr.write(`trace ${(performance.now() - t0).toFixed(1).padStart(7)} ms  ${label}\n`);
+    const t1 = performance.now();
+    // `@` is when it ended, in ms since the daemon started: gaps between steps show up as jumps.
+    process.stderr.write(`trace ${(t1 - t0).toFixed(1).padStart(7)} ms @${t1.toFixed(1)}  ${label}\n`);
   }
 }
