@@ -364,7 +364,9 @@ export class ContainerService extends EventEmitter {
     const image = await traced('image', this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); }));
     const dir = this.dir(c.Id);
     const merged = join(dir, 'merged');
-    let net: Awaited<ReturnType<typeof startNetworking>> | undefined;
+    // The network namespace is made while the root is mounted: neither needs the other.
+    const netStarted = traced('network namespace', startNetworking(this.network, c));
+    netStarted.catch(() => {}); // awaited below, or in the cleanup when an earlier step fails
     try {
       await traced('mount rootfs', this.mountRootfs(c, image));
       const user = await traced('user', resolveUser(merged, c.Config.User));
@@ -372,7 +374,7 @@ export class ContainerService extends EventEmitter {
       const cwd = c.Config.WorkingDir || '/';
       // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
       await traced('workdir', mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {}));
-      net = await traced('network namespace', startNetworking(this.network, c));
+      const net = await netStarted;
       // A VM runtime wires the namespace's interface into the guest when it creates it: that needs the plumbing done.
       if (rt.name !== 'oci') await traced('network setup', net.ready);
       const spec = buildSpec({
@@ -420,7 +422,8 @@ export class ContainerService extends EventEmitter {
       this.emit('event', 'start', c);
       this.health.start(c);
     } catch (err) {
-      await net?.ready.catch(() => {}); // a failure before create leaves the plumbing running: let it finish first
+      // A failure before create leaves the plumbing running: let it finish first.
+      await (await netStarted.catch(() => undefined))?.ready.catch(() => {});
       await rt.delete(c.Id).catch(() => {});
       await unmount(merged);
       await stopNetworking(this.network, c).catch(() => {});
