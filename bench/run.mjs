@@ -18,7 +18,7 @@
  *
  * - vm: `berth run --rm --runtime vm busybox true` (with --network none and on the default bridge) beside
  *   the floor, a bare `qemu-system-x86_64 -M microvm -kernel … -initrd …` boot to power-off of the same
- *   kernel with a trivial init; and one `berth compare busybox true`. BENCH_VM_RUNS (5) rounds.
+ *   kernel with a trivial init; and one `berth compare busybox true`. BENCH_VM_RUNS (7: one TCG boot varies by a second with the host's load) rounds.
  *
  *   node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
@@ -670,7 +670,7 @@ function reportIdle(r) {
 }
 
 // ---- vm: berth's micro-VM beside a bare QEMU boot of the same kernel ----
-const VM_RUNS = Number(process.env.BENCH_VM_RUNS ?? 5);
+const VM_RUNS = Number(process.env.BENCH_VM_RUNS ?? 7);
 
 /** A newc cpio archive (the kernel's initramfs format) of [name, mode, data?] entries. */
 function newc(entries) {

@@ -80,8 +80,8 @@ ports() {
 }
 port() { while IFS=: read -r f n; do [ "$n" = "$1" ] && { f=\${f%/name}; echo /dev/\${f##*/}; }; done < $2; }
 console() { i=0; until [ -c /dev/hvc$1 ]; do i=$((i+1)); [ $i -gt 1000 ] && return 1; tick; done; }
-# The workload's PORTS ports and its console hvc0 before it starts. The exec slots' ports (four each, most of the
-# ports' time in a TCG boot) keep appearing while it runs: an exec waits for its slot's (\`slot\`).
+# The workload's PORTS ports and its console hvc0 before it starts. The exec slots' ports (four each) are plugged by
+# the host at the first attached exec, in slot order (so slot N's console is hvcN): an exec waits for its slot's.
 ports $PORTS 'berth.[!x]*' /berth/ports && console 0 || die "virtio devices did not appear"
 slot() { ports 4 "berth.x$1.*" /berth/ports.$1 && console $1; }
 while IFS=: read -r f n; do

@@ -29,6 +29,7 @@ import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState } from './typ
 import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
 import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
 import { vmNetwork } from './vm-net.js';
+import { Qmp } from './vm-qmp.js';
 
 export interface VmRuntimeOptions {
   execRoot: string;
@@ -290,12 +291,6 @@ export class VmRuntime extends OciRuntime {
     const socks = this.slotDir(opts.id);
     await rm(socks, { recursive: true, force: true });
     await mkdir(socks, { recursive: true });
-    const slots: string[] = [];
-    for (let i = 1; i <= SLOTS; i++) {
-      for (const k of ['i', 'o', 'e', 't']) slots.push('-chardev', `socket,id=x${i}${k},path=${join(socks, `${i}${k}`)},server=on,wait=off`);
-      slots.push('-device', `virtserialport,chardev=x${i}i,name=berth.x${i}.in`, '-device', `virtserialport,chardev=x${i}o,name=berth.x${i}.out`,
-        '-device', `virtserialport,chardev=x${i}e,name=berth.x${i}.err`, '-device', `virtconsole,chardev=x${i}t,name=berth.x${i}.tty`);
-    }
     const nics = net.nics.flatMap((n, i) => ['-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n${i},mac=${n.mac}`]);
     const append = ['console=ttyS0', 'panic=-1', 'rdinit=/init', 'loglevel=4'];
     if (accel === 'tcg') append.push(`tsc_early_khz=${await hostTscKhz()}`);
@@ -307,7 +302,7 @@ export class VmRuntime extends OciRuntime {
       '-chardev', `file,id=con,path=${join(bundle, 'console.log')}`, '-serial', 'chardev:con',
       '-drive', `id=root,file=${disk},format=raw,if=none,cache=unsafe`,
       '-device', 'virtio-blk-device,drive=root',
-      '-device', 'virtio-serial-device,max_ports=31',
+      '-device', 'virtio-serial-device,id=vs,max_ports=31',
       // hvc0, first of the consoles (so /dev/hvc0 in the guest): the workload's TTY with -t, on QEMU's stdin and stdout,
       // which the wrapper points at conmon's stdin and stdout pipes. At the stdin's EOF QEMU tells the guest the port closed.
       ...(terminal ? ['-chardev', 'stdio,id=tty,signal=off'] : ['-chardev', 'null,id=tty']),
@@ -321,7 +316,8 @@ export class VmRuntime extends OciRuntime {
       // switches the VM off at `exit N`, without waiting for the guest kernel's power-off (over a second under TCG).
       '-chardev', `pipe,id=st,path=${join(bundle, 'st')}`, '-device', 'virtserialport,chardev=st,name=berth.status',
       '-chardev', `pipe,id=ctl,path=${join(bundle, 'ctl')}`, '-device', 'virtserialport,chardev=ctl,name=berth.ctl',
-      ...slots,
+      // The exec slots' ports are plugged through the monitor at the first attached exec (plugSlots), not at boot.
+      '-qmp', `unix:${join(socks, 'qmp')},server=on,wait=off`,
       ...nics,
       '-pidfile', join(bundle, 'qemu.pid'),
     ];
@@ -434,6 +430,38 @@ export class VmRuntime extends OciRuntime {
   }
 
   private readonly busySlots = new Map<string, Set<number>>();
+  private readonly plugged = new Map<string, Promise<void>>();
+
+  /**
+   * Plugs the exec slots' ports into the running VM, once, at its first attached exec: in slot order, so
+   * that slot N's console is the guest's /dev/hvcN. A daemon that restarted finds them plugged.
+   */
+  private plugSlots(id: string): Promise<void> {
+    let p = this.plugged.get(id);
+    if (!p) {
+      p = (async () => {
+        const dir = this.slotDir(id);
+        const qmp = await Qmp.open(join(dir, 'qmp'), 10_000);
+        try {
+          const have = new Set(((await qmp.execute('query-chardev')) as { label: string }[]).map((c) => c.label));
+          for (let i = 1; i <= SLOTS; i++) {
+            for (const [k, driver, port] of [['i', 'virtserialport', 'in'], ['o', 'virtserialport', 'out'], ['e', 'virtserialport', 'err'], ['t', 'virtconsole', 'tty']] as const) {
+              const chardev = `x${i}${k}`;
+              if (have.has(chardev)) continue;
+              const path = join(dir, `${i}${k}`);
+              await qmp.execute('chardev-add', { id: chardev, backend: { type: 'socket', data: { addr: { type: 'unix', data: { path } }, server: true, wait: false } } });
+              await qmp.execute('device_add', { driver, id: `d${chardev}`, bus: 'vs.0', chardev, name: `berth.x${i}.${port}` });
+            }
+          }
+        } finally {
+          qmp.close();
+        }
+      })();
+      this.plugged.set(id, p);
+      p.catch(() => this.plugged.delete(id));
+    }
+    return p;
+  }
 
   /**
    * `exec` in the guest: the process runs in the container's root with its env, cwd and user (the same
@@ -464,7 +492,10 @@ export class VmRuntime extends OciRuntime {
     const seq = nextSeq();
     let conn: SlotConnection | undefined;
     try {
-      if (slot) conn = await SlotConnection.open(this.slotDir(id), slot, opts.terminal);
+      if (slot) {
+        await this.plugSlots(id).catch((e: Error) => { throw new ExecStartError(`cannot add the exec ports to the VM of container ${id}: ${e.message}`, 126); });
+        conn = await SlotConnection.open(this.slotDir(id), slot, opts.terminal);
+      }
       const flags = `${opts.stdin ? 'i' : ''}${opts.terminal ? 't' : ''}${detached ? 'd' : ''}-`;
       const size = opts.terminal && opts.consoleSize && opts.consoleSize[0] > 0 ? [Math.floor(opts.consoleSize[0]), Math.floor(opts.consoleSize[1])] : [];
       if (!(await this.request(id, ['exec', seq, slot, flags, Buffer.from(script).toString('base64'), ...size]))) {
@@ -505,6 +536,7 @@ export class VmRuntime extends OciRuntime {
     for (let i = 0; i < 200 && pids.some(alive); i++) await sleep(10);
     await rm(this.slotDir(id), { recursive: true, force: true });
     this.busySlots.delete(id);
+    this.plugged.delete(id);
     this.details.delete(id);
   }
 }
