@@ -25,7 +25,7 @@ import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
-import { oomKilled } from './cgroups.js';
+import { oomKilled, peakMemory } from './cgroups.js';
 import { resolveInRoot } from '../common/rootpath.js';
 import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
@@ -91,6 +91,7 @@ export class ContainerService extends EventEmitter {
   /** Names taken by creates still under way (name → container ID), so two concurrent creates cannot both get one. */
   private readonly claimedNames = new Map<string, string>();
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
+  private readonly peaks = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly root: string;
   private readonly network?: NetworkService;
@@ -459,8 +460,10 @@ export class ContainerService extends EventEmitter {
     await this.locked(id, async () => {
       const cur = this.records.get(id);
       if (!cur || !cur.State.Running) return;
-      const oom = await oomKilled(id); // the cgroup goes with `runc delete`
       const rt = this.runtimeOf(cur);
+      // The cgroup goes with `runc delete`: what it says about the run is read first.
+      const [oom, peak] = await Promise.all([oomKilled(id), rt.name === 'oci' ? peakMemory(id) : undefined]);
+      if (peak !== undefined) this.peaks.set(id, peak);
       const release = [
         () => traced('runtime delete', rt.delete(id)),
         () => traced('unmount rootfs', unmount(join(this.dir(id), 'merged'))),
@@ -597,6 +600,7 @@ export class ContainerService extends EventEmitter {
     await stopNetworking(this.network, c);
     await rm(this.dir(c.Id), { recursive: true, force: true });
     this.records.delete(c.Id);
+    this.peaks.delete(c.Id);
     this.store.deleteContainer(c.Id);
     await this.volumes?.release(c.Id, c.Mounts as MountPoint[], !!opts.volumes);
     for (const deliver of this.pendingAttach.get(c.Id) ?? []) deliver(closedAttach());
@@ -737,6 +741,11 @@ export class ContainerService extends EventEmitter {
     const img = await this.images.commitImage([...base, layer], { config, history, created, parent: image.id, author: opts.author }, opts.tag);
     this.emit('event', 'commit', c);
     return img.id;
+  }
+
+  /** The most memory the container's last run held, from its cgroup (`oci` only; `compare` reads it). */
+  peakMemoryOf(ref: string): number | undefined {
+    return this.peaks.get(this.get(ref).Id);
   }
 
   /** Host memory the running container holds now (its cgroup, or its VM's RSS). */
