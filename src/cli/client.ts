@@ -3,7 +3,8 @@
  * the same endpoints the docker CLI uses.
  */
 import { request, type IncomingMessage, type RequestOptions as HttpOptions } from 'node:http';
-import { connect } from 'node:net';
+import { createRequire } from 'node:module';
+import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { API_VERSION } from '../api/index.js';
 
@@ -23,6 +24,17 @@ export class DaemonUnreachable extends Error {
   }
 }
 
+/** TLS to a tcp:// daemon, as the docker CLI's --tls/--tlsverify: the CA is checked only with `verify`. */
+export interface TlsConfig {
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** Errors of a connection that reached nobody: the daemon is not there (as opposed to one that answered badly). */
+const UNREACHABLE = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'];
+
 /** An error the daemon answered with: its status and docker's message. */
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
@@ -37,12 +49,31 @@ export interface RequestOptions {
 }
 
 export class Client {
-  readonly socketPath: string;
+  private readonly dial: () => Socket;
+  private readonly plainTcp: boolean = false;
 
-  constructor(readonly host: string) {
-    if (host.startsWith('unix://')) this.socketPath = host.slice('unix://'.length);
-    else if (host.startsWith('/')) this.socketPath = host;
-    else throw new Error(`unsupported host ${host}: use unix:///path/to/berth.sock`);
+  /** `unix:///path` (or a bare path), or `tcp://HOST[:PORT]` (2375, or 2376 with TLS) with `tls` when the daemon serves TLS. */
+  constructor(readonly host: string, tls?: TlsConfig) {
+    if (host.startsWith('unix://') || host.startsWith('/')) {
+      const path = host.startsWith('/') ? host : host.slice('unix://'.length);
+      this.dial = () => connect(path);
+      return;
+    }
+    const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
+    if (!m) throw new Error(`unsupported host ${host}: use unix:///path/to/berth.sock or tcp://HOST:PORT`);
+    const hostname = m[1]!.replace(/^\[|\]$/g, '');
+    const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
+    if (!tls) {
+      this.dial = () => connect(port, hostname);
+      this.plainTcp = true;
+      return;
+    }
+    // node:tls only for a TLS daemon: loading it costs every other command's start-up.
+    const { connect: tlsConnect } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+    this.dial = () => tlsConnect({
+      host: hostname, port, servername: isIP(hostname) ? undefined : hostname,
+      ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify, minVersion: 'TLSv1.2',
+    });
   }
 
   /**
@@ -51,7 +82,16 @@ export class Client {
    * cost 8 ms of every short command's start-up.
    */
   private target(method: string, path: string, headers: Record<string, string>): HttpOptions {
-    return { method, path, headers, createConnection: () => connect(this.socketPath) };
+    return { method, path, headers, createConnection: () => this.dial() };
+  }
+
+  /** A connection error as the user should see it: nobody there, a TLS handshake that failed (and why), or as it came. */
+  private connectError(e: NodeJS.ErrnoException): Error {
+    if (UNREACHABLE.includes(e.code ?? '')) return new DaemonUnreachable(this.host);
+    if (/CERT|SSL|TLS|SIGNATURE|ISSUER/.test(e.code ?? '')) return new Error(`error during connect: ${this.host}: ${e.message}`);
+    // A TLS listener drops a plain HTTP request without a word.
+    if (this.plainTcp && e.code === 'ECONNRESET') return new Error(`error during connect: ${this.host}: ${e.message} (a daemon that serves TLS needs --tlsverify or --tls)`);
+    return e;
   }
 
   private path(p: string, query?: RequestOptions['query']): string {
@@ -72,9 +112,7 @@ export class Client {
     if (body) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = String(body.length); }
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(this.target(method, this.path(p, opts.query), headers), resolve);
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        reject(['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(e.code ?? '') ? new DaemonUnreachable(this.host) : e);
-      });
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
       if (opts.stream) opts.stream.pipe(req);
       else req.end(body);
     });
@@ -113,9 +151,7 @@ export class Client {
         try { message = (JSON.parse(message) as { message: string }).message; } catch { /* plain */ }
         reject(new ApiError(res.statusCode ?? 500, message));
       });
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        reject(['ENOENT', 'ECONNREFUSED', 'EACCES'].includes(e.code ?? '') ? new DaemonUnreachable(this.host) : e);
-      });
+      req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
       req.end(data);
     });
   }

@@ -1,11 +1,42 @@
 /** What every command needs: the client for the chosen daemon, and docker's error exits. */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ApiError, Client, DaemonUnreachable, resolveHost } from './client.js';
+import { ApiError, Client, DaemonUnreachable, resolveHost, type TlsConfig } from './client.js';
+
+interface RootOptions { host?: string; tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string }
 
 export function clientOf(cmd: Command): Client {
   let root = cmd;
   while (root.parent) root = root.parent;
-  return new Client(resolveHost(root.opts<{ host?: string }>().host));
+  const o = root.opts<RootOptions>();
+  const host = resolveHost(o.host);
+  return new Client(host, host.startsWith('tcp://') ? tlsConfig(o) : undefined);
+}
+
+/**
+ * The docker CLI's TLS flags: --tlsverify (or DOCKER_TLS_VERIFY, with BERTH_USE_DOCKER_HOST=1) checks the
+ * daemon against the CA, --tls only encrypts. Files default to DOCKER_CERT_PATH or ~/.docker (ca.pem,
+ * cert.pem, key.pem); a default that is not there is skipped, a file named on the command line must be.
+ */
+function tlsConfig(o: RootOptions): TlsConfig | undefined {
+  const envVerify = process.env.BERTH_USE_DOCKER_HOST === '1' && !!process.env.DOCKER_TLS_VERIFY;
+  const verify = !!o.tlsverify || envVerify;
+  if (!verify && !o.tls) return undefined;
+  const dir = process.env.DOCKER_CERT_PATH || join(homedir(), '.docker');
+  const read = (what: string, given: string | undefined, file: string): Buffer | undefined => {
+    try { return readFileSync(given ?? join(dir, file)); } catch (e) {
+      if (given === undefined && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new ExitError(1, `could not read ${what} "${given ?? join(dir, file)}": ${(e as Error).message}`);
+    }
+  };
+  return {
+    verify,
+    ca: read('CA certificate', o.tlscacert, 'ca.pem'),
+    cert: read('X509 key pair', o.tlscert, 'cert.pem'),
+    key: read('X509 key pair', o.tlskey, 'key.pem'),
+  };
 }
 
 /** An exit with a status code and an optional message for stderr, as docker's StatusError. */

@@ -62,7 +62,12 @@ export function program(argv: string[] = []): Command {
   const p = new Command('berth')
     .description('A container engine: containers and micro-VMs, Docker-compatible')
     .usage('[OPTIONS] COMMAND')
-    .option('-H, --host <socket>', 'Daemon socket to connect to (default unix:///run/berth/berth.sock, or $BERTH_HOST)')
+    .option('-H, --host <socket>', 'Daemon socket to connect to: unix://PATH or tcp://HOST:PORT (default unix:///run/berth/berth.sock, or $BERTH_HOST)')
+    .option('--tls', 'Use TLS; implied by --tlsverify')
+    .option('--tlsverify', 'Use TLS and verify the remote')
+    .option('--tlscacert <file>', 'Trust certs signed only by this CA (default ~/.docker/ca.pem)')
+    .option('--tlscert <file>', 'Path to TLS certificate file (default ~/.docker/cert.pem)')
+    .option('--tlskey <file>', 'Path to TLS key file (default ~/.docker/key.pem)')
     .helpOption('--help', 'Print usage')
     .version(BERTH_VERSION, '-v, --version', 'Print version information and quit')
     .enablePositionalOptions()
@@ -103,9 +108,12 @@ const GROUPS: Record<string, Record<string, string[]>> = {
 };
 
 /** Where the command word is: global flags (-H x) come before it. */
+/** berth's own options that take a value, before the command: the command word comes after their values. */
+const ROOT_VALUE_FLAGS = ['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'];
+
 function commandIndex(argv: string[]): number {
   let i = 0;
-  while (i < argv.length && argv[i]!.startsWith('-')) i += argv[i] === '-H' || argv[i] === '--host' ? 2 : 1;
+  while (i < argv.length && argv[i]!.startsWith('-')) i += ROOT_VALUE_FLAGS.includes(argv[i]!) ? 2 : 1;
   return i;
 }
 

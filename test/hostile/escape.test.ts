@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { request as httpRequest } from 'node:http';
@@ -23,30 +23,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BERTH, daemonNet, startDaemon, teardown, type TestDaemon } from '../harness.js';
 import { freePort } from '../registry-fixture.js';
+import { makeCerts } from '../tls-certs.js';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const RUNC = '/usr/sbin/runc';
 
 function groupId(name: string): number | undefined {
   try { return Number(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2]); } catch { return undefined; }
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate it signed, plus a client of another CA. */
-function makeCerts(dir: string): Record<'ca' | 'cert' | 'key' | 'clientCert' | 'clientKey' | 'rogueCert' | 'rogueKey', string> {
-  const o = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ca = (name: string) => o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`);
-  const leaf = (name: string, caName: string, ext: string) => {
-    o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    o('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  };
-  ca('ca');
-  ca('rogue-ca');
-  leaf('server', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
-  leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
-  const p = (f: string) => join(dir, f);
-  return { ca: p('ca.pem'), cert: p('server.pem'), key: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key'), rogueCert: p('rogue.pem'), rogueKey: p('rogue.key') };
 }
 
 function httpsPing(port: number, opts: { ca: string; cert?: string; key?: string }, path = '/_ping'): Promise<{ status: number; body: string }> {
