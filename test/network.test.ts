@@ -138,6 +138,45 @@ describe('networks', () => {
     assert.deepEqual(networkLeftovers(d), { veths: [], netns: [], leases: [], rules: [] });
   });
 
+  test('from beyond the host only published ports reach a container; other new connections are dropped in forwarding', async () => {
+    // A machine on the LAN: a namespace behind a veth pair, routed through this host (as a LAN host with a route to it).
+    const tag = `${process.pid % 100000}`;
+    const [ns, hostEnd, lanEnd] = [`btlan${tag}`, `btlh${tag}`, `btll${tag}`];
+    const net = `198.18.${process.pid % 250}`;
+    const sh = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    sh('ip', 'netns', 'add', ns);
+    try {
+      sh('ip', 'link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', lanEnd);
+      sh('ip', 'link', 'set', lanEnd, 'netns', ns);
+      sh('ip', 'addr', 'add', `${net}.1/30`, 'dev', hostEnd);
+      sh('ip', 'link', 'set', hostEnd, 'up');
+      sh('ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', `${net}.2/30`, 'dev', lanEnd);
+      sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', lanEnd, 'up');
+      sh('ip', 'netns', 'exec', ns, 'ip', 'route', 'add', 'default', 'via', `${net}.1`);
+      const id = await runD(['--name', 'lanweb', '-p', '18235:80', 'busybox', ...WEB]);
+      const ip = (await inspect(id)).NetworkSettings.IPAddress;
+      const want = `hello from ${(await inspect(id)).Config.Hostname}\n`;
+      await waitFor(async () => (await fetchText('127.0.0.1', 18235).catch(() => '')) === want, 10_000, 'httpd');
+      const curl = (url: string) => { try { return sh('ip', 'netns', 'exec', ns, 'curl', '-sS', '-m', '3', url); } catch (e) { return `failed: ${(e as { stderr?: string }).stderr ?? e}`; } };
+      assert.equal(curl(`http://${net}.1:18235/`), want, 'the published port, through the host\'s address');
+      assert.match(curl(`http://${ip}:80/`), /^failed: .*(timed out|Connection refused|Couldn't connect)/i, 'the container\'s own address is not open to the LAN');
+      await d.berth(['rm', '-f', 'lanweb']);
+    } finally {
+      try { sh('ip', 'netns', 'del', ns); } catch { /* gone */ }
+      try { sh('ip', 'link', 'del', hostEnd); } catch { /* went with the namespace */ }
+    }
+  });
+
+  test('a bridge name iptables would misread, or an interface that is no bridge, is refused and nothing is made', async () => {
+    const plus = await d.berth(['network', 'create', '-o', 'com.docker.network.bridge.name=e+', 'wild']);
+    assert.equal(plus.code, 1);
+    assert.match(plus.stderr, /invalid bridge name "e\+"/);
+    const lo = await d.berth(['network', 'create', '-o', 'com.docker.network.bridge.name=lo', 'loopy']);
+    assert.equal(lo.code, 1);
+    assert.match(lo.stderr, /bridge name lo is in use by a network interface that is not a bridge/);
+    assert.doesNotMatch((await d.berth(['network', 'ls'])).stdout, /wild|loopy/);
+  });
+
   test('-p CONTAINER, -p IP::CONTAINER and -P pick host ports that port, ps and inspect show', async () => {
     const id = await runD(['--name', 'random', '-p', '80', '-p', '127.0.0.1::80', '--expose', '81', '-P', 'busybox', ...WEB]);
     const ports = (await inspect(id)).NetworkSettings.Ports as Record<string, { HostIp: string; HostPort: string }[] | null>;

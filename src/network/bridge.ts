@@ -4,6 +4,7 @@
  * the DNS server can listen on the gateway; CNI's bridge plugin finds it there and plugs veths in.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { InvalidParameterError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { formatCidr, overlaps, parseCidr, type Cidr } from './ipam.js';
 
@@ -38,8 +39,22 @@ export async function conflictingRoute(subnet: Cidr, bridge: string): Promise<st
   return hit ? `${formatCidr(hit.dst)} dev ${hit.dev}` : undefined;
 }
 
-/** Makes the bridge with `gateway/bits` and brings it up; leaves one that is already right alone. */
+/**
+ * A Linux bridge name berth may make, and write into iptables rules: an interface name (15 bytes at
+ * most) without the characters iptables reads specially (`+` is its wildcard) or a restore script would.
+ */
+export function checkBridgeName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(name)) {
+    throw new InvalidParameterError(`invalid bridge name "${name}": use up to 15 of [A-Za-z0-9_.-], starting with a letter or digit`);
+  }
+}
+
+/** Makes the bridge with `gateway/bits` and brings it up; leaves one that is already right alone, and refuses an interface that is no bridge. */
 export async function ensureBridge(name: string, gateway: string, bits: number, mtu: number): Promise<void> {
+  checkBridgeName(name);
+  if (linkExists(name) && !existsSync(`/sys/class/net/${name}/bridge`)) {
+    throw new InvalidParameterError(`bridge name ${name} is in use by a network interface that is not a bridge`);
+  }
   if (!linkExists(name)) {
     const r = await run('ip', ['link', 'add', name, 'mtu', String(mtu), 'type', 'bridge'], { allowFailure: true });
     if (r.code !== 0 && !linkExists(name)) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);

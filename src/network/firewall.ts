@@ -15,6 +15,7 @@
  * of each other's rules. Port publishing stays with CNI's portmap, whose rules are per container.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { run } from '../host/index.js';
 
 export interface BridgeNetwork {
@@ -28,7 +29,8 @@ const DEFAULT_EXEC_ROOT = '/run/berth';
 
 /** The chains of the daemon whose exec root is `execRoot`: `BERTH-FORWARD` and so on, tagged unless it is the default one. */
 export function firewallChains(execRoot: string): { forward: string; isolation: string; postrouting: string } {
-  const tag = execRoot.replace(/\/+$/, '') === DEFAULT_EXEC_ROOT ? '' : `-${createHash('sha256').update(execRoot).digest('hex').slice(0, 6)}`;
+  const root = resolve(execRoot);
+  const tag = root === DEFAULT_EXEC_ROOT ? '' : `-${createHash('sha256').update(root).digest('hex').slice(0, 6)}`;
   return { forward: `BERTH-FORWARD${tag}`, isolation: `BERTH-ISOLATION${tag}`, postrouting: `BERTH-POSTROUTING${tag}` };
 }
 
@@ -61,9 +63,11 @@ export class Firewall {
         continue;
       }
       filter.push(`-A ${forward} -o ${n.bridge} -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`);
-      // A published port: portmap's DNAT made the connection, so only mapped ports come in.
+      // A published port: portmap's DNAT made the connection. Nothing else comes in from outside, even where
+      // the host forwards everything (FORWARD's policy ACCEPT): only mapped ports are reachable, as with dockerd.
       filter.push(`-A ${forward} -o ${n.bridge} -m conntrack --ctstate DNAT ${c} -j ACCEPT`);
       filter.push(`-A ${forward} -i ${n.bridge} ${c} -j ACCEPT`);
+      filter.push(`-A ${forward} -o ${n.bridge} ! -i ${n.bridge} ${c} -j DROP`);
       nat.push(`-A ${postrouting} -s ${n.subnet} ! -o ${n.bridge} ${c} -j MASQUERADE`);
     }
     if (!hooked[0]) filter.push(`-I FORWARD 1 -j ${forward}`);
@@ -75,12 +79,14 @@ export class Firewall {
   /** Unhooks and deletes berth's chains: the last bridge is gone. Safe when they are not there. */
   async remove(): Promise<void> {
     const { forward, isolation, postrouting } = this.chains;
-    const steps: [string, string[]][] = [
-      ['filter', ['-D', 'FORWARD', '-j', forward]], ['filter', ['-F', forward]], ['filter', ['-X', forward]],
-      ['filter', ['-F', isolation]], ['filter', ['-X', isolation]],
-      ['nat', ['-D', 'POSTROUTING', '-j', postrouting]], ['nat', ['-F', postrouting]], ['nat', ['-X', postrouting]],
-    ];
-    for (const [table, args] of steps) await run('iptables', ['-w', '-t', table, ...args], { allowFailure: true });
+    const ipt = (table: string, ...args: string[]) => run('iptables', ['-w', '-t', table, ...args], { allowFailure: true });
+    // Every hook, should one have been added twice.
+    for (let i = 0; i < 8 && (await ipt('filter', '-D', 'FORWARD', '-j', forward)).code === 0; i++);
+    for (let i = 0; i < 8 && (await ipt('nat', '-D', 'POSTROUTING', '-j', postrouting)).code === 0; i++);
+    for (const [table, chain] of [['filter', forward], ['filter', isolation], ['nat', postrouting]] as const) {
+      await ipt(table, '-F', chain);
+      await ipt(table, '-X', chain);
+    }
   }
 
   private async hooked(table: string, chain: string, target: string): Promise<boolean> {

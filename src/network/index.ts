@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { JoinConflicts, PeerContainer } from './types.js';
-import { conflictingRoute, defaultRouteMtu, ensureBridge, hostRoutes, removeBridge } from './bridge.js';
+import { checkBridgeName, conflictingRoute, defaultRouteMtu, ensureBridge, hostRoutes, removeBridge } from './bridge.js';
 import { Firewall, type BridgeNetwork } from './firewall.js';
 import { cniAdd, cniDel, containerSide, type CniResult, type PluginConf } from './cni.js';
 import { DnsServer } from './dns.js';
@@ -161,6 +161,7 @@ export class NetworkService {
 
   private async initDefaultBridge(): Promise<void> {
     const bridge = this.opts.bridge || 'berth0';
+    checkBridgeName(bridge);
     const bip = parseCidr(this.opts.bip || DEFAULT_BIP);
     if (bip.addr === bip.base) throw new InvalidParameterError(`--bip ${this.opts.bip} must be the bridge's address with its prefix, e.g. ${DEFAULT_BIP}`);
     const want: IpamConfig = { Subnet: formatCidr(bip), Gateway: formatIp(bip.addr) };
@@ -203,16 +204,18 @@ export class NetworkService {
    * back at the next start, and a host without berth running keeps no bridge, veth or rule of it.
    */
   async shutdown(removeIdle = false): Promise<void> {
-    await this.queue;
-    this.dns.closeAll();
-    if (!removeIdle) return;
-    const kept: NetworkRecord[] = [];
-    for (const n of this.nets.values()) {
-      if (n.Driver !== 'bridge') continue;
-      if (this.endpointsOn(n.Id).length) kept.push(n);
-      else await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
-    }
-    await (kept.length ? this.firewall.apply(this.bridgeNetworks(kept)) : this.firewall.remove());
+    await this.serial(async () => {
+      this.dns.closeAll();
+      if (!removeIdle) return;
+      const kept: NetworkRecord[] = [];
+      for (const n of this.nets.values()) {
+        if (n.Driver !== 'bridge') continue;
+        if (this.endpointsOn(n.Id).length) kept.push(n);
+        else await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
+      }
+      await (kept.length ? this.firewall.apply(this.bridgeNetworks(kept)) : this.firewall.remove())
+        .catch((e: Error) => this.log(`the network rules: ${e.message}`));
+    });
   }
 
   // ---- lookups ----
@@ -293,7 +296,7 @@ export class NetworkService {
       if ([...this.nets.values()].some((n) => n.Options[BRIDGE_NAME_OPT] === bridge)) {
         throw forbidden(`bridge name ${bridge} is already in use by another network`);
       }
-      if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
+      checkBridgeName(bridge);
       const taken = [...this.nets.values()].filter((n) => n.Driver === 'bridge').map((n) => parseCidr(n.IPAM.Config[0]!.Subnet));
       let subnet: Cidr;
       const c = configs[0];
@@ -347,7 +350,8 @@ export class NetworkService {
       await removeBridge(n.Options[BRIDGE_NAME_OPT]!);
       this.store.deleteNetwork(n.Id);
       this.nets.delete(n.Id);
-      await this.firewall.apply(this.bridgeNetworks());
+      // The network is gone either way: a rule left over is logged, not the removal failed.
+      await this.firewall.apply(this.bridgeNetworks()).catch((e: Error) => this.log(`network ${n.Name}: its rules: ${e.message}`));
       await rm(join(this.ipamDir, cniName(n)), { recursive: true, force: true });
     });
     this.onEvent?.('destroy', n);
@@ -424,11 +428,11 @@ export class NetworkService {
    * its host ports reserved); `ready` settles once every network is plumbed. The container's process
    * must not run before `ready` resolves. Whichever step fails, nothing of it is left.
    */
-  async setUp(c: ContainerNetInfo): Promise<{ netns?: string; ready: Promise<Attachment> }> {
+  async setUp(c: ContainerNetInfo): Promise<{ netns?: string; files?: Attachment['files']; ready: Promise<Attachment> }> {
     const s = c.settings;
     if (c.mode.startsWith('container:')) {
       const att = await this.joinPeer(c);
-      return { netns: att.netns, ready: Promise.resolve(att) };
+      return { netns: att.netns, files: att.files, ready: Promise.resolve(att) };
     }
     if (c.mode === 'none') {
       return { ready: Promise.resolve({ hosts: hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, '')), resolvConf: this.resolvFor(c, undefined) }) };
@@ -557,8 +561,8 @@ export class NetworkService {
 
   /**
    * `--network container:<id>`: the other container's namespace (its netns file, the host's, or its
-   * process's when runc made it), and a copy of its /etc/hosts and resolv.conf at this start. It must be
-   * running; nothing is plumbed, so there is nothing to tear down when this one stops.
+   * process's when runc made it), and its /etc/hostname, /etc/hosts and resolv.conf files themselves. It
+   * must be running; nothing is plumbed, so there is nothing to tear down when this one stops.
    */
   private async joinPeer(c: ContainerNetInfo): Promise<Attachment> {
     const ref = c.mode.slice('container:'.length);
@@ -568,8 +572,7 @@ export class NetworkService {
     if (p.restarting) throw new ConflictError(`Container ${p.id} is restarting, wait until the container is running`);
     if (!p.running || !p.pid) throw new ConflictError(`cannot join network namespace of a non running container: container ${p.name} is ${p.status}`);
     const netns = p.mode === 'host' ? 'host' : this.live.get(p.id)?.netns || `/proc/${p.pid}/ns/net`;
-    const [hosts, resolvConf] = await Promise.all([readFile(p.hostsPath, 'utf8'), readFile(p.resolvConfPath, 'utf8')]);
-    return { netns, hosts, resolvConf, hostname: p.hostname };
+    return { netns, hosts: '', resolvConf: '', hostname: p.hostname, files: { hostname: p.hostnamePath, hosts: p.hostsPath, resolvConf: p.resolvConfPath } };
   }
 
   /** Releases everything a container holds: each network's CNI DEL, the netns, its host ports. Safe to call twice. */
