@@ -32,6 +32,18 @@ describe('--network container:NAME', () => {
     assert.match(ip!, new RegExp(`inet ${webIp.replace(/\./g, '\\.')}/`), 'the same eth0 as the first container');
   });
 
+  test('the second container shares the first one\'s /etc/hostname, /etc/hosts and resolv.conf files, as docker does', async () => {
+    const j = await d.berth(['run', '-d', '--name', 'sharer', '--network', 'container:web', 'busybox', 'sleep', '60']);
+    assert.equal(j.code, 0, j.stderr);
+    seen.push(j.stdout.trim());
+    const paths = async (name: string) => (await d.berth(['inspect', '-f', '{{.HostnamePath}} {{.HostsPath}} {{.ResolvConfPath}}', name])).stdout;
+    assert.equal(await paths('sharer'), await paths('web'));
+    assert.equal((await d.berth(['exec', 'web', 'sh', '-c', 'echo "10.9.9.9 added-later" >> /etc/hosts'])).code, 0);
+    assert.equal((await d.berth(['exec', 'sharer', 'grep', 'added-later', '/etc/hosts'])).stdout, '10.9.9.9 added-later\n');
+    assert.equal((await d.berth(['rm', '-f', 'sharer'])).code, 0);
+    assert.equal((await d.berth(['exec', 'web', 'grep', '-c', 'added-later', '/etc/hosts'])).stdout, '1\n', 'removing the second container leaves the first one\'s files');
+  });
+
   test('inspect names the other container by ID; its own NetworkSettings has no networks', async () => {
     const r = await d.berth(['create', '--name', 'joiner', '--network', 'container:web', 'busybox', 'true']);
     assert.equal(r.code, 0, r.stderr);

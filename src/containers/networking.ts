@@ -37,8 +37,13 @@ export async function startNetworking(network: NetworkService | undefined, c: Co
   if (!network) return { ready: Promise.resolve() };
   const info = netInfo(c);
   const started = await network.setUp(info);
+  if (started.files) {
+    // dockerd's container:<ref> mode: the record names the other container's files, which the spec then mounts.
+    Object.assign(c, { HostnamePath: started.files.hostname, HostsPath: started.files.hosts, ResolvConfPath: started.files.resolvConf });
+  }
   const ready = started.ready.then(async (att) => {
     c.NetworkSettings = info.settings as unknown as Record<string, unknown>;
+    if (att.files) return;
     try {
       // The files are bind-mounted by path at create: rewritten in place, the container sees the new content.
       await writeFile(c.HostsPath, att.hosts);

@@ -6,6 +6,6 @@ export function peerOf(c: ContainerRecord | undefined): PeerContainer | undefine
   if (!c) return undefined;
   return {
     id: c.Id, name: c.Name.replace(/^\//, ''), running: c.State.Running, restarting: !!c.State.Restarting, status: c.State.Status,
-    pid: c.State.Pid, mode: c.HostConfig.NetworkMode || 'default', hostname: c.Config.Hostname, hostsPath: c.HostsPath, resolvConfPath: c.ResolvConfPath,
+    pid: c.State.Pid, mode: c.HostConfig.NetworkMode || 'default', hostname: c.Config.Hostname, hostnamePath: c.HostnamePath, hostsPath: c.HostsPath, resolvConfPath: c.ResolvConfPath,
   };
 }

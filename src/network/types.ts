@@ -89,6 +89,11 @@ export interface Attachment {
   resolvConf: string;
   /** Replaces the container's hostname (host mode and container:<ref> share the other side's). */
   hostname?: string;
+  /**
+   * Files to bind-mount as they are, instead of writing `hosts` and `resolvConf` into the container's own:
+   * `container:<ref>` shares the other container's, as dockerd does, so a change to one is seen by both.
+   */
+  files?: { hostname: string; hosts: string; resolvConf: string };
 }
 
 export function emptyEndpoint(): EndpointSettings {
@@ -119,6 +124,7 @@ export interface PeerContainer {
   /** Its own HostConfig.NetworkMode. */
   mode: string;
   hostname: string;
+  hostnamePath: string;
   hostsPath: string;
   resolvConfPath: string;
 }
