@@ -113,6 +113,15 @@ describe('the vm runtime', () => {
     // Sessions at once, each with its own output.
     const many = await Promise.all([1, 2, 3].map((n) => d.berth(['exec', 'vmtick', 'sh', '-c', `sleep 1; echo ${n}; exit ${n}`], BOOT)));
     assert.deepEqual(many.map((m) => [m.code, m.stdout]), [[1, '1\n'], [2, '2\n'], [3, '3\n']]);
+    // -d with -t has no console in the guest; the VM still serves what comes after it.
+    assert.equal((await d.berth(['exec', '-dt', 'vmtick', 'sh', '-c', 'echo dt > /tmp/dt'], BOOT)).code, 0);
+    await waitFor(async () => (await d.berth(['exec', 'vmtick', 'cat', '/tmp/dt'], BOOT)).stdout === 'dt\n', 20_000, 'the detached exec');
+    // The command is found on the container's PATH, as runc finds it: the image's program, not busybox's applet of that name.
+    assert.equal((await d.berth(['exec', 'vmtick', 'sh', '-c', 'mkdir -p /usr/local/bin && printf "#!/bin/sh\\necho image-ls\\n" > /usr/local/bin/ls && chmod +x /usr/local/bin/ls'], BOOT)).code, 0);
+    assert.deepEqual(await d.berth(['exec', 'vmtick', 'ls', '/'], BOOT).then((r) => [r.code, r.stdout]), [0, 'image-ls\n']);
+    const missing = await d.berth(['exec', 'vmtick', 'no-such-command'], BOOT);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /exec: "no-such-command": executable file not found in \$PATH/);
     // Through the API as the docker CLI drives it.
     if (hasDocker) {
       const dx = await d.docker(['exec', 'vmtick', 'cat', '/www/index.html'], BOOT);

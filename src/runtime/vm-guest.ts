@@ -52,15 +52,18 @@ mount -a -T /berth/fstab || die "cannot mount the container's /proc, /sys and /d
 # docker's /dev nodes and links, and the consoles (hvc0: the workload's TTY, hvc1..: exec slots, so ttyname() finds
 # them), from a template in the initramfs: one process, not one per node.
 cp -a /devtmpl/. $R/dev/
-# busybox and the scripts, seen by the container at /dev/.berth (a bind mount: nothing copied); the run's /etc files.
+# busybox and the scripts, seen by the container at /dev/.berth (a bind mount: nothing copied).
 printf '%s\\n' "devpts $R/dev/pts devpts nosuid,noexec,newinstance,ptmxmode=0666,mode=0620" \\
   "shm $R/dev/shm tmpfs nosuid,nodev,noexec,mode=1777,size=65536k" "/berth $R/dev/.berth none bind" > /berth/fstab
+mount -a -T /berth/fstab || die "cannot mount the container's /dev/pts and /dev/shm"
+# The run's /etc files, in a batch of their own that may fail: an image whose /etc/hosts is a dangling link keeps it.
+: > /berth/fstab
 for f in hostname hosts resolv.conf; do
   [ -f /berth/etc/$f ] || continue
   [ -e $R/etc/$f ] || : > $R/etc/$f
   echo "/berth/etc/$f $R/etc/$f none bind" >> /berth/fstab
 done
-mount -a -T /berth/fstab || die "cannot mount the container's /dev/pts, /dev/shm and /etc files"
+[ -s /berth/fstab ] && mount -a -T /berth/fstab 2>/dev/null
 read -r h < /berth/hostname; echo "$h" > /proc/sys/kernel/hostname
 # Each port's /dev node by its name, from a list made with one grep: under TCG every process a loop would start per
 # port costs milliseconds. \`ports N PATTERN FILE\` waits until N port names match PATTERN, and lists them all in FILE;
@@ -158,12 +161,15 @@ xrun() {
     sig) kill -s "$a" $pid 2>/dev/null ;;
     winch) stty -F /dev/hvc$a rows $b cols $c 2>/dev/null ;;
     exec)
-      case $b in *t*)
-        slot $a
-        [ -n "$SANE" ] || SANE=$(stty -g < $R/dev/hvc$a)
-        [ -f /berth/h$a ] || hold $a ;;
+      # A TTY exec's console (a detached one has none: slot 0) is there and held before the request is acknowledged.
+      ok=1
+      case $b in *d*) ;; *t*)
+        if slot $a; then
+          [ -n "$SANE" ] || SANE=$(stty -g < $R/dev/hvc$a)
+          [ -f /berth/h$a ] || (hold $a)
+        else ok=0; fi ;;
       esac
-      xrun $q $a $b $c $d & ;;
+      if [ $ok = 1 ]; then xrun $q $a $b $c $d & else echo "x $q 126" >&7; fi ;;
     esac
     echo "ack $q" >&7
   done < $CTL
@@ -190,12 +196,22 @@ export interface GuestProcess {
 }
 
 /** The script the init runs inside the container's root: user, working directory, environment, then the workload. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export function runScript(p: GuestProcess): string {
   const bb = '/dev/.berth/busybox';
   const lines = ['set -e', `cd ${shQuote(p.cwd)}`, 'set +e'];
   const env = ['env', '-i', ...p.env].map(shQuote).join(' ');
-  const argv = p.args.map(shQuote).join(' ');
-  // The workload's PATH finds the command, as in a container: env execs with the new environment.
+  const [file = '', ...rest] = p.args;
+  const path = p.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  // The workload's PATH finds the command, as runc finds it, here rather than by busybox's env, which would run
+  // its own applet of that name (ls, sh, cat…) instead of the image's program.
+  lines.push(`c=${shQuote(file)}`, 'case $c in */*) ;; *)',
+    `  f=; P=${shQuote(path)}; IFS=:; for d in $P; do [ -n "$d" ] && [ -f "$d/$c" ] && [ -x "$d/$c" ] && { f=$d/$c; break; }; done; unset IFS`,
+    '  [ -n "$f" ] || { echo "exec: \\"$c\\": executable file not found in \\$PATH" >&2; exit 127; }',
+    '  c=$f ;;', 'esac');
+  const argv = ['"$c"', ...rest.map(shQuote)].join(' ');
+  // env execs with the new environment.
   let cmd = `exec ${bb} ${env} ${argv}`;
   if (p.uid !== 0 || p.gid !== 0) {
     // busybox's start-stop-daemon is the one applet here that changes uid, gid and groups (initgroups) and then execs.

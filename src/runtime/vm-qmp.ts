@@ -35,8 +35,13 @@ export class Qmp {
     const sock = createConnection(path);
     sock.setTimeout(timeoutMs, () => sock.destroy(new SystemError(`QEMU's monitor did not answer within ${timeoutMs} ms`)));
     const qmp = new Qmp(sock);
-    await qmp.next();
-    await qmp.execute('qmp_capabilities');
+    try {
+      await qmp.next();
+      await qmp.execute('qmp_capabilities');
+    } catch (e) {
+      qmp.close(); // the monitor serves one client: do not keep it
+      throw e;
+    }
     return qmp;
   }
 

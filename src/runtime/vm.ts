@@ -19,6 +19,7 @@
  * made once from the merged rootfs with `mkfs.ext4 -d`, so it goes with the container.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
@@ -434,31 +435,44 @@ export class VmRuntime extends OciRuntime {
 
   /**
    * Plugs the exec slots' ports into the running VM, once, at its first attached exec: in slot order, so
-   * that slot N's console is the guest's /dev/hvcN. A daemon that restarted finds them plugged.
+   * that slot N's console is the guest's /dev/hvcN. A daemon that restarted finds what is plugged (a port
+   * whose chardev came but whose device did not is completed); one that fails stops the plugging there,
+   * so no later port takes its place in the order. VMs booted with the slots on QEMU's command line
+   * (before there was a monitor) have them already.
    */
   private plugSlots(id: string): Promise<void> {
     let p = this.plugged.get(id);
     if (!p) {
+      const dir = this.slotDir(id);
       p = (async () => {
-        const dir = this.slotDir(id);
+        if (!existsSync(join(dir, 'qmp')) && existsSync(join(dir, '1i'))) return;
         const qmp = await Qmp.open(join(dir, 'qmp'), 10_000);
         try {
-          const have = new Set(((await qmp.execute('query-chardev')) as { label: string }[]).map((c) => c.label));
+          const chardevs = new Set(((await qmp.execute('query-chardev')) as { label: string }[]).map((c) => c.label));
+          const devices = new Set(((await qmp.execute('qom-list', { path: '/machine/peripheral' })) as { name: string }[]).map((d) => d.name));
           for (let i = 1; i <= SLOTS; i++) {
             for (const [k, driver, port] of [['i', 'virtserialport', 'in'], ['o', 'virtserialport', 'out'], ['e', 'virtserialport', 'err'], ['t', 'virtconsole', 'tty']] as const) {
               const chardev = `x${i}${k}`;
-              if (have.has(chardev)) continue;
-              const path = join(dir, `${i}${k}`);
-              await qmp.execute('chardev-add', { id: chardev, backend: { type: 'socket', data: { addr: { type: 'unix', data: { path } }, server: true, wait: false } } });
-              await qmp.execute('device_add', { driver, id: `d${chardev}`, bus: 'vs.0', chardev, name: `berth.x${i}.${port}` });
+              if (devices.has(`d${chardev}`)) continue;
+              if (!chardevs.has(chardev)) {
+                const path = join(dir, `${i}${k}`);
+                await qmp.execute('chardev-add', { id: chardev, backend: { type: 'socket', data: { addr: { type: 'unix', data: { path } }, server: true, wait: false } } });
+              }
+              try {
+                await qmp.execute('device_add', { driver, id: `d${chardev}`, bus: 'vs.0', chardev, name: `berth.x${i}.${port}` });
+              } catch (e) {
+                await qmp.execute('chardev-remove', { id: chardev }).catch(() => {});
+                throw e;
+              }
             }
           }
         } finally {
           qmp.close();
         }
       })();
-      this.plugged.set(id, p);
-      p.catch(() => this.plugged.delete(id));
+      const mine = p;
+      this.plugged.set(id, mine);
+      mine.catch(() => { if (this.plugged.get(id) === mine) this.plugged.delete(id); });
     }
     return p;
   }
