@@ -46,7 +46,8 @@ export interface ExecDeps {
   runtimeOf(c: ContainerRecord): Runtime;
   rootfsOf(c: ContainerRecord): string;
   envOf(c: ContainerRecord, home: string, tty: boolean): string[];
-  onExit(sessionId: string, containerId: string, code: number): void;
+  /** docker's exec events: `exec_create: CMD`, `exec_start: CMD`, `exec_die` (with execID, and exitCode at the end). */
+  event(action: string, containerId: string, attributes: Record<string, string>): void;
 }
 
 export class Execs {
@@ -63,6 +64,7 @@ export class Execs {
     if (c.State.Paused) throw new ConflictError(`container ${c.Id} is paused, unpause the container before exec`);
     const id = randomBytes(32).toString('hex');
     this.sessions.set(id, { id, containerId: c.Id, config, running: false, exitCode: null, pid: 0, started: false });
+    this.deps.event(`exec_create: ${config.Cmd.join(' ')}`, c.Id, { execID: id });
     return { Id: id };
   }
 
@@ -101,13 +103,14 @@ export class Execs {
       throw e;
     });
     s.running = true;
+    this.deps.event(`exec_start: ${s.config.Cmd.join(' ')}`, c.Id, { execID: s.id });
     s.pid = handle.pid;
     s.resize = handle.resize;
     s.exited = handle.exited;
     const recorded = handle.exited.then((code) => {
       s.running = false;
       s.exitCode = code;
-      this.deps.onExit(s.id, s.containerId, code);
+      this.deps.event('exec_die', s.containerId, { execID: s.id, exitCode: String(code) });
     });
     return handle.connection && new EndsAfterExit(handle.connection, recorded);
   }

@@ -118,9 +118,9 @@ export class ContainerService extends EventEmitter {
       runtimeOf: (c) => this.runtimeOf(c),
       rootfsOf: (c) => join(this.dir(c.Id), 'merged'),
       envOf: (c, home, tty) => withDefaults(c.Config.Env, c.Config.Hostname, tty, home),
-      onExit: (sessionId, containerId, code) => {
+      event: (action, containerId, attributes) => {
         const c = this.records.get(containerId);
-        if (c) this.emit('event', 'exec_die', c, { execID: sessionId, exitCode: String(code) });
+        if (c) this.emit('event', action, c, attributes);
       },
     });
     this.restarts = new RestartManager({ restart: (id) => this.restartFromPolicy(id) });
