@@ -128,7 +128,12 @@ xrun() {
   *t*)
     exec 6<> $R/dev/hvc$s
     # The host sends "go SEQ" once it is connected: nothing the process prints is dropped, stale input is skipped.
-    while read -r l <&6; do [ "$l" = "go $q" ] && break; done
+    # A host that gave up never sends it: after a minute the console is held again and the exec answered 126, so
+    # this session does not swallow the next one's line.
+    n=0
+    until read -r -t 5 l <&6 && [ "$l" = "go $q" ]; do
+      n=$((n+1)); [ $n -ge 12 ] && { exec 6<&-; hold $s; echo "x $q 126" >&7; return; }
+    done
     stty "$SANE" <&6
     [ -n "$5" ] && stty rows $5 cols $6 <&6
     chroot $R $BB setsid -c $BB sh /dev/.berth/x$s.sh <&6 >&6 2>&6 6<&-
