@@ -235,6 +235,7 @@ const LABELS = {
   berth: 'berth run --rm busybox true',
   berthNoNet: '  … with --network none',
   dockerCli: 'docker CLI -> berth socket',
+  dockerCliNoNet: '  … with --network none',
   runc: 'runc run + delete (floor)',
   node: 'node -e 0 (bare Node start-up)',
   dockerd: 'docker CLI -> dockerd',
@@ -244,20 +245,22 @@ async function startupBench() {
   await startDaemon();
   if (!(await berth(['images', '-q', 'busybox']).catch(() => '')).trim()) { say('bootstrapping busybox:latest'); await berth(['bootstrap', 'busybox']); }
   const skipped = {};
-  const dockerRun = (sock) => () => run(DOCKER, ['run', '--rm', 'busybox', 'true'], { ...process.env, DOCKER_HOST: `unix://${sock}` });
+  const dockerRun = (sock, ...flags) => () => run(DOCKER, ['run', '--rm', ...flags, 'busybox', 'true'], { ...process.env, DOCKER_HOST: `unix://${sock}` });
   const lower = JSON.parse(await berth(['inspect', 'busybox']))[0]?.GraphDriver?.Data?.LowerDir?.split(':')[0];
   const scenarios = {
     berth: () => berth(['run', '--rm', 'busybox', 'true']),
     // The floor has no network either: this row is the like-for-like one; the bridge's cost is the difference.
     berthNoNet: () => berth(['run', '--rm', '--network', 'none', 'busybox', 'true']),
     dockerCli: existsSync(DOCKER) ? dockerRun(host.slice(7)) : undefined,
+    // The daemon's share with a client that starts in ~10 ms: what berth's own CLI adds over it is Node's start-up.
+    dockerCliNoNet: existsSync(DOCKER) ? dockerRun(host.slice(7), '--network', 'none') : undefined,
     runc: await runcFloor(lower),
     // How much of the berth figure is just starting Node, which no daemon-side work can win back.
     // As bin/berth starts it: without NODE_EXTRA_CA_CERTS, which Node 20 reads at every start.
     node: () => run(process.execPath, ['-e', '0'], Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'))),
     dockerd: existsSync(DOCKER) && await ping(DOCKERD_SOCK) ? dockerRun(DOCKERD_SOCK) : undefined,
   };
-  if (!scenarios.dockerCli) skipped.dockerCli = `${DOCKER} not installed, skipped`;
+  if (!scenarios.dockerCli) skipped.dockerCli = skipped.dockerCliNoNet = `${DOCKER} not installed, skipped`;
   if (!scenarios.dockerd) { skipped.dockerd = 'dockerd: not running here, skipped'; say(skipped.dockerd); }
   for (const k of Object.keys(scenarios)) if (!scenarios[k]) delete scenarios[k];
   const samples = await measureAll(scenarios);
@@ -284,7 +287,7 @@ async function startupBench() {
     target('berth at most 1/5 of dockerd', ratio('berth', 'dockerd'), (r) => r <= 0.2),
   ];
   // docker CLI on berth / floor is the daemon's share alone: the docker CLI itself starts in ~10 ms.
-  const ratios = { berthOverRunc: ratio('berth', 'runc'), berthNoNetOverRunc: ratio('berthNoNet', 'runc'), berthOverDockerd: ratio('berth', 'dockerd'), dockerCliOnBerthOverRunc: ratio('dockerCli', 'runc') };
+  const ratios = { berthOverRunc: ratio('berth', 'runc'), berthNoNetOverRunc: ratio('berthNoNet', 'runc'), berthOverDockerd: ratio('berth', 'dockerd'), dockerCliOnBerthOverRunc: ratio('dockerCli', 'runc'), dockerCliNoNetOnBerthOverRunc: ratio('dockerCliNoNet', 'runc') };
   return { runs: RUNS, warmup: WARMUP, host, timings, skipped, ratios, targets, memory };
 }
 
@@ -300,7 +303,7 @@ function reportStartup(r) {
   // Node 20 parses this file at every start (~80 ms on the machine this was written on), berth's CLI included.
   if (process.env.NODE_EXTRA_CA_CERTS) say(`  note: NODE_EXTRA_CA_CERTS is set here; bin/berth drops it for client commands (they never use TLS), and so does the node row\n`);
   const x = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)}x`);
-  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth --network none/runc ${x(r.ratios.berthNoNetOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)}\n`);
+  say(`  ratios of medians: berth/runc ${x(r.ratios.berthOverRunc)}, berth --network none/runc ${x(r.ratios.berthNoNetOverRunc)}, berth/dockerd ${x(r.ratios.berthOverDockerd)}, docker CLI on berth/runc ${x(r.ratios.dockerCliOnBerthOverRunc)} (--network none ${x(r.ratios.dockerCliNoNetOnBerthOverRunc)})\n`);
   for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}${t.ratio !== undefined ? `: ${t.ratio.toFixed(2)}x` : ''}`);
   const kib = (v) => (v === undefined ? 'n/a' : `${(v / 1024).toFixed(1)} MiB`);
   say(`\nmemory: berth daemon idle RSS ${kib(r.memory.daemonRssKiB)}; conmon per running container ${kib(r.memory.conmonRssKiB)}`);
