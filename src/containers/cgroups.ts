@@ -40,8 +40,3 @@ export async function oomKilled(id: string): Promise<boolean> {
   return (keyValues(text).oom_kill ?? 0) > 0;
 }
 
-/** The most memory the container's cgroup held at once (read before `runc delete`): a run too short to sample still has it. */
-export async function peakMemory(id: string): Promise<number | undefined> {
-  const text = cgroupV2() ? await readCgroup(id, 'memory', 'memory.peak') : await readCgroup(id, 'memory', 'memory.max_usage_in_bytes');
-  return text && /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-}

@@ -25,7 +25,7 @@ import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
-import { oomKilled, peakMemory } from './cgroups.js';
+import { oomKilled } from './cgroups.js';
 import { resolveInRoot } from '../common/rootpath.js';
 import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
@@ -462,7 +462,7 @@ export class ContainerService extends EventEmitter {
       if (!cur || !cur.State.Running) return;
       const rt = this.runtimeOf(cur);
       // The cgroup goes with `runc delete`: what it says about the run is read first.
-      const [oom, peak] = await Promise.all([oomKilled(id), rt.name === 'oci' ? peakMemory(id) : undefined]);
+      const [oom, peak] = await Promise.all([oomKilled(id), rt.peakMemoryUsage?.(id).catch(() => undefined)]);
       if (peak !== undefined) this.peaks.set(id, peak);
       const release = [
         () => traced('runtime delete', rt.delete(id)),
@@ -743,7 +743,7 @@ export class ContainerService extends EventEmitter {
     return img.id;
   }
 
-  /** The most memory the container's last run held, from its cgroup (`oci` only; `compare` reads it). */
+  /** The most host memory the container's last run held (its cgroup's, or its VM's peak; `compare` reads it). */
   peakMemoryOf(ref: string): number | undefined {
     return this.peaks.get(this.get(ref).Id);
   }

@@ -278,6 +278,15 @@ export class OciRuntime extends EventEmitter implements Runtime {
     return undefined;
   }
 
+  async peakMemoryUsage(id: string): Promise<number | undefined> {
+    // The cgroup's high-water mark (v1's max_usage_in_bytes, v2's memory.peak); gone with `runc delete`.
+    for (const f of [`/sys/fs/cgroup/memory/berth/${id}/memory.max_usage_in_bytes`, `/sys/fs/cgroup/berth/${id}/memory.peak`]) {
+      const text = await readFile(f, 'utf8').catch(() => '');
+      if (/^\d+$/.test(text.trim())) return Number(text.trim());
+    }
+    return undefined;
+  }
+
   async pause(id: string): Promise<void> {
     await run(this.runc, this.runcArgs('pause', id));
   }

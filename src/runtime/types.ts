@@ -69,6 +69,8 @@ export interface Runtime extends EventEmitter {
   resume?(id: string): Promise<void>;
   /** Host memory the running workload holds right now, in bytes (its cgroup, or its VM's RSS). */
   memoryUsage?(id: string): Promise<number | undefined>;
+  /** The most host memory the workload held, read once it exited and before `delete`: a run too short to sample has it too. */
+  peakMemoryUsage?(id: string): Promise<number | undefined>;
   /** Applies new resource limits (the OCI `linux.resources` shape) to the running workload. Optional. */
   update?(id: string, resources: Record<string, unknown>): Promise<void>;
   /** PIDs (host view) of the workload's processes, for `top`. */

@@ -361,6 +361,13 @@ export class VmRuntime extends OciRuntime {
     return kb ? Number(kb) * 1024 : undefined;
   }
 
+  /** QEMU's peak RSS (VmHWM), which the wrapper reads when the guest reports the exit, just before it stops QEMU. */
+  override async peakMemoryUsage(id: string): Promise<number | undefined> {
+    const text = await readFile(join(this.bundle(id), 'qemu.hwm'), 'utf8').catch(() => '');
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(text)?.[1];
+    return kb ? Number(kb) * 1024 : undefined;
+  }
+
   private async qemuPid(id: string): Promise<number | undefined> {
     return pidOf(join(this.bundle(id), 'qemu.pid'), this.bundle(id));
   }
@@ -608,7 +615,7 @@ w=$!
     printf '%s\n' "$l" >> "$B/status"
     case $l in
       booted) kill $(cat "$B/boot-timer.pid" 2>/dev/null) 2>/dev/null ;;
-      "exit "*) kill $q 2>/dev/null; exit 0 ;;
+      "exit "*) grep VmHWM "/proc/$q/status" > "$B/qemu.hwm" 2>/dev/null; kill $q 2>/dev/null; exit 0 ;;
     esac
   done <> "$B/st.out"
 ) &
