@@ -400,7 +400,8 @@ export class ContainerService extends EventEmitter {
         mounts: await traced('mounts', startMounts(this.volumes, c, merged)),
       });
       if (rt.name === 'oci') await traced('host config', applyHostConfig(spec, c.HostConfig, merged));
-      // runc creates the container while the CNI plugins plumb its namespace; its process starts after both.
+      // runc creates the container while the CNI plugins plumb its namespace; its process starts after both. A plugin
+      // that fails (an address in use) tears the namespace down under runc: its error is the one to report.
       const [{ pid }] = await both(traced('runtime create', () => rt.create({
         id: c.Id,
         spec,
@@ -948,10 +949,13 @@ function closedAttach(): AttachConnection {
   return e;
 }
 
-/** Awaits both; when one fails, waits for the other to settle too (so cleanup finds nothing in flight) and throws the first error. */
+/**
+ * Awaits both; when one fails, waits for the other to settle too (so cleanup finds nothing in flight). When
+ * both fail, `b`'s error is thrown: the caller passes there what can cause the other's failure.
+ */
 async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
   const [ra, rb] = await Promise.allSettled([a, b]);
-  if (ra.status === 'rejected') throw ra.reason;
   if (rb.status === 'rejected') throw rb.reason;
+  if (ra.status === 'rejected') throw ra.reason;
   return [ra.value, rb.value];
 }
