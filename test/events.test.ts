@@ -41,6 +41,7 @@ describe('events', () => {
     ctr = (await ok(['run', '-d', '--name', 'ev1', '--network', 'evnet', '-v', 'evvol:/data', '--label', 'com.example.k=v', 'busybox', 'sleep', '60'])).trim();
     seen.push(ctr);
     assert.equal((await d.berth(['exec', 'ev1', 'sh', '-c', 'exit 3'])).code, 3);
+    assert.equal((await d.api('POST', '/containers/ev1/resize?h=30&w=100')).status, 200);
     await ok(['stop', '-t', '0', 'ev1']);
     await ok(['rm', 'ev1']);
     await ok(['tag', 'busybox', 'evtag:1']);
@@ -66,7 +67,7 @@ describe('events', () => {
     const mine = all.filter((e) => e.Actor.ID === ctr || e.Actor.Attributes.container === ctr);
     assert.deepEqual(brief(mine), [
       'container create', 'network connect', 'volume mount', 'container start',
-      'container exec_create: sh -c exit 3', 'container exec_start: sh -c exit 3', 'container exec_die',
+      'container exec_create: sh -c exit 3', 'container exec_start: sh -c exit 3', 'container exec_die', 'container resize',
       'container kill', 'container kill', 'container die', 'network disconnect', 'volume unmount', 'container stop', 'container destroy',
     ]);
     const create = mine[0]!;
@@ -81,7 +82,8 @@ describe('events', () => {
     assert.deepEqual(mine[1]!.Actor, { ID: netId, Attributes: { container: ctr, name: 'evnet', type: 'bridge' } });
     assert.deepEqual(mine[2]!.Actor, { ID: 'evvol', Attributes: { container: ctr, destination: '/data', driver: 'local', propagation: '', 'read/write': 'true' } });
     assert.deepEqual(mine.filter((e) => e.Action === 'kill').map((e) => e.Actor.Attributes.signal), ['15', '9'], 'stop -t 0: TERM, then KILL');
-    assert.deepEqual(mine[11]!.Actor, { ID: 'evvol', Attributes: { container: ctr, driver: 'local' } });
+    assert.deepEqual(mine[12]!.Actor, { ID: 'evvol', Attributes: { container: ctr, driver: 'local' } });
+    assert.deepEqual(mine[7]!.Actor.Attributes, { 'com.example.k': 'v', height: '30', image: 'busybox', name: 'ev1', width: '100' });
     const execs = mine.slice(4, 7);
     const execId = execs[0]!.Actor.Attributes.execID;
     assert.match(execId ?? '', /^[0-9a-f]{64}$/);

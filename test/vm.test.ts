@@ -77,10 +77,11 @@ describe('the vm runtime', () => {
     assert.deepEqual(r.stdout.split('\r\n'), ['1 2', '/tmp/work', '65534', 'boat', 'boat', '2', '/home', '1', '/dev/hvc0', 'xterm', '']);
   });
 
-  test('-i: the client\'s stdin reaches the workload in the VM, and its end is the workload\'s EOF', T, async () => {
-    const r = await d.berth(['run', '-i', '--rm', '--runtime', 'vm', 'busybox', 'sh', '-c', 'cat; echo "eof after $(wc -c < /dev/null) more"'], { ...BOOT, input: 'hi\nthere\n' });
+  test('-i: the client\'s stdin reaches the workload in the VM, and its end is the workload\'s EOF; --read-only keeps the root disk unwritten', T, async () => {
+    const r = await d.berth(['run', '-i', '--rm', '--read-only', '--runtime', 'vm', 'busybox', 'sh', '-c',
+      'cat; echo "eof after $(wc -c < /dev/null) more"; touch /probe 2>/dev/null && echo root-writable; echo x > /dev/shm/ok && echo dev-writable'], { ...BOOT, input: 'hi\nthere\n' });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, 'hi\nthere\neof after 0 more\n');
+    assert.equal(r.stdout, 'hi\nthere\neof after 0 more\ndev-writable\n');
   });
 
   test('-d, -p, exec, logs, ps, inspect, stop and rm, with nothing left behind', T, async () => {

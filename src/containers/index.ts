@@ -512,6 +512,7 @@ export class ContainerService extends EventEmitter {
       return;
     }
     await this.runtimeOf(c).resize(c.Id, height, width);
+    this.emit('event', 'resize', c, { height: String(height), width: String(width) });
   }
 
   // ---- wait ----

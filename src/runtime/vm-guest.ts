@@ -15,7 +15,7 @@
 /**
  * The guest's /init. Everything it needs is in the initramfs: /berth/busybox (and /bin/busybox, a link to
  * it), /lib/modules/<version>/*.ko with a modules.dep, the /berth/tick FIFO and the run's /berth/* files.
- * /berth/config sets STDIN, TTY, ROWS, COLS, NET, SLOTS and PORTS (sh assignments written by the host).
+ * /berth/config sets READONLY, STDIN, TTY, ROWS, COLS, NET, SLOTS and PORTS (sh assignments written by the host).
  *
  * Under TCG every process costs milliseconds (a fork and often an exec of busybox), so the init starts
  * as few as it can: busybox's shell runs its applets by name without the /bin links, modules load in
@@ -36,7 +36,7 @@ export PATH=/bin
 printf '%s\\n' 'proc /proc proc defaults' 'sysfs /sys sysfs defaults' 'devtmpfs /dev devtmpfs defaults' > /berth/fstab
 /bin/busybox mount -a -T /berth/fstab
 die() { echo "berth-init: $*" > /dev/ttyS0; poweroff -f; sleep 5; }
-STDIN=0; TTY=0; ROWS=0; COLS=0; NET=0; SLOTS=0; PORTS=5
+READONLY=0; STDIN=0; TTY=0; ROWS=0; COLS=0; NET=0; SLOTS=0; PORTS=5
 . /berth/config
 mods="virtio_ring virtio virtio_mmio virtio_blk virtio_console"
 [ "$NET" = 1 ] && mods="$mods failover net_failover virtio_net"
@@ -65,6 +65,8 @@ for f in hostname hosts resolv.conf; do
 done
 [ -s /berth/fstab ] && mount -a -T /berth/fstab 2>/dev/null
 read -r h < /berth/hostname; echo "$h" > /proc/sys/kernel/hostname
+# --read-only: the root disk, once its mount points are there; /dev, /dev/shm and the /etc files stay writable, as with runc.
+[ "$READONLY" = 1 ] && { mount -o remount,ro $R || die "cannot make the root read-only"; }
 # Each port's /dev node by its name, from a list made with one grep: under TCG every process a loop would start per
 # port costs milliseconds. \`ports N PATTERN FILE\` waits until N port names match PATTERN, and lists them all in FILE;
 # \`port NAME FILE\` is the node.

@@ -247,7 +247,7 @@ export class VmRuntime extends OciRuntime {
 
   protected override async prepareBundle(opts: CreateOptions, bundle: string): Promise<void> {
     const spec = opts.spec as {
-      root: { path: string };
+      root: { path: string; readonly?: boolean };
       hostname?: string;
       process: { args: string[]; env: string[]; cwd: string; user: { uid: number; gid: number } };
       mounts?: { destination: string; type: string; source: string }[];
@@ -266,7 +266,7 @@ export class VmRuntime extends OciRuntime {
     const net = netnsPath ? await vmNetwork(netnsPath) : { nics: [], script: '' };
     if (net.script) config.push({ name: 'berth/net.sh', mode: S_IFREG | 0o644, data: Buffer.from(net.script) });
     const [rows, cols] = opts.consoleSize ?? [0, 0];
-    const settings = { STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS, PORTS: 6 };
+    const settings = { READONLY: spec.root.readonly ? 1 : 0, STDIN: opts.stdin ? 1 : 0, TTY: terminal ? 1 : 0, ROWS: Math.floor(rows) || 0, COLS: Math.floor(cols) || 0, NET: net.nics.length ? 1 : 0, SLOTS, PORTS: 6 };
     config.push({ name: 'berth/config', mode: S_IFREG | 0o644, data: Buffer.from(Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join('')) });
     const p = spec.process;
     config.push({ name: 'berth/run.sh', mode: S_IFREG | 0o644, data: Buffer.from(runScript({ args: p.args, env: p.env, cwd: p.cwd || '/', uid: p.user.uid, gid: p.user.gid })) });
