@@ -11,12 +11,8 @@ import { AUTH_CONFIG, checkBody } from './validate.js';
 
 function credsOf(req: IncomingMessage): Credentials | undefined {
   const raw = req.headers['x-registry-auth'];
-  const h = Array.isArray(raw) ? raw[0] : raw;
   // The header's JSON is typed as dockerd's registry.AuthConfig before anything reads its fields.
-  let parsed: unknown;
-  try { parsed = h?.trim() ? JSON.parse(Buffer.from(h.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) : undefined; } catch { /* decodeRegistryAuth says why */ }
-  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) checkBody('registry.AuthConfig', parsed, AUTH_CONFIG);
-  return decodeRegistryAuth(h);
+  return decodeRegistryAuth(Array.isArray(raw) ? raw[0] : raw, (json) => checkBody('registry.AuthConfig', json, AUTH_CONFIG));
 }
 
 /**

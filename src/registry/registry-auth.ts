@@ -10,8 +10,11 @@ interface AuthConfigJson {
   serveraddress?: string; identitytoken?: string; registrytoken?: string;
 }
 
-/** Undefined when the header is absent or carries nothing; a 400 when it is not base64 JSON. */
-export function decodeRegistryAuth(header: string | undefined | null): Credentials | undefined {
+/**
+ * Undefined when the header is absent or carries nothing; a 400 when it is not base64 JSON. `check` sees
+ * the decoded object before any of its fields is read (the API types it as dockerd's AuthConfig there).
+ */
+export function decodeRegistryAuth(header: string | undefined | null, check?: (json: object) => void): Credentials | undefined {
   const text = header?.trim();
   if (!text) return undefined;
   let json: AuthConfigJson;
@@ -22,6 +25,7 @@ export function decodeRegistryAuth(header: string | undefined | null): Credentia
   } catch (err) {
     throw new InvalidParameterError(`invalid X-Registry-Auth header: ${(err as Error).message}`);
   }
+  check?.(json);
   const creds: Credentials = {};
   let { username, password } = json;
   // The config file's `auth` form (base64 of user:pass) is accepted here too.
