@@ -76,9 +76,9 @@ async function measure(cs: ContainerService, image: Image, imageRef: string, cmd
     running = false;
     await Promise.all([done, sampler]);
     if (pending) { first ??= exitMs; output += pending; }
-    // A run shorter than the sampling's 50 ms is only in the cgroup's own high-water mark.
-    const cgroupPeak = cs.peakMemoryOf(Id);
-    if (cgroupPeak !== undefined) peak = Math.max(peak ?? 0, cgroupPeak);
+    // A run shorter than the sampling's 50 ms is only in the runtime's own high-water mark (cgroup or QEMU), read at exit.
+    const exitPeak = cs.peakMemoryOf(Id);
+    if (exitPeak !== undefined) peak = Math.max(peak ?? 0, exitPeak);
     const rec = cs.get(Id);
     const vm = rec.VM as Record<string, number | string> | undefined;
     const extra: Record<string, number> = {};

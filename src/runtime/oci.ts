@@ -270,21 +270,12 @@ export class OciRuntime extends EventEmitter implements Runtime {
   }
 
   async memoryUsage(id: string): Promise<number | undefined> {
-    // cgroup v1 here, v2 elsewhere: the container's own accounting either way.
-    for (const f of [`/sys/fs/cgroup/memory/berth/${id}/memory.usage_in_bytes`, `/sys/fs/cgroup/berth/${id}/memory.current`]) {
-      const text = await readFile(f, 'utf8').catch(() => '');
-      if (text.trim()) return Number(text.trim());
-    }
-    return undefined;
+    return memoryCgroupValue(id, 'memory.usage_in_bytes', 'memory.current');
   }
 
   async peakMemoryUsage(id: string): Promise<number | undefined> {
-    // The cgroup's high-water mark (v1's max_usage_in_bytes, v2's memory.peak); gone with `runc delete`.
-    for (const f of [`/sys/fs/cgroup/memory/berth/${id}/memory.max_usage_in_bytes`, `/sys/fs/cgroup/berth/${id}/memory.peak`]) {
-      const text = await readFile(f, 'utf8').catch(() => '');
-      if (/^\d+$/.test(text.trim())) return Number(text.trim());
-    }
-    return undefined;
+    // The cgroup's high-water mark; gone with `runc delete`.
+    return memoryCgroupValue(id, 'memory.max_usage_in_bytes', 'memory.peak');
   }
 
   async pause(id: string): Promise<void> {
@@ -330,6 +321,15 @@ export class OciRuntime extends EventEmitter implements Runtime {
 /** Docker's wording for a workload that could not be started, with its exit code class. */
 export class StartError extends InvalidParameterError {
   constructor(message: string, readonly exitCode: number) { super(message); }
+}
+
+/** A number from the container's memory cgroup: `v1` under cgroup v1 (this machine's hybrid layout), `v2` elsewhere. */
+async function memoryCgroupValue(id: string, v1: string, v2: string): Promise<number | undefined> {
+  for (const f of [`/sys/fs/cgroup/memory/berth/${id}/${v1}`, `/sys/fs/cgroup/berth/${id}/${v2}`]) {
+    const text = (await readFile(f, 'utf8').catch(() => '')).trim();
+    if (/^\d+$/.test(text)) return Number(text);
+  }
+  return undefined;
 }
 
 function ociCreateError(detail: string): StartError {

@@ -356,16 +356,12 @@ export class VmRuntime extends OciRuntime {
   override async memoryUsage(id: string): Promise<number | undefined> {
     const pid = await this.qemuPid(id);
     if (!pid) return undefined;
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-    return kb ? Number(kb) * 1024 : undefined;
+    return statusBytes(`/proc/${pid}/status`, 'VmRSS');
   }
 
   /** QEMU's peak RSS (VmHWM), which the wrapper reads when the guest reports the exit, just before it stops QEMU. */
   override async peakMemoryUsage(id: string): Promise<number | undefined> {
-    const text = await readFile(join(this.bundle(id), 'qemu.hwm'), 'utf8').catch(() => '');
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(text)?.[1];
-    return kb ? Number(kb) * 1024 : undefined;
+    return statusBytes(join(this.bundle(id), 'qemu.hwm'), 'VmHWM');
   }
 
   private async qemuPid(id: string): Promise<number | undefined> {
@@ -581,6 +577,13 @@ async function kernelVersion(path: string): Promise<string> {
     if (version) return version;
   } finally { await fh.close(); }
   return basename(path).replace(/^vmlinuz-/, '');
+}
+
+/** A `FIELD:  N kB` line of a /proc/PID/status text (or a copy of one), in bytes. */
+async function statusBytes(file: string, field: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1];
+  return kb ? Number(kb) * 1024 : undefined;
 }
 
 /** The host's TSC frequency in kHz: the guest kernel under TCG needs it (tsc_early_khz) not to hang calibrating. */
