@@ -12,6 +12,8 @@
  *   ttyS0                         the kernel console, to a file in the bundle (shown when a boot fails)
  */
 
+import { DEFAULT_PATH } from '../common/default-path.js';
+
 /**
  * The guest's /init. Everything it needs is in the initramfs: /berth/busybox (and /bin/busybox, a link to
  * it), /lib/modules/<version>/*.ko with a modules.dep, the /berth/tick FIFO and the run's /berth/* files.
@@ -203,7 +205,6 @@ export interface GuestProcess {
 }
 
 /** The script the init runs inside the container's root: user, working directory, environment, then the workload. */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function runScript(p: GuestProcess): string {
   const bb = '/dev/.berth/busybox';

@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
+import { DEFAULT_PATH } from '../../common/default-path.js';
 import { clientOf, ExitError } from '../context.js';
 import { importTarball } from './images.js';
 
-const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const PATH_ENV = `PATH=${DEFAULT_PATH}`;
 
 function packageVersion(pkg: string): string {
   const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
