@@ -107,10 +107,10 @@ const GROUPS: Record<string, Record<string, string[]>> = {
   system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'], prune: ['system-prune'] },
 };
 
-/** Where the command word is: global flags (-H x) come before it. */
 /** berth's own options that take a value, before the command: the command word comes after their values. */
 const ROOT_VALUE_FLAGS = ['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'];
 
+/** Where the command word is: global flags (-H x) come before it. */
 function commandIndex(argv: string[]): number {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith('-')) i += ROOT_VALUE_FLAGS.includes(argv[i]!) ? 2 : 1;

@@ -39,4 +39,3 @@ export async function oomKilled(id: string): Promise<boolean> {
   const text = cgroupV2() ? await readCgroup(id, 'memory', 'memory.events') : await readCgroup(id, 'memory', 'memory.oom_control');
   return (keyValues(text).oom_kill ?? 0) > 0;
 }
-
