@@ -142,15 +142,32 @@ export function daemonNet(dir: string): { bridge: string; flags: string[]; subne
  * daemon; `firewallLeft` finds those once it has stopped.
  */
 export function networkLeftovers(d: TestDaemon): { veths: string[]; netns: string[]; leases: string[]; rules: string[] } {
-  const veths = existsSync(`/sys/class/net/${d.bridge}/brif`) ? readdirSync(`/sys/class/net/${d.bridge}/brif`) : [];
   const nsDir = join(d.execRoot, 'netns');
   const netns = existsSync(nsDir) ? readdirSync(nsDir) : [];
+  const veths = settledVeths(d.bridge, netns.length);
   const ipam = join(d.execRoot, 'network', 'ipam');
   const leases = existsSync(ipam) ? readdirSync(ipam).flatMap((n) => readdirSync(join(ipam, n)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `${n}/${f}`)) : [];
   const prefix = daemonNet(d.dir).prefix;
   const own = Object.values(firewallChains(d.execRoot)).map((c) => `-A ${c} `);
   const rules = execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => prefix.test(l) && !own.some((o) => l.startsWith(o)));
   return { veths, netns, leases, rules };
+}
+
+/**
+ * The veths on `bridge`, once the kernel has caught up. The daemon lets go of a stopped container's netns and
+ * the kernel destroys it, and the veth, in the background (tens of ms). Each netns holds at most one veth on
+ * the default bridge, so more veths than netns files are ones still going: they get up to 5 s, after which
+ * whatever is there is reported.
+ */
+function settledVeths(bridge: string, netnsCount: number): string[] {
+  const list = () => (existsSync(`/sys/class/net/${bridge}/brif`) ? readdirSync(`/sys/class/net/${bridge}/brif`) : []);
+  const deadline = Date.now() + 5000;
+  let veths = list();
+  while (veths.length > netnsCount && Date.now() < deadline) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    veths = list();
+  }
+  return veths;
 }
 
 /** What a daemon left on the host: mounts under its directories, conmon/runc processes, cgroups of its containers. */

@@ -44,6 +44,21 @@ describe('--network container:NAME', () => {
     assert.equal((await d.berth(['exec', 'web', 'grep', '-c', 'added-later', '/etc/hosts'])).stdout, '1\n', 'removing the second container leaves the first one\'s files');
   });
 
+  test('when the first container stops, a second one still running in its namespace loses its eth0 with it', async () => {
+    const owner = await d.berth(['run', '-d', '--name', 'owner', 'busybox', 'sleep', '60']);
+    assert.equal(owner.code, 0, owner.stderr);
+    seen.push(owner.stdout.trim());
+    const rider = await d.berth(['run', '-d', '--name', 'rider', '--network', 'container:owner', 'busybox', 'sleep', '60']);
+    assert.equal(rider.code, 0, rider.stderr);
+    seen.push(rider.stdout.trim());
+    assert.match((await d.berth(['exec', 'rider', 'ip', '-o', 'link'])).stdout, /: eth0@/);
+    assert.equal((await d.berth(['stop', '-t', '0', 'owner'])).code, 0);
+    const links = await d.berth(['exec', 'rider', 'ip', '-o', 'link']);
+    assert.equal(links.code, 0, links.stderr);
+    assert.doesNotMatch(links.stdout, /eth0/, 'the interface went with the container that held it, as with docker');
+    assert.equal((await d.berth(['rm', '-f', 'rider', 'owner'])).code, 0);
+  });
+
   test('inspect names the other container by ID; its own NetworkSettings has no networks', async () => {
     const r = await d.berth(['create', '--name', 'joiner', '--network', 'container:web', 'busybox', 'true']);
     assert.equal(r.code, 0, r.stderr);
