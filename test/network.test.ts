@@ -59,10 +59,11 @@ describe('networks', () => {
     Id: string; State: { Running: boolean }; NetworkSettings: Record<string, any>; Config: { Hostname: string };
   };
 
-  test('the default bridge: own netns, an address, a default route, /etc/hosts and resolv.conf', async () => {
+  test('the default bridge: own netns with loopback up, an address, a default route, /etc/hosts and resolv.conf', async () => {
     const r = await run(['--rm', '-h', 'boat', 'busybox', 'sh', '-c',
-      'ip -o -4 addr show eth0; ip route show default; cat /etc/hosts | tail -1; cat /etc/resolv.conf; cat /etc/hostname']);
+      'ip -o -4 addr show lo; ip -o -4 addr show eth0; ip route show default; cat /etc/hosts | tail -1; cat /etc/resolv.conf; cat /etc/hostname']);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\d+: lo +inet 127\.0\.0\.1\/8 /, 'loopback is up, with its address');
     const prefix = d.subnet(0).replace(/0\/24$/, '');
     const ip = new RegExp(`inet (${prefix.replace(/\./g, '\\.')}\\d+)/24`).exec(r.stdout)?.[1];
     assert.ok(ip, r.stdout);

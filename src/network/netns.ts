@@ -1,6 +1,7 @@
 /**
  * Network namespaces that outlive their first process, as `ip netns add` makes them: an empty file
- * with the namespace bind-mounted onto it. runc joins it through the spec's `path`; CNI plugins get the path.
+ * with the namespace bind-mounted onto it, its loopback up. runc joins it through the spec's `path`; CNI
+ * plugins get the path.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,8 +12,9 @@ export async function createNetns(dir: string, name: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, '', { mode: 0o444 });
   try {
-    // unshare(1) creates the namespace and bind-mounts /proc/self/ns/net onto the file before it exits.
-    await run('unshare', [`--net=${path}`, 'true']);
+    // unshare(1) creates the namespace, bind-mounts it onto the file and runs `ip` in it: one process start for
+    // what CNI's loopback plugin would do in a second (a Go program, several times iproute2's start-up).
+    await run('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
   } catch (e) {
     await rm(path, { force: true });
     throw e;
