@@ -22,6 +22,7 @@ import { NetworkService } from '../network/index.js';
 import { VolumeService } from '../volumes/index.js';
 import { closeInheritedFds, OciRuntime, VmRuntime } from '../runtime/index.js';
 import { Store } from '../store/index.js';
+import { stopLauncher, useLauncher } from '../host/index.js';
 import { startUi, UiError, type UiServer } from '../ui/index.js';
 
 export interface TlsOptions {
@@ -185,6 +186,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
   for (const p of unixPaths) await mkdir(dirname(p), { recursive: true });
   const pidFile = join(opts.dataRoot, 'berth.pid');
   await takeLock(pidFile);
+  // Past the lock: a second daemon refused here must not take over the first one's launcher directory.
+  useLauncher(join(opts.execRoot, 'launcher'));
   let store: Store | undefined;
   let ui: UiServer | undefined;
   const servers: Server[] = [];
@@ -269,6 +272,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
       oci.close();
       vm.close();
       s.close();
+      stopLauncher();
       for (const p of unixPaths) await rm(p, { force: true });
       await rm(pidFile, { force: true });
     })());
@@ -277,6 +281,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     closeServers();
     await ui?.close();
     store?.close();
+    stopLauncher();
     for (const p of made) await rm(p, { force: true });
     await rm(pidFile, { force: true });
     throw e;

@@ -4,8 +4,10 @@
  * how to run a command and report its failure.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { SystemError } from '../errors/index.js';
 import { traced } from '../common/trace.js';
+import { Launcher, Stopped } from './launcher.js';
 
 export interface RunResult {
   code: number;
@@ -22,8 +24,29 @@ export interface RunOptions {
 }
 
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return traced(`${cmd} ${args.find((a) => !a.startsWith('-')) ?? ''}`, new Promise((resolve, reject) => {
-    const spawnOpts: SpawnOptions = { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] };
+  const label = `${cmd} ${args.find((a) => !a.startsWith('-')) ?? ''}`;
+  const env = opts.env ?? process.env;
+  const finish = (res: RunResult): RunResult => {
+    if (res.code !== 0 && !opts.allowFailure) {
+      const detail = (res.stderr || res.stdout).trim();
+      throw new SystemError(`${cmd} ${args[0] ?? ''} failed (exit ${res.code})${detail ? `: ${detail}` : ''}`);
+    }
+    return res;
+  };
+  const shell = launcherFor(env);
+  if (shell) {
+    return traced(label, shell.run(cmd, args, { env, cwd: opts.cwd, input: opts.input }).then(finish, (e: Error) => {
+      if (e instanceof Stopped) return spawnRun(cmd, args, env, opts).then(finish);
+      throw new SystemError(`${cmd}: ${e.message}`);
+    }));
+  }
+  return traced(label, spawnRun(cmd, args, env, opts).then(finish));
+}
+
+/** The command as the daemon's own child. */
+function spawnRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: RunOptions): Promise<RunResult> {
+  return new Promise<RunResult>((resolve, reject) => {
+    const spawnOpts: SpawnOptions = { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] };
     const child = spawn(cmd, args, spawnOpts);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -31,21 +54,38 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => reject(new SystemError(`${cmd}: ${e.message}`)));
     child.on('close', (code, signal) => {
-      const res = {
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      };
-      if (res.code !== 0 && !opts.allowFailure) {
-        const detail = (res.stderr || res.stdout).trim();
-        reject(new SystemError(`${cmd} ${args[0] ?? ''} failed (exit ${res.code})${detail ? `: ${detail}` : ''}`));
-      } else {
-        resolve(res);
-      }
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
     child.stdin!.on('error', () => { /* the child may exit before reading its input */ });
     child.stdin!.end(opts.input ?? '');
-  }));
+  });
+}
+
+let launcher: Launcher | undefined;
+let launcherDir: string | undefined;
+
+/**
+ * From now on `run` starts commands through a launcher shell (launcher.ts) that keeps its files in `dir`:
+ * the daemon's choice, whose event loop a fork of its own would block. Other processes fork themselves.
+ */
+export function useLauncher(dir: string): void {
+  rmSync(dir, { recursive: true, force: true }); // what a daemon that was killed left
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  launcherDir = dir;
+}
+
+/** Ends the launcher shell (once its commands are done) and removes its directory. */
+export function stopLauncher(): void {
+  launcher?.close();
+  if (launcherDir) rmSync(launcherDir, { recursive: true, force: true });
+  launcher = undefined;
+  launcherDir = undefined;
+}
+
+function launcherFor(env: NodeJS.ProcessEnv): Launcher | undefined {
+  if (!launcherDir) return undefined;
+  if (!launcher?.alive) launcher = new Launcher(launcherDir);
+  return launcher.canRun(env) ? launcher : undefined;
 }
 
 export async function mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {

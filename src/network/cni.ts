@@ -3,9 +3,9 @@
  * through the plugins in order, each getting the previous one's result; DEL goes backwards with the
  * cached final result, so each plugin can find what it made. berth keeps that cache in its exec root.
  */
-import { spawn } from 'node:child_process';
 import { SystemError } from '../errors/index.js';
 import { traced } from '../common/trace.js';
+import { run, type RunResult } from '../host/index.js';
 
 export const CNI_PATH = process.env.BERTH_CNI_PATH ?? '/usr/lib/cni';
 const CNI_VERSION = '1.0.0';
@@ -26,22 +26,14 @@ export interface CniTarget {
   ifname: string;
 }
 
-function exec(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', t: CniTarget, conf: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return traced(`cni ${plugin} ${command}`, new Promise((resolve, reject) => {
-    const child = spawn(`${CNI_PATH}/${plugin}`, [], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-        CNI_COMMAND: command, CNI_CONTAINERID: t.containerId, CNI_NETNS: t.netns, CNI_IFNAME: t.ifname, CNI_PATH,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = ''; let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-    child.on('error', (e) => reject(new SystemError(`CNI plugin ${plugin}: ${e.message}`)));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(JSON.stringify(conf));
+function exec(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', t: CniTarget, conf: Record<string, unknown>): Promise<RunResult> {
+  return traced(`cni ${plugin} ${command}`, run(`${CNI_PATH}/${plugin}`, [], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: command, CNI_CONTAINERID: t.containerId, CNI_NETNS: t.netns, CNI_IFNAME: t.ifname, CNI_PATH,
+    },
+    input: JSON.stringify(conf),
+    allowFailure: true,
   }));
 }
 

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Launcher, NotFound } from './launcher.js';
+
+function fresh(): { launcher: Launcher; dir: string; done: () => void } {
+  const root = mkdtempSync(join(tmpdir(), 'berth-launcher-'));
+  const dir = join(root, 'l');
+  mkdirSync(dir);
+  const launcher = new Launcher(dir);
+  return { launcher, dir, done: () => { launcher.close(); rmSync(root, { recursive: true, force: true }); } };
+}
+
+test('a command\'s stdout, stderr, exit status and input come back, and its files go', async () => {
+  const { launcher, dir, done } = fresh();
+  try {
+    const r = await launcher.run('sh', ['-c', 'cat; echo oops >&2; exit 3'], { env: process.env, input: 'in\n' });
+    assert.deepEqual(r, { code: 3, stdout: 'in\n', stderr: 'oops\n' });
+    assert.deepEqual(readdirSync(dir), []);
+    const killed = await launcher.run('sh', ['-c', 'kill -9 $$'], { env: process.env });
+    assert.equal(killed.code, 128 + 9, 'a signal is reported as a shell does');
+  } finally { done(); }
+});
+
+test('arguments reach the program as they are: nothing in them is read by the shell', async () => {
+  const { launcher, dir, done } = fresh();
+  try {
+    const args = ["it's", '$(touch pwned)', '`id`', 'a;b|c&d', 'new\nline', '$HOME', '"q"', '*', ''];
+    const r = await launcher.run('printf', ['%s|', ...args], { env: process.env, cwd: dir });
+    assert.equal(r.stdout, `${args.join('|')}|`);
+    assert.equal(existsSync(join(dir, 'pwned')), false);
+    await assert.rejects(launcher.run('echo', ['a\0b'], { env: process.env }), /NUL/);
+  } finally { done(); }
+});
+
+test('the environment and directory are the command\'s own: set, changed and removed variables', async () => {
+  const { launcher, done } = fresh();
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, BERTH_LAUNCHER_NEW: 'x y', HOME: '/nowhere' };
+    delete env.PWD;
+    const r = await launcher.run('sh', ['-c', 'echo "$BERTH_LAUNCHER_NEW|$HOME|${PWD-unset}"; pwd'], { env, cwd: '/tmp' });
+    assert.equal(r.stdout, 'x y|/nowhere|/tmp\n/tmp\n', 'sh sets PWD itself when it starts');
+    const only = await launcher.run('/usr/bin/env', [], { env: { PATH: '/usr/bin:/bin', ONE: '1' } });
+    assert.deepEqual(only.stdout.trim().split('\n').sort(), ['ONE=1', 'PATH=/usr/bin:/bin']);
+    assert.equal(launcher.canRun({ ...process.env, 'NOT-A-NAME': '1' }), false, 'a name the shell cannot set');
+    assert.equal(launcher.canRun({ ...process.env, FINE_NAME: '1' }), true);
+  } finally { done(); }
+});
+
+test('a missing program or directory is told apart from a program that exits 127', async () => {
+  const { launcher, done } = fresh();
+  try {
+    await assert.rejects(launcher.run('berth-no-such-program', [], { env: process.env }), (e) => e instanceof NotFound && /ENOENT/.test(e.message));
+    await assert.rejects(launcher.run('true', [], { env: process.env, cwd: '/no/such/dir' }), NotFound);
+    assert.equal((await launcher.run('sh', ['-c', 'exit 127'], { env: process.env })).code, 127);
+  } finally { done(); }
+});
+
+test('commands run side by side and each result finds its caller', async () => {
+  const { launcher, done } = fresh();
+  try {
+    const rs = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      launcher.run('sh', ['-c', `sleep 0.0${(30 - i) % 10}; echo ${i}`], { env: process.env })));
+    assert.deepEqual(rs.map((r) => r.stdout), Array.from({ length: 30 }, (_, i) => `${i}\n`));
+  } finally { done(); }
+});
+
+test('when the shell dies, what it started still reports, and the launcher says it is gone', async () => {
+  const { launcher, dir, done } = fresh();
+  try {
+    const pending = launcher.run('sh', ['-c', 'sleep 0.3; echo late'], { env: process.env });
+    // The launcher shell is the parent of each command's subshell.
+    const sub = (await launcher.run('sh', ['-c', 'echo $PPID'], { env: process.env })).stdout.trim();
+    const shell = Number(readFileSync(`/proc/${sub}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    process.kill(shell, 'SIGKILL');
+    assert.equal((await pending).stdout, 'late\n');
+    assert.equal(launcher.alive, false);
+    await assert.rejects(launcher.run('true', [], { env: process.env }), /stopped/);
+    assert.deepEqual(readdirSync(dir), []);
+  } finally { done(); }
+});
