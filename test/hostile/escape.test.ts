@@ -21,7 +21,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BERTH, daemonNet, startDaemon, teardown, type TestDaemon } from '../harness.js';
+import { BERTH, daemonNet, startDaemon, teardown, waitFor, type TestDaemon } from '../harness.js';
 import { freePort } from '../registry-fixture.js';
 import { makeCerts } from '../tls-certs.js';
 
@@ -97,7 +97,7 @@ describe('who gets in: the API', () => {
     const port = await freePort();
     const d = await startDaemon({ dir, busybox: true, extraArgs: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', '--tlscacert', c.ca, '--tlscert', c.cert, '--tlskey', c.key] });
     try {
-      assert.match(d.log(), /listening on tcp:\/\/127\.0\.0\.1:\d+ \(TLS, client certificates verified\)/);
+      await waitFor(() => /listening on tcp:\/\/127\.0\.0\.1:\d+ \(TLS, client certificates verified\)/.test(d.log()), 10_000, 'the TLS listener');
       const ok = await httpsPing(port, { ca: c.ca, cert: c.clientCert, key: c.clientKey });
       assert.deepEqual(ok, { status: 200, body: 'OK' });
       const v = await httpsPing(port, { ca: c.ca, cert: c.clientCert, key: c.clientKey }, '/version');
@@ -143,7 +143,9 @@ describe('who gets in: the API', () => {
     const port = await freePort();
     const d = await startDaemon({ extraArgs: ['-H', `tcp://127.0.0.1:${port}`, '--allow-insecure-tcp'] });
     try {
-      assert.match(d.log(), /warning: berth daemon listening on tcp:\/\/127\.0\.0\.1:\d+ in plain HTTP \(--allow-insecure-tcp\): anyone who reaches it is root on this host/);
+      // The harness waits for the Unix socket, which listens first; the TCP listener and its warning come after it.
+      const warning = /warning: berth daemon listening on tcp:\/\/127\.0\.0\.1:\d+ in plain HTTP \(--allow-insecure-tcp\): anyone who reaches it is root on this host/;
+      await waitFor(() => warning.test(d.log()), 10_000, 'the plain-HTTP warning');
       const status = await new Promise<number>((resolve, reject) => {
         httpRequest({ host: '127.0.0.1', port, path: '/_ping', agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
       });
