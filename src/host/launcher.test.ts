@@ -58,6 +58,26 @@ test('a missing program or directory is told apart from a program that exits 127
   } finally { done(); }
 });
 
+test('the shell and what it runs get no descriptor above stderr, even one the daemon holds inheritable', async () => {
+  // A process with inheritable descriptors 3 to 5 (as a spawn's extra stdio leaves them; node-unix-socket's
+  // sockets are so too) starts a launcher and lists what a command of it holds.
+  const code = `import(${JSON.stringify(new URL('./launcher.ts', import.meta.url).href)}).then(async ({ Launcher }) => {
+    const dir = require('node:fs').mkdtempSync('/tmp/berth-launcher-fds-');
+    const l = new Launcher(dir);
+    const r = await l.run('sh', ['-c', 'ls /proc/$$/fd'], { env: process.env });
+    l.close(); require('node:fs').rmSync(dir, { recursive: true });
+    process.stdout.write(r.stdout);
+    process.exit(0);
+  })`;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', code], { stdio: ['ignore', 'pipe', 'inherit', 'pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  const status = await new Promise((r) => child.on('close', r));
+  assert.equal(status, 0);
+  assert.deepEqual(out.trim().split('\n').map(Number).filter((n) => n > 2), [], out);
+});
+
 test('commands run side by side and each result finds its caller', async () => {
   const { launcher, done } = fresh();
   try {

@@ -27,6 +27,7 @@ export class NotFound extends Error {}
 export class Stopped extends Error {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CLOSE_FDS_THEN_SH = 'for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec /bin/sh -s';
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 let instances = 0;
@@ -44,7 +45,9 @@ export class Launcher {
     this.prefix = `${process.pid}.${++instances}.`;
     this.base = { ...process.env };
     // Its own process group: a Ctrl-C meant for a daemon in the foreground must not kill the commands its shutdown runs.
-    this.shell = spawn('/bin/sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'], env: this.base, detached: true });
+    // bash first closes every descriptor above stderr (dash cannot name those above 9): what the daemon holds
+    // without close-on-exec (node-unix-socket's attach sockets) must not pass on to runc and the rest.
+    this.shell = spawn('/bin/bash', ['-c', CLOSE_FDS_THEN_SH], { stdio: ['pipe', 'pipe', 'ignore'], env: this.base, detached: true });
     this.shell.stdin!.on('error', () => {});
     this.shell.on('exit', () => { this.exited = true; });
     createInterface({ input: this.shell.stdout! }).on('line', (line) => {
