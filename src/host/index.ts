@@ -63,6 +63,7 @@ function spawnRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: Run
 
 let launcher: Launcher | undefined;
 let launcherDir: string | undefined;
+let deadLaunchers = 0;
 
 /**
  * From now on `run` starts commands through a launcher shell (launcher.ts) that keeps its files in `dir`:
@@ -72,19 +73,30 @@ export function useLauncher(dir: string): void {
   rmSync(dir, { recursive: true, force: true }); // what a daemon that was killed left
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   launcherDir = dir;
+  deadLaunchers = 0;
 }
 
-/** Ends the launcher shell (once its commands are done) and removes its directory. */
+/**
+ * Ends the launcher shell once its commands are done. Its directory stays: a command still running (an exit
+ * handled during shutdown) reads and writes its files there. The next `useLauncher` empties it.
+ */
 export function stopLauncher(): void {
   launcher?.close();
-  if (launcherDir) rmSync(launcherDir, { recursive: true, force: true });
   launcher = undefined;
   launcherDir = undefined;
 }
 
 function launcherFor(env: NodeJS.ProcessEnv): Launcher | undefined {
   if (!launcherDir) return undefined;
-  if (!launcher?.alive) launcher = new Launcher(launcherDir);
+  if (!launcher?.alive) {
+    // A shell that keeps dying before it ran anything (no bash, no /bin/sh) is given up for the daemon's own spawn.
+    if (launcher && !launcher.useful && ++deadLaunchers >= 3) {
+      launcherDir = undefined;
+      launcher = undefined;
+      return undefined;
+    }
+    launcher = new Launcher(launcherDir);
+  }
   return launcher.canRun(env) ? launcher : undefined;
 }
 

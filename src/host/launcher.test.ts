@@ -28,7 +28,7 @@ test('arguments reach the program as they are: nothing in them is read by the sh
   const { launcher, dir, done } = fresh();
   try {
     const args = ["it's", '$(touch pwned)', '`id`', 'a;b|c&d', 'new\nline', '$HOME', '"q"', '*', ''];
-    const r = await launcher.run('printf', ['%s|', ...args], { env: process.env, cwd: dir });
+    const r = await launcher.run('/usr/bin/printf', ['%s|', ...args], { env: process.env, cwd: dir });
     assert.equal(r.stdout, `${args.join('|')}|`);
     assert.equal(existsSync(join(dir, 'pwned')), false);
     await assert.rejects(launcher.run('echo', ['a\0b'], { env: process.env }), /NUL/);
@@ -42,8 +42,10 @@ test('the environment and directory are the command\'s own: set, changed and rem
     delete env.PWD;
     const r = await launcher.run('sh', ['-c', 'echo "$BERTH_LAUNCHER_NEW|$HOME|${PWD-unset}"; pwd'], { env, cwd: '/tmp' });
     assert.equal(r.stdout, 'x y|/nowhere|/tmp\n/tmp\n', 'sh sets PWD itself when it starts');
-    const only = await launcher.run('/usr/bin/env', [], { env: { PATH: '/usr/bin:/bin', ONE: '1' } });
+    // Nothing of the shells' own (bash's SHLVL and _, cd's PWD and OLDPWD) on top.
+    const only = await launcher.run('/usr/bin/env', [], { env: { PATH: '/usr/bin:/bin', ONE: '1' }, cwd: '/tmp' });
     assert.deepEqual(only.stdout.trim().split('\n').sort(), ['ONE=1', 'PATH=/usr/bin:/bin']);
+    assert.equal(launcher.canRun({ ...process.env, OPTIND: '7' }), false, 'a variable that means something to the shell');
     assert.equal(launcher.canRun({ ...process.env, 'NOT-A-NAME': '1' }), false, 'a name the shell cannot set');
     assert.equal(launcher.canRun({ ...process.env, FINE_NAME: '1' }), true);
   } finally { done(); }
@@ -55,6 +57,26 @@ test('a missing program or directory is told apart from a program that exits 127
     await assert.rejects(launcher.run('berth-no-such-program', [], { env: process.env }), (e) => e instanceof NotFound && /ENOENT/.test(e.message));
     await assert.rejects(launcher.run('true', [], { env: process.env, cwd: '/no/such/dir' }), NotFound);
     assert.equal((await launcher.run('sh', ['-c', 'exit 127'], { env: process.env })).code, 127);
+  } finally { done(); }
+});
+
+test('a name the shell has a built-in for runs the program; a failure before the program starts is its status', async () => {
+  const { launcher, done } = fresh();
+  try {
+    assert.match((await launcher.run('printf', ['--version'], { env: process.env })).stdout, /GNU coreutils/);
+    // The shell refuses this value: the command fails with the shell's word, and the caller is not left waiting.
+    const r = await launcher.run('true', [], { env: { ...process.env, OPTIND: 'not-a-number' } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /OPTIND|number/i);
+  } finally { done(); }
+});
+
+test('the subshells that ended are reaped: no zombies pile up under the shell', async () => {
+  const { launcher, done } = fresh();
+  try {
+    for (let i = 0; i < 40; i++) await launcher.run('true', [], { env: process.env });
+    const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    assert.ok(children.length <= 2, `the shell has ${children.length} children after 40 commands`);
   } finally { done(); }
 });
 
@@ -91,10 +113,8 @@ test('when the shell dies, what it started still reports, and the launcher says 
   const { launcher, dir, done } = fresh();
   try {
     const pending = launcher.run('sh', ['-c', 'sleep 0.3; echo late'], { env: process.env });
-    // The launcher shell is the parent of each command's subshell.
-    const sub = (await launcher.run('sh', ['-c', 'echo $PPID'], { env: process.env })).stdout.trim();
-    const shell = Number(readFileSync(`/proc/${sub}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-    process.kill(shell, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
+    process.kill(launcher.pid!, 'SIGKILL');
     assert.equal((await pending).stdout, 'late\n');
     assert.equal(launcher.alive, false);
     await assert.rejects(launcher.run('true', [], { env: process.env }), /stopped/);

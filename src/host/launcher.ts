@@ -7,10 +7,13 @@
  * The protocol is one line per command on the shell's stdin: a background subshell that sets the command's
  * environment and directory, runs it with its stdin, stdout and stderr on files in a private directory, and
  * writes `ID STATUS` on the shell's stdout. Every argument is single-quoted, so nothing in one is read by the shell.
+ * One difference from spawn remains: a non-interactive shell starts background jobs with SIGINT and SIGQUIT
+ * ignored, and the programs keep that. berth stops none of them with those signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface LaunchResult {
@@ -27,10 +30,45 @@ export class NotFound extends Error {}
 export class Stopped extends Error {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variables a shell gives meaning to: an environment that changes one of them is not run through it. */
+const SPECIAL = new Set(['IFS', 'OPTIND', 'OPTARG', 'PPID', 'PS1', 'PS2', 'PS4', 'ENV', 'CDPATH', 'LINENO', 'MAIL', 'MAILPATH', 'HISTFILE']);
+/** Variables the shells set themselves (bash's SHLVL and `_`, cd's PWD and OLDPWD): each command gets the caller's, or none. */
+const SHELL_SET = ['SHLVL', 'PWD', 'OLDPWD', '_'];
 const CLOSE_FDS_THEN_SH = 'for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec /bin/sh -s';
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 let instances = 0;
+/** Programs found on a PATH, by PATH and name; only what was found is kept, so a program installed later is seen. */
+const found = new Map<string, string>();
+
+function executableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The program's path, looked up as spawn looks it up (the command's own PATH; a name with a slash as it
+ * is), or undefined. Done here, so the shell `exec`s a path: a name like `kill` or `printf` must run the
+ * program, not the shell's built-in of that name.
+ */
+function resolveCommand(cmd: string, path: string | undefined, cwd: string): string | undefined {
+  if (cmd.includes('/')) return executableFile(resolve(cwd, cmd)) ? cmd : undefined;
+  const key = `${path ?? ''}\0${cmd}`;
+  const hit = found.get(key);
+  if (hit) return hit;
+  for (const dir of (path ?? '').split(':')) {
+    const p = resolve(cwd, dir || '.', cmd);
+    if (executableFile(p)) {
+      found.set(key, p);
+      return p;
+    }
+  }
+  return undefined;
+}
 
 export class Launcher {
   private readonly shell: ChildProcess;
@@ -38,6 +76,7 @@ export class Launcher {
   private readonly prefix: string;
   private readonly pending = new Map<string, (status: string | undefined) => void>();
   private next = 0;
+  private done = 0;
   private exited = false;
 
   /** `dir` must exist; the launcher's files there carry its own prefix, so a successor can share it. */
@@ -49,57 +88,83 @@ export class Launcher {
     // without close-on-exec (node-unix-socket's attach sockets) must not pass on to runc and the rest.
     this.shell = spawn('/bin/bash', ['-c', CLOSE_FDS_THEN_SH], { stdio: ['pipe', 'pipe', 'ignore'], env: this.base, detached: true });
     this.shell.stdin!.on('error', () => {});
+    this.shell.on('error', () => this.lost());
     this.shell.on('exit', () => { this.exited = true; });
     createInterface({ input: this.shell.stdout! }).on('line', (line) => {
       const [id = '', status] = line.split(' ');
+      this.done++;
       this.pending.get(id)?.(status);
       this.pending.delete(id);
     });
     // The commands it had started still report (they hold the pipe); once the last is gone, what still waits never ends.
-    this.shell.stdout!.on('close', () => {
-      this.exited = true;
-      for (const done of this.pending.values()) done(undefined);
-      this.pending.clear();
-    });
+    this.shell.stdout!.on('close', () => this.lost());
+  }
+
+  private lost(): void {
+    this.exited = true;
+    for (const done of this.pending.values()) done(undefined);
+    this.pending.clear();
   }
 
   get alive(): boolean {
     return !this.exited;
   }
 
+  /** Whether any command it ran has reported: a shell that dies before that is not worth starting again. */
+  get useful(): boolean {
+    return this.done > 0;
+  }
+
+  /** The shell's PID (tests look at its children). */
+  get pid(): number | undefined {
+    return this.shell.pid;
+  }
+
   /**
    * Whether a command with this environment can go through the shell: it can set and unset only variables
-   * whose names are shell words, so an environment that differs from the daemon's in another name cannot.
+   * whose names are shell words and mean nothing to the shell itself, so an environment that differs from
+   * the daemon's in another name cannot.
    */
   canRun(env: NodeJS.ProcessEnv): boolean {
     for (const k of new Set([...Object.keys(this.base), ...Object.keys(env)])) {
-      if (this.base[k] !== env[k] && !NAME.test(k)) return false;
+      if (this.base[k] !== env[k] && (!NAME.test(k) || SPECIAL.has(k))) return false;
     }
     return true;
   }
 
+  /**
+   * Runs `cmd args` as spawn would: in `cwd` with exactly `env`, `input` on its stdin. The command runs in a
+   * subshell of its own, so a failure before it starts (cd, a variable the shell refuses) is its exit status
+   * and stderr, never a report that does not come.
+   */
   async run(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer }): Promise<LaunchResult> {
     if (this.exited) throw new Stopped('the command launcher has stopped');
-    if ([cmd, ...args, opts.cwd ?? ''].some((a) => a.includes('\0'))) throw new TypeError('an argument contains a NUL byte');
+    if ([cmd, ...args, opts.cwd ?? ''].some((a) => a.includes('\0')) || Object.entries(opts.env).some(([k, v]) => k.includes('\0') || v?.includes('\0'))) {
+      throw new TypeError('an argument or environment variable contains a NUL byte');
+    }
+    const cwd = opts.cwd ?? process.cwd();
+    if (opts.cwd !== undefined && !statSync(opts.cwd, { throwIfNoEntry: false })?.isDirectory()) throw new NotFound(`spawn ${cmd} ENOENT (no directory ${opts.cwd})`);
+    const program = resolveCommand(cmd, opts.env.PATH, cwd);
+    if (!program) throw new NotFound(`spawn ${cmd} ENOENT`);
     const id = String(++this.next);
     const file = join(this.dir, `${this.prefix}${id}`);
     const setEnv: string[] = [];
-    for (const k of Object.keys(this.base)) if (opts.env[k] === undefined) setEnv.push(`unset ${k};`);
-    for (const [k, v] of Object.entries(opts.env)) if (v !== undefined && this.base[k] !== v) setEnv.push(`export ${k}=${quote(v)};`);
+    for (const k of Object.keys(this.base)) if (opts.env[k] === undefined && !SHELL_SET.includes(k)) setEnv.push(`unset ${k};`);
+    for (const [k, v] of Object.entries(opts.env)) if (v !== undefined && this.base[k] !== v && !SHELL_SET.includes(k)) setEnv.push(`export ${k}=${quote(v)};`);
+    for (const k of SHELL_SET) setEnv.push(opts.env[k] === undefined ? `unset ${k};` : `export ${k}=${quote(opts.env[k]!)};`);
     const input = opts.input !== undefined && opts.input.length ? `${file}.i` : '/dev/null';
     if (input !== '/dev/null') await writeFile(input, opts.input!);
-    const cd = opts.cwd ? `if ! cd ${quote(opts.cwd)} 2>/dev/null; then echo "${id} d"; exit; fi; ` : '';
-    const argv = [cmd, ...args].map(quote).join(' ');
-    // `command -v` is a built-in: a missing program is told apart from one that exits 127 without a fork.
-    const line = `( ${setEnv.join(' ')} ${cd}if command -v ${quote(cmd)} >/dev/null; then ${argv} <${input} >${file}.o 2>${file}.e; echo "${id} $?"; else echo "${id} x"; fi ) &\n`;
+    const cd = opts.cwd !== undefined ? `cd ${quote(opts.cwd)} || exit; ` : '';
+    const argv = [program, ...args].map(quote).join(' ');
+    // `jobs` reaps the subshells that have ended: a shell that only starts background jobs never waits for them.
+    // The inner subshell changes directory and environment (after cd, which sets PWD) and becomes the program.
+    const line = `jobs >/dev/null; ( ( ${cd}${setEnv.join(' ')} exec ${argv} ) <${quote(input)} >${quote(`${file}.o`)} 2>${quote(`${file}.e`)}; echo "${id} $?" ) &\n`;
     const status = await new Promise<string | undefined>((resolve) => {
       this.pending.set(id, resolve);
       this.shell.stdin!.write(line);
     });
     try {
       if (status === undefined) throw new Stopped('the command launcher has stopped');
-      if (status === 'x') throw new NotFound(`spawn ${cmd} ENOENT`);
-      if (status === 'd') throw new NotFound(`spawn ${cmd} ENOENT (no directory ${opts.cwd})`);
       const [stdout, stderr] = await Promise.all([readFile(`${file}.o`, 'utf8').catch(() => ''), readFile(`${file}.e`, 'utf8').catch(() => '')]);
       return { code: Number(status), stdout, stderr };
     } finally {
