@@ -156,12 +156,12 @@ export function networkLeftovers(d: TestDaemon): { veths: string[]; netns: strin
 /**
  * The veths on `bridge`, once the kernel has caught up. The daemon lets go of a stopped container's netns and
  * the kernel destroys it, and the veth, in the background (tens of ms). Each netns holds at most one veth on
- * the default bridge, so more veths than netns files are ones still going: they get up to 5 s, after which
+ * the default bridge, so more veths than netns files are ones still going: they get up to 10 s, after which
  * whatever is there is reported.
  */
 function settledVeths(bridge: string, netnsCount: number): string[] {
   const list = () => (existsSync(`/sys/class/net/${bridge}/brif`) ? readdirSync(`/sys/class/net/${bridge}/brif`) : []);
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 10_000;
   let veths = list();
   while (veths.length > netnsCount && Date.now() < deadline) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);

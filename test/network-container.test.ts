@@ -59,6 +59,21 @@ describe('--network container:NAME', () => {
     assert.equal((await d.berth(['rm', '-f', 'rider', 'owner'])).code, 0);
   });
 
+  test('the same through a chain: C joins B, which joined A; B goes, then A stops, and C loses eth0', async () => {
+    const ids: string[] = [];
+    for (const [name, mode] of [['chain-a', 'bridge'], ['chain-b', 'container:chain-a'], ['chain-c', 'container:chain-b']]) {
+      const r = await d.berth(['run', '-d', '--name', name!, '--network', mode!, 'busybox', 'sleep', '60']);
+      assert.equal(r.code, 0, r.stderr);
+      ids.push(r.stdout.trim());
+    }
+    seen.push(...ids);
+    assert.match((await d.berth(['exec', 'chain-c', 'ip', '-o', 'link'])).stdout, /: eth0@/);
+    assert.equal((await d.berth(['rm', '-f', 'chain-b'])).code, 0);
+    assert.equal((await d.berth(['stop', '-t', '0', 'chain-a'])).code, 0);
+    assert.doesNotMatch((await d.berth(['exec', 'chain-c', 'ip', '-o', 'link'])).stdout, /eth0/);
+    assert.equal((await d.berth(['rm', '-f', 'chain-c', 'chain-a'])).code, 0);
+  });
+
   test('inspect names the other container by ID; its own NetworkSettings has no networks', async () => {
     const r = await d.berth(['create', '--name', 'joiner', '--network', 'container:web', 'busybox', 'true']);
     assert.equal(r.code, 0, r.stderr);

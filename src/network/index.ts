@@ -84,7 +84,10 @@ interface LiveState {
   endpoints: LiveEndpoint[];
   ports: PortMapping[];
   dns: string[];
-  /** Containers that joined this namespace with `--network container:`; saved, so a restarted daemon knows them too. */
+  /**
+   * Containers that joined this namespace with `--network container:` (directly or through another joiner);
+   * saved, so a restarted daemon knows them too. Absent in a state an older berth saved.
+   */
   joiners?: string[];
 }
 
@@ -455,7 +458,7 @@ export class NetworkService {
       return n;
     });
     const primary = nets[0]!;
-    const state: LiveState = { id: c.id, name: c.name, netns: '', endpoints: [], ports: [], dns: c.dns };
+    const state: LiveState = { id: c.id, name: c.name, netns: '', endpoints: [], ports: [], dns: c.dns, joiners: [] };
     this.live.set(c.id, state);
     try {
       if (!primary.Internal) await this.allocatePorts(c, state);
@@ -571,8 +574,15 @@ export class NetworkService {
     if (p.id === c.id) throw new InvalidParameterError('cannot join own network');
     if (p.restarting) throw new ConflictError(`Container ${p.id} is restarting, wait until the container is running`);
     if (!p.running || !p.pid) throw new ConflictError(`cannot join network namespace of a non running container: container ${p.name} is ${p.status}`);
-    const held = this.live.get(p.id);
-    const netns = p.mode === 'host' ? 'host' : held?.netns || `/proc/${p.pid}/ns/net`;
+    // The namespace's owner: the other container, or the one it joined in turn (`container:` of a `container:`).
+    let owner = p;
+    for (let hops = 0; owner.mode.startsWith('container:') && hops < 16; hops++) {
+      const next = this.peer?.(owner.mode.slice('container:'.length));
+      if (!next) break;
+      owner = next;
+    }
+    const held = this.live.get(owner.id);
+    const netns = owner.mode === 'host' ? 'host' : held?.netns || `/proc/${p.pid}/ns/net`;
     if (held && !held.joiners?.includes(c.id)) {
       held.joiners = [...(held.joiners ?? []).filter((j) => this.peer?.(j)?.running), c.id];
       await this.saveState(held);
@@ -593,7 +603,8 @@ export class NetworkService {
   async tearDown(id: string): Promise<void> {
     const state = this.live.get(id);
     if (!state) return;
-    const shared = state.joiners?.some((j) => this.peer?.(j)?.running) ?? false;
+    // A state saved before joiners were recorded does not say who joined: it takes the careful way.
+    const shared = state.joiners?.some((j) => this.peer?.(j)?.running) ?? true;
     const release = async () => {
       for (const ep of [...state.endpoints].reverse()) {
         await cniDel(ep.cniName, ep.plugins, { containerId: id, netns: shared ? state.netns : '', ifname: ep.ifname }, ep.result)

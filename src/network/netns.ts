@@ -16,7 +16,8 @@ export async function createNetns(dir: string, name: string): Promise<string> {
     // what CNI's loopback plugin would do in a second (a Go program, several times iproute2's start-up).
     await run('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
   } catch (e) {
-    await rm(path, { force: true });
+    // unshare may have mounted the namespace before `ip` failed.
+    await removeNetns(path).catch(() => {});
     throw e;
   }
   return path;
