@@ -36,6 +36,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   const shell = launcherFor(env);
   if (shell) {
     return traced(label, shell.run(cmd, args, { env, cwd: opts.cwd, input: opts.input }).then(finish, (e: Error) => {
+      // The shell went before it reported: almost always before it read the line. A command that did start
+      // (the shell killed mid-way) runs twice; berth's (umount, runc delete, CNI DEL) take that as a no-op or an error.
       if (e instanceof Stopped) return spawnRun(cmd, args, env, opts).then(finish);
       throw new SystemError(`${cmd}: ${e.message}`);
     }));
