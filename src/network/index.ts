@@ -613,7 +613,7 @@ export class NetworkService {
     };
     if (shared) {
       await release();
-      await removeNetns(state.netns);
+      if (state.netns) await removeNetns(state.netns);
     } else {
       await Promise.all([state.netns ? removeNetns(state.netns) : undefined, release()]);
     }
