@@ -122,6 +122,7 @@ export async function isMounted(target: string): Promise<boolean> {
   return mounts.split('\n').some((l) => l.split(' ')[4] === target);
 }
 export { runStream, type StreamOptions } from './stream.js';
+export { withFdsUpTo } from './only-fds.js';
 
 /**
  * Bytes of content under `dir` as dockerd counts them (pkg/directory.Size, archive.ChangesSize): the sizes of

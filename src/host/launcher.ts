@@ -15,6 +15,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { withFdsUpTo } from './only-fds.js';
 
 export interface LaunchResult {
   /** The exit status; a signal's is 128 + its number, as a shell reports it. */
@@ -34,7 +35,6 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SPECIAL = new Set(['IFS', 'OPTIND', 'OPTARG', 'PPID', 'PS1', 'PS2', 'PS4', 'ENV', 'CDPATH', 'LINENO', 'MAIL', 'MAILPATH', 'HISTFILE']);
 /** Variables the shells set themselves (bash's SHLVL and `_`, cd's PWD and OLDPWD): each command gets the caller's, or none. */
 const SHELL_SET = ['SHLVL', 'PWD', 'OLDPWD', '_'];
-const CLOSE_FDS_THEN_SH = 'for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec /bin/sh -s';
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 let instances = 0;
@@ -84,9 +84,9 @@ export class Launcher {
     this.prefix = `${process.pid}.${++instances}.`;
     this.base = { ...process.env };
     // Its own process group: a Ctrl-C meant for a daemon in the foreground must not kill the commands its shutdown runs.
-    // bash first closes every descriptor above stderr (dash cannot name those above 9): what the daemon holds
-    // without close-on-exec (node-unix-socket's attach sockets) must not pass on to runc and the rest.
-    this.shell = spawn('/bin/bash', ['-c', CLOSE_FDS_THEN_SH], { stdio: ['pipe', 'pipe', 'ignore'], env: this.base, detached: true });
+    // It starts with no descriptor above stderr: what the daemon holds without close-on-exec (node-unix-socket's
+    // attach sockets) must not pass on to runc and the rest.
+    this.shell = spawn(...withFdsUpTo(2, '/bin/sh', ['-s']), { stdio: ['pipe', 'pipe', 'ignore'], env: this.base, detached: true });
     this.shell.stdin!.on('error', () => {});
     this.shell.on('error', () => this.lost());
     this.shell.on('exit', () => { this.exited = true; });

@@ -9,8 +9,7 @@
  * conmon is started directly, which saves bash's start-up on every container start.
  */
 import { closeSync, readdirSync, readFileSync } from 'node:fs';
-
-const SCRIPT = 'keep=$1; shift; for f in /proc/$$/fd/*; do n=${f##*/}; if [ "$n" -gt "$keep" ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"';
+import { withFdsUpTo } from '../host/index.js';
 
 const O_CLOEXEC = 0o2000000;
 
@@ -48,5 +47,5 @@ export function closeInheritedFds(): number[] {
 
 /** The command line that runs `cmd args` with descriptors 0..keep only. */
 export function withOnlyFds(keep: number, cmd: string, args: string[]): [string, string[]] {
-  return inheritableFds() ? ['/bin/bash', ['-c', SCRIPT, 'berth-conmon', String(keep), cmd, ...args]] : [cmd, args];
+  return inheritableFds() ? withFdsUpTo(keep, cmd, args) : [cmd, args];
 }
