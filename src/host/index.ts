@@ -21,10 +21,12 @@ export interface RunOptions {
   cwd?: string;
   /** Do not throw on a non-zero exit; the caller inspects `code`. */
   allowFailure?: boolean;
+  /** What BERTH_TRACE calls it, when the command and its first word say too little. */
+  label?: string;
 }
 
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const label = `${cmd} ${args.find((a) => !a.startsWith('-')) ?? ''}`;
+  const label = opts.label ?? `${cmd} ${args.find((a) => !a.startsWith('-')) ?? ''}`;
   const env = opts.env ?? process.env;
   const finish = (res: RunResult): RunResult => {
     if (res.code !== 0 && !opts.allowFailure) {

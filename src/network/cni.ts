@@ -4,7 +4,6 @@
  * cached final result, so each plugin can find what it made. berth keeps that cache in its exec root.
  */
 import { SystemError } from '../errors/index.js';
-import { traced } from '../common/trace.js';
 import { run, type RunResult } from '../host/index.js';
 
 export const CNI_PATH = process.env.BERTH_CNI_PATH ?? '/usr/lib/cni';
@@ -27,14 +26,15 @@ export interface CniTarget {
 }
 
 function exec(plugin: string, command: 'ADD' | 'DEL' | 'CHECK', t: CniTarget, conf: Record<string, unknown>): Promise<RunResult> {
-  return traced(`cni ${plugin} ${command}`, run(`${CNI_PATH}/${plugin}`, [], {
+  return run(`${CNI_PATH}/${plugin}`, [], {
     env: {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: command, CNI_CONTAINERID: t.containerId, CNI_NETNS: t.netns, CNI_IFNAME: t.ifname, CNI_PATH,
     },
     input: JSON.stringify(conf),
     allowFailure: true,
-  }));
+    label: `cni ${plugin} ${command}`,
+  });
 }
 
 function pluginError(plugin: string, command: string, res: { code: number; stdout: string; stderr: string }): SystemError {
