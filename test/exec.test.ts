@@ -1,5 +1,6 @@
 /** `exec` through conmon: output, exit codes, stdin, a TTY, env/workdir/user, and docker's CLI doing the same. */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BERTH, DOCKER, exec, hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
@@ -23,6 +24,27 @@ describe('exec', () => {
   test('-i passes stdin through; the request body never leaks into it', async () => {
     const r = await d.berth(['exec', '-i', 'host', 'cat'], { input: 'line one\nline two\n' });
     assert.equal(r.stdout, 'line one\nline two\n');
+  });
+
+  test('exec start answers 101 before the process runs: the header never shares a read with the output', async () => {
+    // docker-py (docker-compose v1) reads the response through a buffer and then the raw socket: output that came
+    // in the header's read was lost. Ten fast execs, each over a raw connection, as such a client would see them.
+    for (let i = 0; i < 10; i++) {
+      const created = await d.api('POST', `/containers/${id}/exec`, { Cmd: ['cat', '/etc/hostname'], AttachStdout: true, AttachStderr: true });
+      const execId = (JSON.parse(created.body) as { Id: string }).Id;
+      const reads = await new Promise<string[]>((resolve, reject) => {
+        const got: string[] = [];
+        const sock = connect(d.socket, () => {
+          const body = '{"Detach":false,"Tty":false}';
+          sock.write(`POST /v1.41/exec/${execId}/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        });
+        sock.on('data', (b: Buffer) => got.push(b.toString('latin1')));
+        sock.on('end', () => { sock.destroy(); resolve(got); });
+        sock.on('error', reject);
+      });
+      assert.match(reads[0]!, /^HTTP\/1\.1 101 UPGRADED\r\n[^]*\r\n\r\n$/, `round ${i}: the first read is the header alone: ${JSON.stringify(reads[0])}`);
+      assert.match(reads.slice(1).join(''), new RegExp(`${id.slice(0, 12)}\n$`), 'the output follows');
+    }
   });
 
   test('a missing command exits 127 with the runtime\'s message', async () => {

@@ -38,6 +38,7 @@ export function pipeAttach(
   });
   sock.on('error', () => { closed = true; conn?.close(); });
   sock.on('close', () => { closed = true; conn?.close(); });
+  sock.resume(); // a caller may have paused it to hold early input until these listeners were on
 
   connection.then((c) => {
     if (closed) { c.close(); return; }

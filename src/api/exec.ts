@@ -24,19 +24,23 @@ export function execRoutes(r: Router, engine: Engine): void {
       return;
     }
     const sock = ctx.upgrade?.socket ?? ctx.req.socket;
+    // An unknown session, one that already ran or a stopped container is a plain HTTP error, before the upgrade.
+    execs.checkStart(ctx.params.id!);
+    // The header goes before the process starts, as dockerd's: sent with the process's first output in one
+    // write, a client that reads the response through a buffer (docker-py, so docker-compose v1) loses that output.
+    // The client may answer it with stdin at once: held in the socket until pipeAttach listens (and resumes it).
+    sock.pause();
+    sock.write(upgradeHeader(tty, !!ctx.upgrade));
     let connection;
     try {
       connection = await execs.start(ctx.params.id!, { detach: false, tty, consoleSize: body.ConsoleSize ?? undefined });
     } catch (e) {
       // dockerd reports a process that could not start inside the stream, then ends it; inspect has the exit code.
-      const status = (e as { status?: number }).status;
-      if (status === 404 || status === 409) throw e;
-      sock.write(upgradeHeader(tty, !!ctx.upgrade));
       const text = Buffer.from(`${(e as Error).message}\r\n`);
+      sock.resume(); // read to the client's end, so the connection closes
       sock.end(tty ? text : frame(1, text));
       return;
     }
-    sock.write(upgradeHeader(tty, !!ctx.upgrade));
     const cfg = execs.inspect(ctx.params.id!);
     pipeAttach(sock, ctx.upgrade?.head ?? Buffer.alloc(0), tty, Promise.resolve(connection!),
       { stdin: cfg.OpenStdin, stdout: cfg.OpenStdout, stderr: cfg.OpenStderr });

@@ -74,12 +74,18 @@ export class Execs {
     return s;
   }
 
-  /** Starts the session; with `attach`, resolves with its stdio connection, made before the process runs. */
-  async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] }): Promise<AttachConnection | undefined> {
+  /** What `start` refuses before it does anything (no such session, already run, container not running): 404 and 409. */
+  checkStart(id: string): { s: Session; c: ContainerRecord } {
     const s = this.session(id);
     if (s.started) throw new ConflictError(`Error: Exec command ${id} has already run`);
     const c = this.deps.get(s.containerId);
     if (!c.State.Running) throw new ConflictError(`container ${c.Id} is not running`);
+    return { s, c };
+  }
+
+  /** Starts the session; with `attach`, resolves with its stdio connection, made before the process runs. */
+  async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] }): Promise<AttachConnection | undefined> {
+    const { s, c } = this.checkStart(id);
     s.started = true;
     const tty = opts.tty ?? !!s.config.Tty;
     const rootfs = this.deps.rootfsOf(c);
