@@ -58,6 +58,29 @@ describe('docker CLI against berth', { skip: hasDocker ? false : 'no /usr/local/
     assert.equal((await d.docker(['ps', '-aq'])).stdout, '');
   });
 
+  test('--entrypoint \'\' clears the image\'s entrypoint, and Cmd may be a lone string, as with dockerd', async () => {
+    assert.equal((await d.docker(['create', '--name', 'ep-src', 'busybox', 'true'])).code, 0);
+    const commit = await d.docker(['commit', '--change', 'ENTRYPOINT ["/bin/false"]', 'ep-src', 'with-ep']);
+    assert.equal(commit.code, 0, commit.stderr);
+    assert.equal((await d.docker(['run', '--rm', 'with-ep'])).code, 1);
+    for (const cli of [d.docker, d.berth]) {
+      const r = await cli(['run', '--rm', '--entrypoint', '', 'with-ep', 'echo', 'hi']);
+      assert.equal(r.stdout, 'hi\n', r.stderr);
+      assert.equal(r.code, 0);
+    }
+    // [""] also drops the image's Cmd: with no command of its own there is nothing to run.
+    const none = await d.docker(['run', '--rm', '--entrypoint', '', 'with-ep']);
+    assert.equal(none.code, 125);
+    assert.match(none.stderr, /no command specified/);
+    const str = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: 'true', Entrypoint: '/bin/sh' });
+    assert.equal(str.status, 201, str.body);
+    const id = (JSON.parse(str.body) as { Id: string }).Id;
+    const insp = await d.docker(['inspect', '--format', '{{.Path}} {{json .Args}} {{json .Config.Cmd}}', id]);
+    assert.equal(insp.stdout, '/bin/sh ["true"] ["true"]\n');
+    assert.equal((await d.docker(['rm', id, 'ep-src'])).code, 0);
+    assert.equal((await d.docker(['rmi', 'with-ep'])).code, 0);
+  });
+
   test('unknown container: docker\'s message', async () => {
     const r = await d.docker(['logs', 'ghost']);
     assert.equal(r.code, 1);

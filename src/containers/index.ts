@@ -37,6 +37,7 @@ import type { MountPoint, VolumeService } from '../volumes/index.js';
 import { prepareMounts, startMounts } from './mounting.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HealthConfig, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
+import { mergeCommand } from './command.js';
 import { peerOf } from './peer.js';
 import { checkContainers } from './check.js';
 
@@ -215,6 +216,8 @@ export class ContainerService extends EventEmitter {
 
   async create(req: CreateRequest, name?: string): Promise<{ Id: string; Warnings: string[] }> {
     if (!req || typeof req.Image !== 'string' || !req.Image) throw new InvalidParameterError('config cannot be empty in order to create a container');
+    // Cmd and Entrypoint are dockerd's StrSlice: a lone string is a one-element list.
+    for (const field of ['Cmd', 'Entrypoint'] as const) if (typeof req[field] === 'string') req[field] = [req[field] as unknown as string];
     for (const field of ['Env', 'Cmd', 'Entrypoint'] as const) {
       const v = req[field];
       if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
@@ -236,9 +239,7 @@ export class ContainerService extends EventEmitter {
     const netMode = net?.mode ?? (hc.NetworkMode || 'default');
 
     const imgCfg = image.config.config ?? {};
-    const entrypoint = req.Entrypoint !== undefined && req.Entrypoint !== null ? req.Entrypoint : imgCfg.Entrypoint ?? null;
-    // As docker: an explicit entrypoint drops the image's Cmd unless a Cmd was given too.
-    const cmd = req.Cmd && req.Cmd.length ? req.Cmd : req.Entrypoint !== undefined && req.Entrypoint !== null ? null : imgCfg.Cmd ?? null;
+    const { entrypoint, cmd } = mergeCommand(req.Entrypoint ?? null, req.Cmd ?? null, imgCfg);
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (argv.length === 0) throw new InvalidParameterError('no command specified');
     const env = mergeEnv(imgCfg.Env ?? [], req.Env ?? []);

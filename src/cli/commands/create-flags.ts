@@ -85,7 +85,7 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
   return {
     Image: image,
     Cmd: args.length ? args : null,
-    ...(f.entrypoint !== undefined ? { Entrypoint: f.entrypoint === '' ? [] : [f.entrypoint] } : {}),
+    ...(f.entrypoint !== undefined ? { Entrypoint: [f.entrypoint] } : {}),
     Env: env,
     WorkingDir: f.workdir ?? '',
     User: f.user ?? '',
