@@ -112,4 +112,20 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
     // stderr, with each CLI's own name masked.
     assert.deepEqual(split(berth.stderr), split(docker.stderr), `stderr:\ndocker:\n${docker.stderr}\nberth:\n${berth.stderr}`);
   });
+
+  test('usage errors: the same words, usage line and exit code as the docker CLI', async () => {
+    // Flag errors exit 125; a wrong number of arguments and an unknown command exit 1 (docker 28).
+    const cases = [
+      ['run', '--foo', 'busybox'], ['run', '-z', 'busybox'], ['run', '--name'], ['run', '-e'], ['run'],
+      ['stop'], ['stop', '-t', 'x', 'c'], ['logs', 'a', 'b'], ['ps', 'foo'], ['rename', 'a'], ['exec', 'a'],
+      ['frob'], ['network', 'frob'], ['version', 'x'], ['inspect'], ['tag', 'a'], ['pull'], ['network', 'rm'], ['top'],
+    ];
+    const env = { ...process.env, DOCKER_HOST: d.host, BERTH_HOST: d.host };
+    for (const args of cases) {
+      const [docker, berth] = await Promise.all([exec(DOCKER, args, { env }), exec(BERTH, args, { env })]);
+      assert.notEqual(docker.code, 0, args.join(' '));
+      assert.equal(berth.code, docker.code, `${args.join(' ')}: ${berth.stderr}`);
+      assert.equal(berth.stderr, docker.stderr.replace(/\bdocker\b/g, 'berth'), args.join(' '));
+    }
+  });
 });

@@ -4,7 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { describe, ExitError } from './context.js';
-import { commanderMessage, expandGroups, program } from './program.js';
+import { expandGroups, program, usageError } from './program.js';
 
 async function main(): Promise<void> {
   const argv = expandGroups(process.argv.slice(2));
@@ -18,8 +18,9 @@ async function main(): Promise<void> {
     }
     if (e instanceof CommanderError) {
       if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) process.exit(0);
-      process.stderr.write(`${commanderMessage(e, argv)}\n`);
-      process.exit(125);
+      const { message, code } = usageError(e, argv);
+      process.stderr.write(`${message}\n`);
+      process.exit(code);
     }
     process.stderr.write(`${describe(e)}\n`);
     process.exit(1);

@@ -25,3 +25,11 @@ test("docker's management spellings map onto the top-level verbs", () => {
   assert.deepEqual(expandGroups(['image', 'rm', 'x']), ['rmi', 'x']);
   assert.deepEqual(expandGroups(['run', 'image', 'ls']), ['run', 'image', 'ls']);
 });
+
+test("commander's usage in docker's spelling", async () => {
+  const { dockerUsage } = await import('./program.js');
+  assert.equal(dockerUsage('[options] <container...>'), '[OPTIONS] CONTAINER [CONTAINER...]');
+  assert.equal(dockerUsage('[options] <container> <new-name>'), '[OPTIONS] CONTAINER NEW_NAME');
+  assert.equal(dockerUsage('[options] [repository]'), '[OPTIONS] [REPOSITORY]');
+  assert.equal(dockerUsage('CONTAINER [ps OPTIONS]'), 'CONTAINER [ps OPTIONS]');
+});

@@ -76,18 +76,83 @@ export function program(argv: string[] = []): Command {
   const word = argv[commandIndex(argv)];
   const own = COMMANDS.find(([, names]) => word !== undefined && names.includes(word));
   for (const [register] of own ? [own] : COMMANDS) register(p);
-  for (const c of p.commands) c.helpOption('--help', 'Print usage').exitOverride().configureOutput({ outputError: () => {} });
+  const withErrors = (c: Command) => c.exitOverride((err: CommandError) => { err.command = c; throw err; });
+  withErrors(p);
+  const prepare = (c: Command) => {
+    // docker shows [OPTIONS] only for a command with flags besides --help.
+    const usage = dockerUsage(c.usage());
+    c.helpOption('--help', 'Print usage').configureOutput({ outputError: () => {} }).usage(c.options.length ? usage : usage.replace(/^\[OPTIONS\] ?/, ''));
+    withErrors(c);
+    c.commands.forEach(prepare);
+  };
+  p.commands.forEach(prepare);
   return p;
 }
 
-export function commanderMessage(e: CommanderError, argv: string[]): string {
-  const sub = argv.find((a) => !a.startsWith('-'));
-  const see = `See 'berth ${sub ? `${sub} ` : ''}--help'.`;
-  const flag = /'([^']+)'/.exec(e.message)?.[1];
-  if (e.code === 'commander.unknownOption') return `unknown flag: ${flag}\n${see}`;
-  if (e.code === 'commander.unknownCommand') return `berth: '${flag}' is not a berth command.\nSee 'berth --help'`;
-  if (e.code === 'commander.missingArgument') return `"berth ${sub}" requires at least 1 argument.\n${see}`;
-  return `${e.message.replace(/^error: /, '')}\n${see}`;
+/** docker's spelling of commander's generated usage: `[options] <container...>` becomes `[OPTIONS] CONTAINER [CONTAINER...]`. */
+export function dockerUsage(usage: string): string {
+  const word = (n: string) => n.toUpperCase().replace(/-/g, '_');
+  return usage
+    .replace(/\[options\]/g, '[OPTIONS]')
+    .replace(/<([a-z][\w-]*)\.\.\.>/g, (_, n: string) => `${word(n)} [${word(n)}...]`)
+    .replace(/<([a-z][\w-]*)>/g, (_, n: string) => word(n))
+    .replace(/\[([a-z][\w-]*)(\.\.\.)?\]/g, (_, n: string, dots?: string) => `[${word(n)}${dots ?? ''}]`);
+}
+
+/** Commander's errors name no command: each command's exit override hangs itself on the error it throws. */
+type CommandError = CommanderError & { command?: Command };
+
+function commandPath(cmd: Command | undefined): string {
+  const names: string[] = [];
+  for (let c = cmd; c; c = c.parent ?? undefined) names.unshift(c.name());
+  return names.length ? names.join(' ') : 'berth';
+}
+
+/** What a wrong number of arguments breaks, in the docker CLI's words; `see` as docker's RequiresMinArgs says it. */
+function argsRequirement(cmd: Command): { text: string; see: boolean } {
+  const args = cmd.registeredArguments;
+  const required = args.filter((a) => a.required).length;
+  const n = (k: number) => `${k} argument${k === 1 ? '' : 's'}`;
+  if (args.at(-1)?.variadic) return { text: `requires at least ${n(required)}`, see: true };
+  if (args.length === 0) return { text: 'accepts no arguments', see: false };
+  if (required === args.length) return { text: `requires ${n(required)}`, see: false };
+  if (required === 0) return { text: `requires at most ${n(args.length)}`, see: false };
+  return { text: `requires at least ${required} and at most ${n(args.length)}`, see: false };
+}
+
+/**
+ * A usage error as the docker CLI prints it, with its exit code: a flag error (125) says what is wrong with
+ * the flag, a wrong number of arguments or an unknown command (1) says so after `berth: `; both show the
+ * command's usage and where its help is.
+ */
+export function usageError(e: CommanderError, argv: string[]): { message: string; code: number } {
+  const cmd = (e as CommandError).command;
+  const path = commandPath(cmd);
+  const usage = cmd ? `\n\nUsage:  ${path} ${cmd.usage()}` : '';
+  const help = `Run '${path} --help' for more information`;
+  const quoted = /'([^']+)'/.exec(e.message)?.[1] ?? '';
+  const flagError = (text: string) => ({ message: `${text}${usage}\n\n${help}`, code: 125 });
+  switch (e.code) {
+    case 'commander.unknownOption':
+      return flagError(quoted.startsWith('--') ? `unknown flag: ${quoted}` : `unknown shorthand flag: '${quoted.slice(1, 2)}' in ${quoted}`);
+    case 'commander.optionMissingArgument': {
+      const [short, long] = [/^-\w\b/.exec(quoted)?.[0], /--[\w-]+/.exec(quoted)?.[0]];
+      return flagError(short && argv.at(-1) === short ? `flag needs an argument: '${short.slice(1)}' in ${short}` : `flag needs an argument: ${long ?? short}`);
+    }
+    case 'commander.invalidArgument': {
+      const m = /option '(.+?)(?: [<[].*)?' argument '(.*)' is invalid\. (.*)/s.exec(e.message);
+      return flagError(m ? `invalid argument "${m[2]}" for "${m[1]}" flag: ${m[3]}` : e.message.replace(/^error: /, ''));
+    }
+    case 'commander.missingArgument':
+    case 'commander.excessArguments': {
+      const { text, see } = argsRequirement(cmd!);
+      return { message: `berth: '${path}' ${text}${usage}\n\n${see ? 'See' : 'Run'} '${path} --help' for more information`, code: 1 };
+    }
+    case 'commander.unknownCommand':
+      return { message: `berth: unknown command: ${path} ${quoted}${cmd?.parent ? `\n\nUsage:  ${path}` : ''}\n\n${help}`, code: 1 };
+    default:
+      return flagError(e.message.replace(/^error: /, ''));
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { clientOf, collect } from '../context.js';
 
 export function registerCommit(program: Command): void {
-  program.command('commit').description("Create a new image from a container's changes")
+  program.command('commit').description("Create a new image from a container's changes").usage('[OPTIONS] CONTAINER [REPOSITORY[:TAG]]')
     .argument('<container>').argument('[repository]')
     .option('-a, --author <author>', 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
     .option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image', collect)

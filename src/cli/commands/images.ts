@@ -39,7 +39,7 @@ function splitTag(ref: string): [string, string] {
 }
 
 export function registerImages(program: Command): void {
-  program.command('images').description('List images')
+  program.command('images').description('List images').usage('[OPTIONS] [REPOSITORY[:TAG]]')
     .argument('[repository]')
     .option('-q, --quiet', 'Only show image IDs')
     .option('-a, --all', 'Show all images')
@@ -132,7 +132,7 @@ export function registerImages(program: Command): void {
       });
     });
 
-  program.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
+  program.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE').usage('SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]')
     .argument('<source>').argument('<target>')
     .action(async (source: string, target: string, _o: unknown, cmd: Command) => {
       const [repo, tag] = splitTag(target);

@@ -6,7 +6,7 @@ import { clientOf, describe, ExitError } from '../context.js';
 import { API_VERSION, BERTH_VERSION } from '../../api/index.js';
 
 export function registerInspect(program: Command): void {
-  program.command('inspect').description('Return low-level information on containers or images')
+  program.command('inspect').description('Return low-level information on containers or images').usage('[OPTIONS] NAME|ID [NAME|ID...]')
     .argument('<name...>')
     .option('--type <type>', 'Only inspect objects of the given type (container|image|network|volume)')
     .option('-f, --format <template>', 'Format output using a Go-style template path, e.g. {{.State.Status}}')

@@ -1,10 +1,16 @@
 /** `start`, `stop`, `kill`, `rm`, `wait`: verbs over one or more containers. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
 import { ApiError, type RequestOptions } from '../client.js';
 import { clientOf, ExitError, forEachArg } from '../context.js';
 import { humanSize } from '../format.js';
 import { tabwrite } from '../go-template.js';
+
+/** docker's `-t, --timeout` (and its older `--time`): an integer, checked as the docker CLI checks it. */
+function seconds(v: string): string {
+  if (!/^[-+]?\d+$/.test(v)) throw new InvalidArgumentError(`strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return v;
+}
 
 export function registerLifecycle(program: Command): void {
   program.command('start').description('Start one or more stopped containers')
@@ -52,10 +58,11 @@ export function registerLifecycle(program: Command): void {
 
   program.command('restart').description('Restart one or more containers')
     .argument('<container...>')
-    .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+    .option('-t, --timeout <seconds>', 'Seconds to wait before killing the container', seconds)
+    .addOption(new Option('--time <seconds>').argParser(seconds).hideHelp())
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .action((ids: string[], o: { time?: string; signal?: string }, cmd: Command) =>
-      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/restart`, { t: o.time, signal: o.signal }));
+    .action((ids: string[], o: { timeout?: string; time?: string; signal?: string }, cmd: Command) =>
+      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/restart`, { t: o.timeout ?? o.time, signal: o.signal }));
 
   program.command('rename').description('Rename a container')
     .argument('<container>').argument('<new-name>')
@@ -68,7 +75,7 @@ export function registerLifecycle(program: Command): void {
       .action((ids: string[], _o: unknown, cmd: Command) => echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/${verb}`));
   }
 
-  program.command('top').description('Display the running processes of a container')
+  program.command('top').description('Display the running processes of a container').usage('CONTAINER [ps OPTIONS]')
     .argument('<container>').argument('[ps-options...]')
     // As docker: everything after the container goes to ps, flags too (`top C -o pid,comm`).
     .allowUnknownOption().passThroughOptions()
@@ -88,10 +95,11 @@ export function registerLifecycle(program: Command): void {
 
   program.command('stop').description('Stop one or more running containers')
     .argument('<container...>')
-    .option('-t, --time <seconds>', 'Seconds to wait before killing the container')
+    .option('-t, --timeout <seconds>', 'Seconds to wait before killing the container', seconds)
+    .addOption(new Option('--time <seconds>').argParser(seconds).hideHelp())
     .option('-s, --signal <signal>', 'Signal to send to the container')
-    .action((ids: string[], o: { time?: string; signal?: string }, cmd: Command) =>
-      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/stop`, { t: o.time, signal: o.signal }));
+    .action((ids: string[], o: { timeout?: string; time?: string; signal?: string }, cmd: Command) =>
+      echoEach(cmd, ids, 'POST', (id) => `/containers/${id}/stop`, { t: o.timeout ?? o.time, signal: o.signal }));
 
   program.command('kill').description('Kill one or more running containers')
     .argument('<container...>')

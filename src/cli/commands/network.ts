@@ -85,7 +85,7 @@ export function registerNetwork(program: Command): void {
       });
     });
 
-  net.command('rm').alias('remove').description('Remove one or more networks')
+  net.command('rm').alias('remove').description('Remove one or more networks').usage('NETWORK [NETWORK...]')
     .argument('<network...>')
     .option('-f, --force', 'Do not error if the network does not exist')
     .action(async (names: string[], _o: unknown, cmd: Command) => {

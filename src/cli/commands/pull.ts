@@ -47,7 +47,7 @@ export async function pullImage(client: Client, image: string, out: Writable & {
 }
 
 export function registerPull(program: Command): void {
-  program.command('pull').description('Download an image from a registry').argument('<name>')
+  program.command('pull').description('Download an image from a registry').usage('[OPTIONS] NAME[:TAG|@DIGEST]').argument('<name>')
     .option('--platform <platform>', 'Set platform if server is multi-platform capable (os/arch[/variant])')
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (name: string, o: { platform?: string; quiet?: boolean }, cmd: Command) => {
@@ -56,7 +56,7 @@ export function registerPull(program: Command): void {
       process.stdout.write(`${canonicalName(name)}\n`);
     });
 
-  program.command('push').description('Upload an image to a registry').argument('<name>')
+  program.command('push').description('Upload an image to a registry').usage('[OPTIONS] NAME[:TAG]').argument('<name>')
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (image: string, o: { quiet?: boolean }, cmd: Command) => {
       const { name, tag } = splitRef(image);
