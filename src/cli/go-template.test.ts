@@ -14,6 +14,12 @@ test('fields, nested fields, dot, and Go\'s printing of maps, lists and missing 
   assert.equal(run('{{$.A.B}}', d), 'x');
 });
 
+test("a Go field name finds the JSON key that differs only in case; a lower-case map key must match exactly", () => {
+  const d = { Id: 'sha256:1', Client: { ApiVersion: '1.45' }, Labels: { Foo: 'x' } };
+  assert.equal(run('{{.ID}} {{.Id}} {{.Client.APIVersion}}', d), 'sha256:1 sha256:1 1.45');
+  assert.equal(run('{{.Labels.foo}}', d), '<no value>');
+});
+
 test('a struct (a formatter row) refuses a field it lacks, as docker does', () => {
   assert.throws(() => run('{{.Nope}}', goStruct({ ID: 'x' }, '*formatter.ContainerContext')), /can't evaluate field Nope in type \*formatter.ContainerContext/);
 });

@@ -4,7 +4,8 @@
  * parenthesised pipelines, `{{-`/`-}}` trimming, comments), Go's builtins (`and or not eq ne lt le
  * gt ge len index slice print printf println`) and the docker CLI's own functions (`json split join
  * title lower upper pad truncate`). Values print as Go's fmt prints decoded JSON (`[a b]`,
- * `map[k:v]`); a missing key of a map is `<no value>`, a missing field of a struct (an object made
+ * `map[k:v]`); a field name finds a key that differs only in case (Go's `ID` for the JSON's `Id`);
+ * a missing key of a map is `<no value>`, a missing field of a struct (an object made
  * with `goStruct`) is an error, as in docker. Object properties that are functions are methods:
  * `{{.Label "com.example.x"}}` calls them with the arguments.
  */
@@ -416,6 +417,12 @@ class Exec {
     if (recv === null || recv === undefined) return undefined;
     if (typeof recv !== 'object') throw new TemplateError(`template: executing: can't evaluate field ${name} in type ${typeof recv}`);
     const o = recv as Record<string | symbol, unknown>;
+    // docker runs templates on Go structs, whose field names differ from the JSON's keys only in case
+    // (`ID` is `Id`, `APIVersion` is `ApiVersion`): an exported name not in the JSON finds its key that way.
+    if (!(name in o) && /^[A-Z]/.test(name) && !Array.isArray(recv)) {
+      const key = Object.keys(o).find((k) => k.toLowerCase() === name.toLowerCase());
+      if (key !== undefined) name = key;
+    }
     const v = o[name];
     if (typeof v === 'function') {
       const a = [...(args ?? []), ...(hasFinal ? [final] : [])];

@@ -59,7 +59,7 @@ export function registerInspect(program: Command): void {
             GitCommit: 'berth', GoVersion: `node${process.versions.node}`, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch,
             BuildTime: '', Context: 'default',
           },
-          Server: { ...server, APIVersion: server.ApiVersion, MinAPIVersion: server.MinAPIVersion },
+          Server: server,
         };
         process.stdout.write(`${formatTemplate(o.format, doc)}\n`);
         return;
