@@ -34,6 +34,9 @@ step run 125 flag; $D run --rm --nope busybox true 2>/dev/null; echo "rc=$?"
 step run stdin; echo shout | $D run --rm -i busybox tr a-z A-Z; echo "rc=$?"
 step create start wait; $D create --name par2 -e A=b busybox sh -c 'exit 7'; $D start par2; $D wait par2; echo "rc=$?"
 step inspect ExitCode; $D inspect -f '{{.State.ExitCode}}' par2; echo "rc=$?"
+step ps -l; $D ps -l --format '{{.Names}} {{.State}}'; echo "rc=$?"
+step ps -n; $D ps -n 2 --format '{{.Names}}'
+step ps -s; $D exec par1 sh -c 'head -c 12345 /dev/zero > /f'; $D ps -a -s --format '{{.Names}} {{.Size}}'; $D ps -s --format 'table {{.Names}}\t{{.Size}}'
 step inspect fields; $D inspect -f '{{.State.Status}} {{.Name}} {{json .Config.Cmd}} {{.Config.Image}}' par2
 step inspect range; $D inspect --format '{{range .Config.Env}}{{println .}}{{end}}' par2
 step inspect missing; $D inspect -f '{{.Id}}' nope; echo "rc=$?"
@@ -60,6 +63,8 @@ step rm; $D rm par1; echo "rc=$?"
 step ps -aq; $D ps -aq; echo "rc=$?"
 step rmi unknown; $D rmi nope:1; echo "rc=$?"
 step version; $D version --format '{{.Server.APIVersion}}'; echo "rc=$?"
+step version client; $D version --format '{{.Client.APIVersion}}'
+step image ID; $D inspect -f '{{.ID}}' busybox
 `;
 
 /** What differs between two runs by nature: IDs, the host's times. */
@@ -102,6 +107,10 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
     assert.match(docker.stdout, /== rm unknown\nrc=1\n/);
     assert.match(docker.stderr, /^Error response from daemon: No such container: nope$/m);
     assert.match(docker.stdout, /== logs --tail\nline4\nline5\nrc=0\n/);
+    // As with dockerd: a limit lists stopped containers too, and -s counts the writable layer and the image's.
+    assert.match(docker.stdout, /== ps -l\npar2 exited\nrc=0\n== ps -n\npar2\npar1\n/);
+    assert.match(docker.stdout, /\npar1 12\.3kB \(virtual 1\.\d+MB\)\n/);
+    assert.match(docker.stdout, /== image ID\nsha256:[0-9a-f]{64}\n/);
     const split = (s: string) => mask(s).split('\n');
     // stdout step by step, so a failure names the first step that differs.
     const ds = split(docker.stdout); const bs = split(berth.stdout);

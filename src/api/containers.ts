@@ -103,13 +103,20 @@ export function containerRoutes(r: Router, engine: Engine): void {
     sendJson(res, 201, out);
   });
 
-  r.on('GET', '/containers/json', ({ res, query }) => {
+  r.on('GET', '/containers/json', async ({ res, query }) => {
     const all = boolParam(query, 'all');
     const filters = parseFilters(query.get('filters'));
-    let list = cs.list().filter((c) => (all || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters));
     const limit = Number(query.get('limit') ?? -1);
+    // As dockerd: a limit (`ps -n`, `ps -l`) counts stopped containers too.
+    let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
-    sendJson(res, 200, list.map(summary));
+    if (!boolParam(query, 'size')) return sendJson(res, 200, list.map(summary));
+    // SizeRw is what the container wrote; SizeRootFs adds its image's layers.
+    sendJson(res, 200, await Promise.all(list.map(async (c) => {
+      const rw = await cs.writableSize(c.Id);
+      const image = await engine.images.find(c.Image).catch(() => undefined);
+      return { ...summary(c), SizeRw: rw, SizeRootFs: rw + (image?.size ?? 0) };
+    })));
   });
 
   r.on('GET', '/containers/{id}/json', ({ res, params }) => {

@@ -1,6 +1,6 @@
 /** `berth ps` */
 import type { Command } from 'commander';
-import { ago, ellipsis, goTime, shortId, table } from '../format.js';
+import { ago, ellipsis, goTime, humanSize, shortId, table } from '../format.js';
 import { formatList, labelMethod } from '../go-format.js';
 import { clientOf, collect } from '../context.js';
 import { filterQuery } from './images.js';
@@ -8,6 +8,7 @@ import { displayPorts, type ApiPort } from './port.js';
 
 interface Summary {
   Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string; State: string; Ports: ApiPort[];
+  SizeRw?: number; SizeRootFs?: number;
   Labels?: Record<string, string>; Mounts?: { Name?: string; Source?: string }[]; NetworkSettings?: { Networks?: Record<string, unknown> };
 }
 
@@ -34,7 +35,8 @@ function row(c: Summary, trunc: boolean): Record<string, unknown> {
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
     Ports: displayPorts(c.Ports ?? []),
     RunningFor: ago(c.Created),
-    Size: '0B',
+    // As docker's formatter: the writable layer, and with the image's layers when the daemon counted them.
+    Size: c.SizeRootFs ? `${humanSize(c.SizeRw ?? 0)} (virtual ${humanSize(c.SizeRootFs)})` : humanSize(c.SizeRw ?? 0),
     State: c.State,
     Status: c.Status,
     Label: labelMethod(c.Labels),
@@ -49,11 +51,14 @@ export function registerPs(program: Command): void {
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
     .option('-n, --last <n>', 'Show n last created containers (includes all states)')
     .option('-l, --latest', 'Show the latest created container (includes all states)')
+    .option('-s, --size', 'Display total file sizes')
     .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
-    .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; filter?: string[]; last?: string; latest?: boolean; format?: string }, cmd: Command) => {
+    .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; filter?: string[]; last?: string; latest?: boolean; size?: boolean; format?: string }, cmd: Command) => {
       const limit = o.latest ? 1 : o.last ? Number(o.last) : undefined;
+      // As the docker CLI: a template that shows .Size asks the daemon for sizes too.
+      const size = !o.quiet && (!!o.size || /\.Size\b/.test(o.format ?? ''));
       const list = await clientOf(cmd).json<Summary[]>('GET', '/containers/json', {
-        query: { all: !!o.all || limit !== undefined, filters: filterQuery(o.filter ?? []), limit },
+        query: { all: !!o.all, filters: filterQuery(o.filter ?? []), limit, size: size || undefined },
       });
       const trunc = o.trunc !== false;
       if (o.quiet) {
@@ -65,10 +70,10 @@ export function registerPs(program: Command): void {
         process.stdout.write(formatList(format, list.map((c) => row(c, trunc)), HEADERS, DEFAULT_TABLE, '*formatter.ContainerContext'));
         return;
       }
-      const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
+      const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES', ...(size ? ['SIZE'] : [])]];
       for (const c of list) {
         const r = row(c, trunc);
-        rows.push([r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names] as string[]);
+        rows.push([r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names, ...(size ? [r.Size] : [])] as string[]);
       }
       process.stdout.write(table(rows));
     });
