@@ -128,6 +128,8 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
       ['run', '--foo', 'busybox'], ['run', '-z', 'busybox'], ['run', '--name'], ['run', '-e'], ['run'],
       ['stop'], ['stop', '-t', 'x', 'c'], ['logs', 'a', 'b'], ['ps', 'foo'], ['rename', 'a'], ['exec', 'a'],
       ['frob'], ['network', 'frob'], ['version', 'x'], ['inspect'], ['tag', 'a'], ['pull'], ['network', 'rm'], ['top'],
+      // -it with an input that is no terminal is refused before anything is created.
+      ['run', '-it', '--rm', 'busybox', 'true'], ['exec', '-it', 'nope', 'sh'],
     ];
     const env = { ...process.env, DOCKER_HOST: d.host, BERTH_HOST: d.host };
     for (const args of cases) {
@@ -136,5 +138,6 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
       assert.equal(berth.code, docker.code, `${args.join(' ')}: ${berth.stderr}`);
       assert.equal(berth.stderr, docker.stderr.replace(/\bdocker\b/g, 'berth'), args.join(' '));
     }
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, '');
   });
 });

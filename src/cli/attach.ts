@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { Demuxer } from '../api/index.js';
 import type { Client } from './client.js';
+import { ExitError } from './context.js';
 
 export interface AttachOptions {
   tty: boolean;
@@ -18,6 +19,11 @@ export interface AttachOptions {
   proxySignals?: boolean;
   /** With a TTY, the key sequence that detaches and leaves the container running. */
   detachKeys?: string;
+}
+
+/** The docker CLI's check before it attaches a terminal: the input must be one (`-it` with a pipe or file is refused). */
+export function checkTty(stdin: boolean, tty: boolean): void {
+  if (tty && stdin && !process.stdin.isTTY) throw new ExitError(1, 'the input device is not a TTY');
 }
 
 export async function openAttach(client: Client, id: string, o: AttachOptions): Promise<Duplex> {

@@ -1,6 +1,6 @@
 /** `berth exec`: another process in a running container. */
 import type { Command } from 'commander';
-import { pumpAttach } from '../attach.js';
+import { checkTty, pumpAttach } from '../attach.js';
 import { clientOf, collect, ExitError } from '../context.js';
 import { envList } from './create-flags.js';
 
@@ -22,6 +22,11 @@ export function registerExec(program: Command): void {
     .action(async (container: string, cmdArgs: string[], f: ExecFlags, cmd: Command) => {
       const client = clientOf(cmd);
       const tty = !!f.tty;
+      if (tty && f.interactive && !f.detach && !process.stdin.isTTY) {
+        // As the docker CLI: an unknown container is reported before the terminal is.
+        await client.json('GET', `/containers/${container}/json`);
+        checkTty(true, true);
+      }
       const env = envList(f);
       const size: [number, number] | undefined = tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined;
       const { Id } = await client.json<{ Id: string }>('POST', `/containers/${container}/exec`, {

@@ -1,6 +1,6 @@
 /** `start`, `stop`, `kill`, `rm`, `wait`: verbs over one or more containers. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
+import { checkTty, DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
 import { ApiError, type RequestOptions } from '../client.js';
 import { clientOf, ExitError, forEachArg } from '../context.js';
 import { humanSize } from '../format.js';
@@ -42,6 +42,7 @@ export function registerLifecycle(program: Command): void {
       const client = clientOf(cmd);
       const c = await client.json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean }; State: { Running: boolean } }>('GET', `/containers/${ref}/json`);
       if (!c.State.Running) throw new ExitError(1, 'You cannot attach to a stopped container, start it first');
+      checkTty(o.stdin, c.Config.Tty);
       const tty = c.Config.Tty; const stdin = o.stdin && c.Config.OpenStdin;
       const [sock, waitRes] = await Promise.all([
         openAttach(client, c.Id, { tty, stdin }),

@@ -1,7 +1,7 @@
 /** `berth run` and `berth create`: create (pulling when the image is missing), attach, start, wait. */
 import type { Command } from 'commander';
 import { ApiError, type Client } from '../client.js';
-import { DETACHED, startAttached } from '../attach.js';
+import { checkTty, DETACHED, startAttached } from '../attach.js';
 import { clientOf, ExitError } from '../context.js';
 import { pullImage } from './pull.js';
 import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
@@ -43,6 +43,7 @@ export function registerRun(program: Command): void {
   ).action(async (image: string, args: string[], flags: RunFlags, cmd: Command) => {
     const client = clientOf(cmd);
     const detach = !!flags.detach;
+    if (!detach) checkTty(!!flags.interactive, !!flags.tty);
     let id: string;
     try {
       id = await createContainer(client, image, args, flags, detach);
