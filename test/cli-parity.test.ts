@@ -54,6 +54,7 @@ step volume; $D volume create parvol; echo "rc=$?"
 step volume ls -q; $D volume ls -q
 step volume ls --format; $D volume ls --format '{{.Name}} {{.Driver}}'
 step volume inspect; $D volume inspect -f '{{.Name}} {{.Driver}} {{.Scope}}' parvol
+step volume inspect json; $D volume inspect parvol | sed 's/"CreatedAt": "[^"]*"/"CreatedAt": T/'
 step volume rm; $D volume rm parvol; echo "rc=$?"
 step network rm; $D network rm parnet; echo "rc=$?"
 step exec; $D exec par1 sh -c 'echo in; exit 4'; echo "rc=$?"

@@ -4,6 +4,7 @@ import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { parseReference, type Image } from '../images/index.js';
 import { pullFromRegistry } from './distribution.js';
 import { summary as containerSummary } from './containers.js';
+import { volumeView } from './volumes.js';
 import type { Engine } from './engine.js';
 import { deleteEvents, familiar, imageEvent } from './image-events.js';
 import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
@@ -116,7 +117,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
       }))),
       // As dockerd: every volume with its size and the number of containers that use it.
       Volumes: await Promise.all(engine.volumes.list().map(async (v) => ({
-        ...v, UsageData: { Size: await engine.volumes.size(v.Name), RefCount: engine.volumes.usedBy(v.Name).length },
+        ...volumeView(v), UsageData: { Size: await engine.volumes.size(v.Name), RefCount: engine.volumes.usedBy(v.Name).length },
       }))),
       BuildCache: [],
     });

@@ -27,21 +27,27 @@ function matches(engine: Engine, v: VolumeRecord, f: Filters): boolean {
   return true;
 }
 
+/** A volume with its fields in dockerd's order (its Go struct's), which `docker volume inspect` prints as is. */
+export function volumeView(v: VolumeRecord): VolumeRecord {
+  const { CreatedAt, Driver, Labels, Mountpoint, Name, Options, Scope, ...rest } = v;
+  return { CreatedAt, Driver, Labels, Mountpoint, Name, Options, Scope, ...rest };
+}
+
 export function volumeRoutes(r: Router, engine: Engine): void {
   const vs = engine.volumes;
 
   r.on('GET', '/volumes', ({ res, query }) => {
     const f = parseFilters(query.get('filters'));
-    sendJson(res, 200, { Volumes: vs.list().filter((v) => matches(engine, v, f)), Warnings: [] });
+    sendJson(res, 200, { Volumes: vs.list().filter((v) => matches(engine, v, f)).map(volumeView), Warnings: [] });
   });
 
   r.on('POST', '/volumes/create', async ({ req, res }) => {
     const body = await readJson<{ Name?: string; Driver?: string; DriverOpts?: Record<string, string>; Labels?: Record<string, string> }>(req, VOLUME_CREATE);
-    sendJson(res, 201, await vs.create(body));
+    sendJson(res, 201, volumeView(await vs.create(body)));
   });
 
   r.on('GET', '/volumes/{name}', ({ res, params }) => {
-    sendJson(res, 200, vs.get(params.name!));
+    sendJson(res, 200, volumeView(vs.get(params.name!)));
   });
 
   r.on('DELETE', '/volumes/{name}', async ({ res, params, query }) => {
