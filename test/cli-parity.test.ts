@@ -41,6 +41,9 @@ step inspect fields; $D inspect -f '{{.State.Status}} {{.Name}} {{json .Config.C
 step inspect range; $D inspect --format '{{range .Config.Env}}{{println .}}{{end}}' par2
 step inspect missing; $D inspect -f '{{.Id}}' nope; echo "rc=$?"
 step inspect json missing; $D inspect nope; echo "rc=$?"
+step inspect --format json; $D inspect --format json nope par2 | cut -c1-7
+step network inspect missing; $D network inspect -f '{{.Name}}' nope; echo "rc=$?"
+step images json; $D images --format json busybox | sed 's/"Created[A-Za-z]*":"[^"]*",//g'
 step rm; $D rm par2; echo "rc=$?"
 step rm unknown; $D rm nope; echo "rc=$?"
 step rm some unknown; $D rm nope par2; echo "rc=$?"

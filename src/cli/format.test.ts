@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ellipsis, humanSize, shortId, table } from './format.js';
+import { ellipsis, goTime, humanSize, shortId, table } from './format.js';
 
 test('table(): columns padded like tabwriter(minwidth 10, padding 3), last column unpadded', () => {
   const out = table([
@@ -45,4 +45,11 @@ test('ellipsis(): truncates to the given width', () => {
   assert.equal(ellipsis('short', 10), 'short');
   assert.equal(ellipsis('"sh -c \'sleep 100\'"', 10), '"sh -c \'s…');
   assert.equal(ellipsis('"sh -c \'sleep 100\'"', 10).length, 10);
+});
+
+test("goTime(): Go's time.String, with a fraction of a second only when there is one", () => {
+  process.env.TZ = 'UTC';
+  const t = Date.parse('2026-11-27T22:51:47Z') / 1000;
+  assert.equal(goTime(t), '2026-11-27 22:51:47 +0000 UTC');
+  assert.equal(goTime(t + 0.33), '2026-11-27 22:51:47.33 +0000 UTC');
 });

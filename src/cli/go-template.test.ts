@@ -20,6 +20,11 @@ test("a Go field name finds the JSON key that differs only in case; a lower-case
   assert.equal(run('{{.Labels.foo}}', d), '<no value>');
 });
 
+test("json of a formatter row escapes <, > and & as encoding/json does; json of a plain value does not", () => {
+  assert.equal(run('{{json .}}', goStruct({ Digest: '<none>', Cmd: 'a && b' })), '{"Digest":"\\u003cnone\\u003e","Cmd":"a \\u0026\\u0026 b"}');
+  assert.equal(run('{{json .Digest}}', goStruct({ Digest: '<none>' })), '"<none>"');
+});
+
 test('a struct (a formatter row) refuses a field it lacks, as docker does', () => {
   assert.throws(() => run('{{.Nope}}', goStruct({ ID: 'x' }, '*formatter.ContainerContext')), /can't evaluate field Nope in type \*formatter.ContainerContext/);
 });

@@ -291,7 +291,10 @@ function truth(v: unknown): boolean {
 
 function jsonOf(v: unknown): string {
   // docker's json: encoding/json without HTML escaping; functions (methods) are not data.
-  return JSON.stringify(v === undefined ? null : v, (_k, x: unknown) => (typeof x === 'function' ? undefined : x)) ?? 'null';
+  const s = JSON.stringify(v === undefined ? null : v, (_k, x: unknown) => (typeof x === 'function' ? undefined : x)) ?? 'null';
+  // A formatter row marshals itself with encoding/json's defaults, which do escape (`<none>` is `\u003cnone\u003e`).
+  if (!(v && typeof v === 'object' && STRUCT in v)) return s;
+  return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function str(v: unknown): string {

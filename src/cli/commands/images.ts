@@ -29,7 +29,8 @@ function imageRow(img: ImageSummary, repo: string, tag: string, digest: string, 
     Size: humanSize(img.Size),
     Tag: tag,
     UniqueSize: img.SharedSize === undefined || img.SharedSize < 0 ? 'N/A' : humanSize(img.Size - img.SharedSize),
-    VirtualSize: humanSize(img.Size),
+    // docker prints this one with units.HumanSize (four digits), Size with three.
+    VirtualSize: humanSize(img.Size, 4),
   };
 }
 

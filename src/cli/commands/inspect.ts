@@ -1,7 +1,7 @@
 /** `berth inspect`, `version`, `info` */
 import type { Command } from 'commander';
 import { formatValue } from '../go-format.js';
-import { ApiError } from '../client.js';
+import { ApiError, DaemonUnreachable } from '../client.js';
 import { clientOf, describe, ExitError } from '../context.js';
 import { API_VERSION, BERTH_VERSION } from '../../api/index.js';
 
@@ -13,7 +13,7 @@ export function registerInspect(program: Command): void {
     .action(async (names: string[], o: { type?: string; format?: string }, cmd: Command) => {
       const client = clientOf(cmd);
       const out: unknown[] = [];
-      let failed = false;
+      const errors: string[] = [];
       for (const n of names) {
         let found: unknown;
         let notFound: ApiError | undefined;
@@ -30,20 +30,13 @@ export function registerInspect(program: Command): void {
         }
         if (found === undefined) {
           // With a type (`image inspect`, `container inspect`) docker passes on the daemon's "No such image/container".
-          process.stderr.write(o.type && notFound ? `${describe(notFound)}\n` : `Error: No such object: ${n}\n`);
-          failed = true;
+          errors.push(o.type && notFound ? describe(notFound) : `Error: No such object: ${n}`);
           continue;
         }
         out.push(found);
       }
-      if (o.format) {
-        for (const v of out) process.stdout.write(`${formatTemplate(o.format, v)}\n`);
-        // docker's template inspector writes an empty line when it found nothing at all.
-        if (!out.length) process.stdout.write('\n');
-      } else {
-        process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
-      }
-      if (failed) throw new ExitError(1);
+      printInspected(out, o.format);
+      if (errors.length) throw new ExitError(1, errors.join('\n'));
     });
 
   program.command('version').description('Show the berth version information')
@@ -110,7 +103,33 @@ function vmInfoLines(vm: Record<string, unknown> | undefined): string[] {
   ];
 }
 
-/** `-f`/`--format` on an inspect document: the Go template engine, a missing key printing `<no value>`. */
+/** `network inspect`, `volume inspect`: each name's document, printed as `inspect` prints them, then the names that failed. */
+export async function inspectEach(names: string[], fetch: (name: string) => Promise<unknown>, format: string | undefined): Promise<void> {
+  const out: unknown[] = [];
+  const errors: string[] = [];
+  for (const n of names) {
+    try { out.push(await fetch(n)); } catch (e) {
+      if (e instanceof DaemonUnreachable) throw e;
+      errors.push(describe(e));
+    }
+  }
+  printInspected(out, format);
+  if (errors.length) throw new ExitError(1, errors.join('\n'));
+}
+
+/**
+ * What `inspect` prints for the documents it found (before the errors, as docker): indented JSON, one line of JSON with `--format json`
+ * (docker 28), or the template once per document (docker's template inspector writes an empty line when it
+ * found nothing at all).
+ */
+export function printInspected(out: unknown[], format: string | undefined): void {
+  if (format === 'json') process.stdout.write(`${JSON.stringify(out)}\n`);
+  else if (!format) process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+  else if (!out.length) process.stdout.write('\n');
+  else for (const v of out) process.stdout.write(`${formatTemplate(format, v)}\n`);
+}
+
+/** `-f`/`--format` on an inspect document: the Go template engine, a missing key printing `<no value>`; `json` is `{{json .}}`. */
 export function formatTemplate(tpl: string, value: unknown): string {
-  return formatValue(tpl, value);
+  return formatValue(tpl === 'json' ? '{{json .}}' : tpl, value);
 }

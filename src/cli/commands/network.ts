@@ -4,7 +4,7 @@ import { clientOf, collect, forEachArg, keyValues } from '../context.js';
 import { goTime, shortId, table } from '../format.js';
 import { formatList, labelMethod } from '../go-format.js';
 import { filterQuery } from './images.js';
-import { formatTemplate } from './inspect.js';
+import { inspectEach } from './inspect.js';
 
 interface Network { Name: string; Id: string; Driver: string; Scope: string; Created?: string; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null }
 
@@ -78,11 +78,7 @@ export function registerNetwork(program: Command): void {
     .option('-f, --format <template>', 'Format output using a Go-style template path')
     .action(async (names: string[], o: { format?: string }, cmd: Command) => {
       const client = clientOf(cmd);
-      const out: unknown[] = [];
-      await forEachArg(names, async (n) => { out.push(await client.json('GET', `/networks/${encodeURIComponent(n)}`)); }).finally(() => {
-        if (o.format) for (const v of out) process.stdout.write(`${formatTemplate(o.format, v)}\n`);
-        else process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
-      });
+      await inspectEach(names, (n) => client.json('GET', `/networks/${encodeURIComponent(n)}`), o.format);
     });
 
   net.command('rm').alias('remove').description('Remove one or more networks').usage('NETWORK [NETWORK...]')

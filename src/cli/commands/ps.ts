@@ -33,6 +33,8 @@ function row(c: Summary, trunc: boolean): Record<string, unknown> {
     Mounts: mounts.map((m) => (trunc ? ellipsis(m, 15) : m)).join(','),
     Names: c.Names.map((n) => n.slice(1)).join(','),
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
+    // docker 28's row has the image platform, which API 1.45 does not carry.
+    Platform: null,
     Ports: displayPorts(c.Ports ?? []),
     RunningFor: ago(c.Created),
     // As docker's formatter: the writable layer, and with the image's layers when the daemon counted them.
