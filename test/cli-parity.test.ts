@@ -38,6 +38,8 @@ step ps -l; $D ps -l --format '{{.Names}} {{.State}}'; echo "rc=$?"
 step ps -n; $D ps -n 2 --format '{{.Names}}'
 step ps -s; $D exec par1 sh -c 'head -c 12345 /dev/zero > /f'; $D ps -a -s --format '{{.Names}} {{.Size}}'; $D ps -s --format 'table {{.Names}}\t{{.Size}}'
 step inspect fields; $D inspect -f '{{.State.Status}} {{.Name}} {{json .Config.Cmd}} {{.Config.Image}}' par2
+step rename same; $D rename par2 par2; echo "rc=$?"
+step port none; $D port par2 80; echo "rc=$?"
 step inspect range; $D inspect --format '{{range .Config.Env}}{{println .}}{{end}}' par2
 step inspect missing; $D inspect -f '{{.Id}}' nope; echo "rc=$?"
 step inspect json missing; $D inspect nope; echo "rc=$?"

@@ -1,8 +1,8 @@
 /** `start`, `stop`, `kill`, `rm`, `wait`: verbs over one or more containers. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { checkTty, DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
-import { ApiError, type RequestOptions } from '../client.js';
-import { clientOf, ExitError, forEachArg } from '../context.js';
+import { ApiError, DaemonUnreachable, type RequestOptions } from '../client.js';
+import { clientOf, describe, ExitError, forEachArg } from '../context.js';
 import { humanSize } from '../format.js';
 import { tabwrite } from '../go-template.js';
 
@@ -68,7 +68,13 @@ export function registerLifecycle(program: Command): void {
   program.command('rename').description('Rename a container')
     .argument('<container>').argument('<new-name>')
     .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
-      await clientOf(cmd).call('POST', `/containers/${ref}/rename`, { query: { name } });
+      try {
+        await clientOf(cmd).call('POST', `/containers/${ref}/rename`, { query: { name } });
+      } catch (e) {
+        if (e instanceof DaemonUnreachable) throw e;
+        // The docker CLI names the rename after the daemon's reason.
+        throw new ExitError(1, `${describe(e)}\nError: failed to rename container named ${ref}`);
+      }
     });
 
   for (const [verb, what] of [['pause', 'Pause all processes within one or more containers'], ['unpause', 'Unpause all processes within one or more containers']] as const) {

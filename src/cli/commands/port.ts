@@ -39,7 +39,7 @@ export function registerPort(program: Command): void {
       if (port) {
         const key = port.includes('/') ? port : `${port}/tcp`;
         const binds = ports[key];
-        if (!binds?.length) throw new ExitError(1, `Error: No public port '${key}' published for ${ref}`);
+        if (!binds?.length) throw new ExitError(1, `Error: No public port '${port}' published for ${ref}`);
         process.stdout.write(binds.map((b) => `${b.HostIp}:${b.HostPort}\n`).join(''));
         return;
       }
