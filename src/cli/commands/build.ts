@@ -74,7 +74,7 @@ export function registerBuild(program: Command): void {
       const chunks: Buffer[] = [];
       for await (const c of stream) chunks.push(c as Buffer);
       const body = Buffer.concat(chunks);
-      if (!o.quiet) process.stdout.write(`Sending build context to berth daemon  ${humanSize(body.length)}\n`);
+      if (!o.quiet) process.stdout.write(`Sending build context to berth daemon  ${humanSize(body.length, 4)}\n`);
       const counted = new PassThrough();
       counted.end(body);
       const res = await clientOf(cmd).raw('POST', '/build', {
