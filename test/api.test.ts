@@ -33,9 +33,10 @@ describe('Engine API', () => {
     const r = await d.api('POST', '/v1.45/containers/create', '{"Image": "busybox",');
     assert.equal(r.status, 400);
     assert.match((JSON.parse(r.body) as { message: string }).message, /invalid JSON/);
-    const t = await d.api('POST', '/v1.45/containers/create', { Image: 'busybox', Cmd: 'echo hi' });
+    // Env is a []string to dockerd (Cmd and Entrypoint would take a lone string).
+    const t = await d.api('POST', '/v1.45/containers/create', { Image: 'busybox', Cmd: ['true'], Env: 'A=1' });
     assert.equal(t.status, 400);
-    assert.match(JSON.parse(t.body).message, /cannot unmarshal string/);
+    assert.match(JSON.parse(t.body).message, /cannot unmarshal string into Go struct field ContainerConfigWrapper.Env/);
     assert.deepEqual(await containerIds(d), [], 'nothing was created');
   });
 
