@@ -136,6 +136,12 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
       ['frob'], ['network', 'frob'], ['version', 'x'], ['inspect'], ['tag', 'a'], ['pull'], ['network', 'rm'], ['top'],
       // -it with an input that is no terminal is refused before anything is created.
       ['run', '-it', '--rm', 'busybox', 'true'], ['exec', '-it', 'nope', 'sh'],
+      // Values the CLI refuses itself, and the daemon's refusal of a volume spec.
+      ['run', '--rm', '-v', ':/x', 'busybox', 'true'], ['run', '--rm', '-v', 'a::/x', 'busybox', 'true'],
+      ['run', '--rm', '--env-file', '/nope', 'busybox', 'true'], ['run', '--rm', '-e', '=x', 'busybox', 'true'],
+      ['run', '--rm', '-m', 'abc', 'busybox', 'true'], ['run', '--rm', '--cpus', 'abc', 'busybox', 'true'],
+      ['run', '--rm', '--ulimit', 'nofile=abc', 'busybox', 'true'], ['run', '--rm', '--ulimit', 'bogus=1', 'busybox', 'true'],
+      ['run', '--rm', '--restart', 'always', 'busybox', 'true'], ['update', '--memory', 'x', 'c'],
     ];
     const env = { ...process.env, DOCKER_HOST: d.host, BERTH_HOST: d.host };
     for (const args of cases) {

@@ -93,7 +93,7 @@ describe('restart policies and health checks', () => {
     assert.match(max.stderr, /maximum retry count can only be used with 'on-failure'/);
     const rm = await d.berth(['run', '--rm', '--restart', 'always', 'busybox', 'true']);
     assert.equal(rm.code, 125);
-    assert.match(rm.stderr, /Conflicting options: cannot specify both --restart and --rm/);
+    assert.match(rm.stderr, /conflicting options: cannot specify both --restart and --rm/);
     const api = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } });
     assert.equal(api.status, 400);
     assert.match(api.body, /can't create 'AutoRemove' container with restart policy/);

@@ -10,6 +10,9 @@ import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 
+// bin/berth puts `--` before the arguments so that Node leaves them alone (see there).
+if (process.argv[2] === '--') process.argv.splice(2, 1);
+
 const file = join(__dirname, 'cli.cjs');
 const cacheFile = join(__dirname, 'cli.cache');
 

@@ -52,6 +52,9 @@ export function describe(err: unknown): string {
 }
 
 /** Runs a verb over several containers/images, printing each failure and exiting 1 if any failed. */
+/** A flag's value the CLI itself refuses (`--cpus abc`): docker prints these with the command's usage and exits 125. */
+export class FlagError extends Error {}
+
 export async function forEachArg(args: string[], fn: (arg: string) => Promise<void>): Promise<void> {
   let failed = false;
   for (const a of args) {
@@ -76,4 +79,17 @@ export function keyValues(list: string[] = []): Record<string, string> {
     out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
   }
   return out;
+}
+
+/** `berth network create`: the command's words, from the program down. */
+export function commandPath(cmd: Command | undefined): string {
+  const names: string[] = [];
+  for (let c = cmd; c; c = c.parent ?? undefined) names.unshift(c.name());
+  return names.length ? names.join(' ') : 'berth';
+}
+
+/** A flag error as the docker CLI prints it (exit 125): what is wrong, the command's usage, where its help is. */
+export function flagErrorText(text: string, cmd: Command | undefined): string {
+  const path = commandPath(cmd);
+  return `${text}${cmd ? `\n\nUsage:  ${path} ${cmd.usage()}` : ''}\n\nRun '${path} --help' for more information`;
 }

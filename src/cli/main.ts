@@ -3,13 +3,14 @@
  * `alias docker=berth` works. Flag errors exit 125, as docker's do.
  */
 import { CommanderError } from 'commander';
-import { describe, ExitError } from './context.js';
-import { expandGroups, program, usageError } from './program.js';
+import { describe, ExitError, FlagError, flagErrorText } from './context.js';
+import { commandFor, expandGroups, program, usageError } from './program.js';
 
 async function main(): Promise<void> {
   const argv = expandGroups(process.argv.slice(2));
+  const p = program(argv);
   try {
-    await program(argv).parseAsync(argv, { from: 'user' });
+    await p.parseAsync(argv, { from: 'user' });
     process.exit(0);
   } catch (e) {
     if (e instanceof ExitError) {
@@ -21,6 +22,10 @@ async function main(): Promise<void> {
       const { message, code } = usageError(e, argv);
       process.stderr.write(`${message}\n`);
       process.exit(code);
+    }
+    if (e instanceof FlagError) {
+      process.stderr.write(`${flagErrorText(e.message, commandFor(p, argv))}\n`);
+      process.exit(125);
     }
     process.stderr.write(`${describe(e)}\n`);
     process.exit(1);

@@ -1,6 +1,7 @@
 /** The berth command line's commands: which registrar defines each, and docker's management-command spellings. */
 import { Command, type CommanderError } from 'commander';
 import { BERTH_VERSION } from '../api/index.js';
+import { commandPath, flagErrorText } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
 import { registerBuild } from './commands/build.js';
 import { registerCommit } from './commands/commit.js';
@@ -102,11 +103,6 @@ export function dockerUsage(usage: string): string {
 /** Commander's errors name no command: each command's exit override hangs itself on the error it throws. */
 type CommandError = CommanderError & { command?: Command };
 
-function commandPath(cmd: Command | undefined): string {
-  const names: string[] = [];
-  for (let c = cmd; c; c = c.parent ?? undefined) names.unshift(c.name());
-  return names.length ? names.join(' ') : 'berth';
-}
 
 /** What a wrong number of arguments breaks, in the docker CLI's words; `see` as docker's RequiresMinArgs says it. */
 function argsRequirement(cmd: Command): { text: string; see: boolean } {
@@ -120,6 +116,18 @@ function argsRequirement(cmd: Command): { text: string; see: boolean } {
   return { text: `requires at least ${required} and at most ${n(args.length)}`, see: false };
 }
 
+
+/** The (sub)command `argv` names in the program: `network create` in `-H x network create n`. */
+export function commandFor(p: Command, argv: string[]): Command {
+  let c = p;
+  for (const word of argv.slice(commandIndex(argv))) {
+    const sub = c.commands.find((x) => x.name() === word || x.aliases().includes(word));
+    if (!sub) break;
+    c = sub;
+  }
+  return c;
+}
+
 /**
  * A usage error as the docker CLI prints it, with its exit code: a flag error (125) says what is wrong with
  * the flag, a wrong number of arguments or an unknown command (1) says so after `berth: `; both show the
@@ -131,7 +139,7 @@ export function usageError(e: CommanderError, argv: string[]): { message: string
   const usage = cmd ? `\n\nUsage:  ${path} ${cmd.usage()}` : '';
   const help = `Run '${path} --help' for more information`;
   const quoted = /'([^']+)'/.exec(e.message)?.[1] ?? '';
-  const flagError = (text: string) => ({ message: `${text}${usage}\n\n${help}`, code: 125 });
+  const flagError = (text: string) => ({ message: flagErrorText(text, cmd), code: 125 });
   switch (e.code) {
     case 'commander.unknownOption':
       return flagError(quoted.startsWith('--') ? `unknown flag: ${quoted}` : `unknown shorthand flag: '${quoted.slice(1, 2)}' in ${quoted}`);

@@ -66,6 +66,7 @@ function absoluteTarget(target: string, kind: string): string {
 /** One `-v` / `Binds` entry: `name:/dst[:opts]`, `/src:/dst[:opts]`, or `/dst` alone (an anonymous volume). */
 export function parseBind(spec: string): MountSpec {
   const parts = spec.split(':');
+  if (parts[0] === '') throw new InvalidParameterError(`invalid volume specification: '${spec}'`);
   let src = ''; let dst: string; let opts = '';
   if (parts.length === 1) dst = parts[0]!;
   else if (parts.length === 2) {

@@ -1,10 +1,10 @@
 /** The flags `run` and `create` share, and the create request they turn into. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { collect, keyValues } from '../context.js';
+import { collect, FlagError, keyValues } from '../context.js';
 import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
 import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
-import { addHostFlags, healthcheckBody, hostConfigBody, type HostFlags } from './host-flags.js';
+import { addHostFlags, healthcheckBody, hostConfigBody, parseBytes, type HostFlags } from './host-flags.js';
 
 export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   vmKernel?: string;
@@ -52,6 +52,7 @@ export function addCreateFlags(cmd: Command): Command {
 }
 
 function envFromClient(entry: string): string | undefined {
+  if (entry.startsWith('=')) throw new FlagError(`invalid argument "${entry}" for "-e, --env" flag: invalid environment variable: ${entry}`);
   if (entry.includes('=')) return entry;
   const v = process.env[entry];
   return v === undefined ? undefined : `${entry}=${v}`;
@@ -63,7 +64,12 @@ export function envList(f: { env?: string[]; envFile?: string[] }): string[] {
 }
 
 export function parseEnvFile(path: string): string[] {
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) {
+    // Go's wording, as the docker CLI's.
+    const why = ({ ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' } as Record<string, string>)[(e as NodeJS.ErrnoException).code ?? ''];
+    throw why ? new Error(`${(e as NodeJS.ErrnoException).code === 'EISDIR' ? 'read' : 'open'} ${path}: ${why}`) : e;
+  }
   const out: string[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.replace(/^\s+/, '');
@@ -119,16 +125,8 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
   };
 }
 
-/** docker's RAM sizes: `512m`, `1g`, `1048576`, `64k`. */
-export function parseBytes(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(v.trim());
-  if (!m) throw new Error(`invalid size: '${v}'`);
-  const unit = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase()]!;
-  return Math.round(Number(m[1]) * unit);
-}
-
 export function parseCpus(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid argument "${v}" for "--cpus" flag`);
+  if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(v) || !Number.isFinite(n)) throw new FlagError(`invalid argument "${v}" for "--cpus" flag: failed to parse ${v} as a rational number`);
   return Math.round(n * 1e9);
 }

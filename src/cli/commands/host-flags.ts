@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { collect } from '../context.js';
+import { collect, FlagError } from '../context.js';
 
 /** The resource flags `run`/`create` and `update` share. */
 export interface ResourceFlags {
@@ -90,17 +90,21 @@ export function addHostFlags(cmd: Command): Command {
     .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK');
 }
 
-/** docker's RAM sizes (`512m`, `1g`, `64k`, plain bytes); -1 where the flag allows "unlimited". */
-function bytes(v: string, flag: string): number {
-  if (v.trim() === '-1') return -1;
+/** docker's RAM sizes: `512m`, `1g`, `64k`, plain bytes. */
+export function parseBytes(v: string, flag = '-m, --memory'): number {
   const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(v.trim());
-  if (!m) throw new Error(`invalid argument "${v}" for "${flag}" flag: invalid size: '${v}'`);
+  if (!m) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: invalid size: '${v}'`);
   const unit = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase()]!;
   return Math.round(Number(m[1]) * unit);
 }
 
+/** A size, or -1 where the flag allows "unlimited". */
+function bytes(v: string, flag: string): number {
+  return v.trim() === '-1' ? -1 : parseBytes(v, flag);
+}
+
 function int(v: string, flag: string): number {
-  if (!/^-?\d+$/.test(v.trim())) throw new Error(`invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  if (!/^-?\d+$/.test(v.trim())) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
   return Number(v);
 }
 
@@ -111,7 +115,7 @@ export function goDuration(v: string, flag: string): number {
   const mult: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
   let total = 0; let m: RegExpExecArray | null; let end = 0;
   while ((m = re.exec(v)) !== null) { total += Number(m[1]) * mult[m[2]!]!; end = re.lastIndex; }
-  if (end === 0 || end !== v.length) throw new Error(`invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
+  if (end === 0 || end !== v.length) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: time: invalid duration "${v}"`);
   return Math.round(total);
 }
 
@@ -122,23 +126,36 @@ export function restartPolicy(v: string): { Name: string; MaximumRetryCount: num
   return { Name: name, MaximumRetryCount: max !== undefined ? Number(max) : 0 };
 }
 
+const ULIMIT_TYPES = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** `--ulimit type=soft[:hard]`, checked as docker's go-units checks it, in its order and words. */
 function ulimit(v: string): { Name: string; Soft: number; Hard: number } {
-  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid argument "${v}" for "--ulimit" flag: invalid ulimit argument: ${v}`);
-  const soft = Number(m[2]); const hard = m[3] !== undefined ? Number(m[3]) : soft;
-  if (hard !== -1 && soft > hard) throw new Error(`invalid argument "${v}" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
-  return { Name: m[1]!, Soft: soft, Hard: hard };
+  const bad = (why: string) => new FlagError(`invalid argument "${v}" for "--ulimit" flag: ${why}`);
+  const eq = v.indexOf('=');
+  if (eq < 0) throw bad(`invalid ulimit argument: ${v}`);
+  const name = v.slice(0, eq); const values = v.slice(eq + 1).split(':');
+  if (!ULIMIT_TYPES.includes(name)) throw bad(`invalid ulimit type: ${name}`);
+  if (values.length > 2) throw bad(`too many limit value arguments - ${v.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
+  const int64 = (x: string) => {
+    if (!/^[-+]?\d+$/.test(x)) throw bad(`strconv.ParseInt: parsing "${x}": invalid syntax`);
+    return Number(x);
+  };
+  const hard = values.length === 2 ? int64(values[1]!) : undefined;
+  const soft = int64(values[0]!);
+  const h = hard ?? soft;
+  if (h !== -1 && soft > h) throw bad(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${h}`);
+  return { Name: name, Soft: soft, Hard: h };
 }
 
 /** `/dev/sda:/dev/xvda:rwm` → docker's DeviceMapping. */
 function device(v: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
   const parts = v.split(':');
   const isMode = (s: string | undefined) => !!s && /^[rwm]{1,3}$/.test(s);
-  if (parts.length > 3 || !parts[0]) throw new Error(`invalid argument "${v}" for "--device" flag: bad format for path: ${v}`);
+  if (parts.length > 3 || !parts[0]) throw new FlagError(`invalid argument "${v}" for "--device" flag: bad format for path: ${v}`);
   const host = parts[0];
   let inside = host; let perms = 'rwm';
   if (parts.length === 2) { if (isMode(parts[1])) perms = parts[1]!; else inside = parts[1]!; }
-  if (parts.length === 3) { inside = parts[1]!; if (!isMode(parts[2])) throw new Error(`invalid argument "${v}" for "--device" flag: bad mode specified: ${parts[2]}`); perms = parts[2]!; }
+  if (parts.length === 3) { inside = parts[1]!; if (!isMode(parts[2])) throw new FlagError(`invalid argument "${v}" for "--device" flag: bad mode specified: ${parts[2]}`); perms = parts[2]!; }
   return { PathOnHost: host, PathInContainer: inside, CgroupPermissions: perms };
 }
 
@@ -173,7 +190,7 @@ export function hostConfigBody(f: HostFlags, autoRemove: boolean): Record<string
   if (f.device?.length) hc.Devices = f.device.map(device);
   if (f.restart) {
     const p = restartPolicy(f.restart);
-    if (autoRemove && p.Name !== 'no') throw new Error('Conflicting options: cannot specify both --restart and --rm');
+    if (autoRemove && p.Name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
     hc.RestartPolicy = p;
   }
   return hc;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ApiError, type Client } from '../client.js';
 import { checkTty, DETACHED, startAttached } from '../attach.js';
-import { clientOf, ExitError } from '../context.js';
+import { clientOf, ExitError, FlagError, flagErrorText } from '../context.js';
 import { pullImage } from './pull.js';
 import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
 
@@ -48,11 +48,11 @@ export function registerRun(program: Command): void {
     try {
       id = await createContainer(client, image, args, flags, detach);
     } catch (e) {
-      throw new ExitError(125, withHelp(e, 'run'));
+      throw new ExitError(125, withHelp(e, cmd));
     }
     if (detach) {
       try { await client.call('POST', `/containers/${id}/start`); } catch (e) {
-        throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, 'run'));
+        throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, cmd));
       }
       process.stdout.write(`${id}\n`);
       return;
@@ -63,7 +63,7 @@ export function registerRun(program: Command): void {
     try {
       code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys });
     } catch (e) {
-      throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, 'run'));
+      throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, cmd));
     }
     throw new ExitError(code === DETACHED ? 0 : code);
   });
@@ -78,14 +78,18 @@ export function registerRun(program: Command): void {
     try {
       process.stdout.write(`${await createContainer(client, image, args, flags, false)}\n`);
     } catch (e) {
-      throw new ExitError(125, withHelp(e, 'create'));
+      throw new ExitError(125, withHelp(e, cmd));
     }
   });
 }
 
-/** As the docker CLI words a failed run or create: the error, then where to find the command's help. */
-function withHelp(e: unknown, verb: string): string {
-  return `berth: ${describeRun(e)}\n\nRun 'berth ${verb} --help' for more information`;
+/**
+ * As the docker CLI words a failed run or create: the error, then where to find the command's help; a flag's
+ * value the CLI refused is a flag error, shown with the usage as commander's are.
+ */
+function withHelp(e: unknown, cmd: Command): string {
+  if (e instanceof FlagError) return flagErrorText(e.message, cmd);
+  return `berth: ${describeRun(e)}\n\nRun 'berth ${cmd.name()} --help' for more information`;
 }
 
 function describeRun(e: unknown): string {

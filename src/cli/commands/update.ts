@@ -1,8 +1,8 @@
 /** `berth update`: new limits or restart policy for containers, running or not. */
 import type { Command } from 'commander';
 import { clientOf, forEachArg } from '../context.js';
-import { parseBytes, parseCpus } from './create-flags.js';
-import { addResourceFlags, resourceBody, restartPolicy, type ResourceFlags } from './host-flags.js';
+import { parseCpus } from './create-flags.js';
+import { addResourceFlags, parseBytes, resourceBody, restartPolicy, type ResourceFlags } from './host-flags.js';
 
 interface UpdateFlags extends ResourceFlags { memory?: string; cpus?: string; restart?: string }
 

@@ -24,6 +24,8 @@ export function volBody(f: VolFlags): { Volumes?: Record<string, object>; HostCo
   const volumes: Record<string, object> = {};
   const binds: string[] = [];
   for (const v of f.volume ?? []) {
+    // The docker CLI's own check, before the daemon's (which names the rest).
+    if (v.startsWith(':')) throw new Error(`invalid spec: ${v}: empty section between colons`);
     if (!v.includes(':')) volumes[v] = {}; else binds.push(v);
   }
   const hc: Record<string, unknown> = {};
