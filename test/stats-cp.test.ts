@@ -197,7 +197,7 @@ describe('stats, cp, update, port, ps --format', () => {
     assert.match(plain.stdout, /^[0-9a-f]{12} busy busybox Up .*$/m);
     const json = await d.berth(['ps', '--format', '{{json .}}']);
     const row = JSON.parse(json.stdout.trim().split('\n')[0]!) as Record<string, string>;
-    assert.deepEqual(Object.keys(row), ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
+    assert.deepEqual(Object.keys(row), ['Command', 'CreatedAt', 'ID', 'Image', 'Labels', 'LocalVolumes', 'Mounts', 'Names', 'Networks', 'Platform', 'Ports', 'RunningFor', 'Size', 'State', 'Status']);
     assert.equal(row.Names, 'busy');
     assert.equal(row.State, 'running');
     const tbl = await d.berth(['ps', '--format', 'table {{.Names}}\\t{{.Status}}']);
