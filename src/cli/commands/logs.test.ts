@@ -34,3 +34,7 @@ test('Go durations are counted back from now', (t) => {
 test('garbage is rejected', () => {
   for (const bad of ['yesterday', '10x', 'h', '5 minutes', '1h-5m']) assert.throws(() => toUnix(bad), Error, bad);
 });
+
+test('a value that is neither time nor duration names its flag, as docker does', () => {
+  assert.throws(() => toUnix('abc', 'until'), /^Error: invalid value for "until": failed to parse value as time or duration: "abc"$/);
+});

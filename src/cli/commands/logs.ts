@@ -15,7 +15,7 @@ export function registerLogs(program: Command): void {
       const client = clientOf(cmd);
       const c = await client.json<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${id}/json`);
       const res = await client.raw('GET', `/containers/${c.Id}/logs`, {
-        query: { stdout: 1, stderr: 1, follow: !!o.follow, tail: o.tail, timestamps: !!o.timestamps, since: toUnix(o.since), until: toUnix(o.until) },
+        query: { stdout: 1, stderr: 1, follow: !!o.follow, tail: o.tail, timestamps: !!o.timestamps, since: toUnix(o.since, 'since'), until: toUnix(o.until, 'until') },
       });
       const demux = new Demuxer((s, p) => (s === 2 ? process.stderr : process.stdout).write(p));
       for await (const chunk of res) {
@@ -25,7 +25,7 @@ export function registerLogs(program: Command): void {
 }
 
 /** docker's --since/--until: RFC 3339, unix seconds, or a duration before now (10m, 1h30m). */
-export function toUnix(v?: string): string | undefined {
+export function toUnix(v?: string, flag = 'since'): string | undefined {
   if (!v) return undefined;
   if (/^\d+(\.\d+)?$/.test(v)) return v;
   // Go's time.ParseDuration grammar: `10m`, `1h30m`, `1.5h`, `500ms`.
@@ -36,6 +36,6 @@ export function toUnix(v?: string): string | undefined {
     return String(Math.floor((Date.now() - ms) / 1000));
   }
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new Error(`invalid value for "since": ${v}`);
+  if (Number.isNaN(t)) throw new Error(`invalid value for "${flag}": failed to parse value as time or duration: "${v}"`);
   return String(Math.floor(t / 1000));
 }
