@@ -268,6 +268,10 @@ describe('docker CLI everyday set against berth', { skip: hasDocker ? false : 'n
     const info = await ok(['info']);
     assert.match(info, /^ Server Version: /m);
     assert.match(info, /^  seccomp\n   Profile: builtin$/m);
+    // The commit `runc --version` names, as dockerd shows it.
+    const commit = /^commit: (.+)$/m.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1];
+    assert.ok(commit);
+    assert.match(info, new RegExp(`^ runc version: ${commit.replace(/[.+]/g, '\\$&')}$`, 'm'));
     assert.match(await ok(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}} {{.Client.Version}}']), /^linux\/amd64 28\./);
 
     const stale = (await ok(['create', '--name', 'stale', 'busybox', 'true'])).trim();

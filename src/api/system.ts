@@ -49,6 +49,8 @@ export function systemRoutes(r: Router, engine: Engine): void {
     const containers = engine.containers.list();
     const running = containers.filter((c) => c.State.Running).length;
     const paused = containers.filter((c) => c.State.Paused).length;
+    const runtimes: Record<string, Record<string, unknown>> = Object.fromEntries(await Promise.all(Object.entries(engine.runtimes)
+      .map(async ([n, rt]) => [n, { path: n === 'oci' ? 'runc' : n, ...(await rt.info?.()) }])));
     sendJson(res, 200, {
       ID: engine.id,
       Containers: containers.length,
@@ -68,9 +70,9 @@ export function systemRoutes(r: Router, engine: Engine): void {
       RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
       NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: engine.dataRoot, Name: hostname(),
       Labels: [], ExperimentalBuild: false, ServerVersion: BERTH_VERSION,
-      Runtimes: Object.fromEntries(await Promise.all(Object.entries(engine.runtimes).map(async ([n, rt]) => [n, { path: n === 'oci' ? 'runc' : n, ...(await rt.info?.()) }]))),
+      Runtimes: runtimes,
       DefaultRuntime: 'oci', Swarm: { LocalNodeState: 'inactive', NodeID: '', NodeAddr: '', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' }, RuncCommit: { ID: '' }, InitCommit: { ID: '' },
+      LiveRestoreEnabled: true, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' }, RuncCommit: { ID: String(runtimes.oci?.Commit ?? '') }, InitCommit: { ID: '' },
       SecurityOptions: ['name=seccomp,profile=builtin'], Warnings: [],
     });
   });

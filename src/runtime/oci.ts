@@ -110,6 +110,15 @@ export class OciRuntime extends EventEmitter implements Runtime {
     this.watcher?.close();
   }
 
+  private runcCommit?: Promise<string>;
+
+  /** For `info`: the runc binary and the commit its `--version` names, which dockerd shows as "runc version". */
+  async info(): Promise<Record<string, unknown>> {
+    this.runcCommit ??= run(this.runc, ['--version'], { allowFailure: true })
+      .then((r) => (/^commit: (.+)$/m.exec(r.stdout) ?? /version (\S+)/.exec(r.stdout))?.[1]?.trim() ?? '', () => '');
+    return { path: this.runc, Commit: await this.runcCommit };
+  }
+
   protected bundle(id: string): string {
     return join(this.bundles, id);
   }

@@ -145,7 +145,7 @@ export class VmRuntime extends OciRuntime {
   }
 
   /** For `info`: how VMs are run here by default. Fields are absent when, say, no kernel is installed (the error says why). */
-  async info(): Promise<Record<string, unknown>> {
+  override async info(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = { path: this.qemu, Machine: 'microvm', DefaultVCPUs: 1, DefaultMemoryBytes: DEFAULT_MEMORY };
     try {
       const k = await this.kernel();
