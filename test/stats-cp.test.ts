@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { create as tarCreate } from 'tar';
-import { exec, hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
+import { BERTH, exec, hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
 
 describe('stats, cp, update, port, ps --format', () => {
   let d: TestDaemon;
@@ -85,7 +85,10 @@ describe('stats, cp, update, port, ps --format', () => {
     assert.equal((await d.berth(['cp', join(src, 'a.txt'), 'busy:/tmp/renamed.txt'])).code, 0);
     const dir = await d.berth(['cp', src, 'busy:/tmp/copied']);
     assert.equal(dir.code, 0, dir.stderr);
-    assert.match(dir.stderr, /Successfully copied .* to busy:\/tmp\/copied/);
+    // As the docker CLI: the summary goes to a terminal only (script(1) gives the CLI one).
+    assert.equal(dir.stderr, '');
+    const tty = await exec('script', ['-qc', `${BERTH} cp ${src}/a.txt busy:/tmp/tty.txt`, '/dev/null'], { env: { ...process.env, BERTH_HOST: d.host } });
+    assert.match(tty.stdout, /Successfully copied \d+(\.\d+)?k?B to busy:\/tmp\/tty\.txt/);
     assert.equal((await d.berth(['exec', 'busy', 'mkdir', '/contents'])).code, 0);
     assert.equal((await d.berth(['cp', `${src}/.`, 'busy:/contents'])).code, 0);
     const inside = await d.berth(['exec', 'busy', 'sh', '-c', 'cat /tmp/a.txt /tmp/renamed.txt /tmp/copied/sub/b.txt /contents/a.txt']);

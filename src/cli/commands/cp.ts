@@ -101,13 +101,18 @@ async function fromContainer(client: Client, ctr: string, src: string, dest: str
   let bytes = 0;
   const body = counted(res, (n) => { bytes += n; });
   if (dest === '-') { await pipeline(body, process.stdout); return bytes; }
-  const destStat = (() => { try { return statSync(dest); } catch { return undefined; } })();
+  const destStat = (() => {
+    try { return statSync(dest); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new ExitError(1, `stat ${resolve(dest)}${dest.endsWith('/') ? '/' : ''}: not a directory`);
+      return undefined;
+    }
+  })();
   const { extractTar } = await import('../../common/tar-extract.js');
   const extract = (cwd: string) => extractTar(body, cwd, { preserveOwner: !!o.archive });
   if (destStat?.isDirectory()) { await extract(dest); return bytes; }
-  if (!destStat && /\/$/.test(dest)) throw new ExitError(1, `destination directory ${dest} does not exist`);
+  if (!destStat && /\/$/.test(dest)) throw new ExitError(1, 'no such directory');
   if (destStat && stat && isDir(stat)) throw new ExitError(1, `cannot overwrite non-directory "${dest}" with directory "${src}"`);
-  try { statSync(dirname(resolve(dest))); } catch { throw new ExitError(1, `destination directory ${dirname(dest)} does not exist`); }
+  try { statSync(dirname(resolve(dest))); } catch { throw new ExitError(1, `invalid output path: directory "${dirname(dest)}" does not exist`); }
   if (!destStat && stat?.name === '.') { mkdirSync(dest); await extract(dest); return bytes; }
   // Renamed on the way: unpack next to the destination, then move the one top entry into place.
   const tmp = mkdtempSync(join(dirname(resolve(dest)), '.berth-cp-'));
@@ -143,7 +148,8 @@ export function registerCp(program: Command): void {
           ? await fromContainer(client, src.container, src.path, dest.path, o)
           : await toContainer(client, src.path, dest.container!, dest.path, o);
         const to = dest.container ? destArg : dest.path;
-        if (!o.quiet && to !== '-') process.stderr.write(`Successfully copied ${humanSize(bytes)} to ${to}\n`);
+        // As the docker CLI: said only to a terminal.
+        if (!o.quiet && process.stderr.isTTY && to !== '-') process.stderr.write(`Successfully copied ${humanSize(bytes)} to ${to}\n`);
       } catch (e) {
         if (e instanceof ApiError) throw new ExitError(1, `Error response from daemon: ${e.message || (e.status === 404 ? `Could not find the file ${src.container ? src.path : dest.path} in container ${src.container ?? dest.container}` : `status ${e.status}`)}`);
         throw e;
