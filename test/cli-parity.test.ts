@@ -50,6 +50,7 @@ step rm; $D rm par2; echo "rc=$?"
 step rm unknown; $D rm nope; echo "rc=$?"
 step rm some unknown; $D rm nope par2; echo "rc=$?"
 step logs --tail; $D logs --tail 2 par1; echo "rc=$?"
+step cp errors; $D cp par1:/etc/hostname /nonexistent-berth-par/; echo "rc=$?"; $D cp par1:/etc/hostname /nonexistent-berth-par/x; echo "rc=$?"; $D cp par1:/etc/hostname /dev/null/; echo "rc=$?"
 step logs unknown; $D logs --tail 2 nope; echo "rc=$?"
 step network; $D network create parnet; echo "rc=$?"
 step network ls --format; $D network ls --format '{{.Name}} {{.Driver}} {{.Scope}}' --filter name=parnet
