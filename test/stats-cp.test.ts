@@ -65,6 +65,9 @@ describe('stats, cp, update, port, ps --format', () => {
     assert.ok(Number(m![2]) > 20, `a busy loop shows CPU: ${m![2]}%`);
     const f = await d.berth(['stats', '--no-stream', '--format', '{{.Name}}: {{.PIDs}} {{.MemPerc}}', 'busy']);
     assert.match(f.stdout, /^busy: 1 [\d.]+%\n$/);
+    // The docker CLI's json row: its keys sorted.
+    const j = JSON.parse((await d.berth(['stats', '--no-stream', '--format', 'json', 'busy'])).stdout) as Record<string, string>;
+    assert.deepEqual(Object.keys(j), ['BlockIO', 'CPUPerc', 'Container', 'ID', 'MemPerc', 'MemUsage', 'Name', 'NetIO', 'PIDs']);
     const missing = await d.berth(['stats', '--no-stream', 'nope']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No such container: nope/);

@@ -48,15 +48,16 @@ export function statsRow(s: StatsJson, container: string, trunc: boolean): Recor
     if (e.op.toLowerCase() === 'read') rd += e.value;
     if (e.op.toLowerCase() === 'write') wr += e.value;
   }
+  // In the order docker's `{{json .}}` prints them (its row marshals as a map: sorted keys).
   return {
-    Container: container,
-    Name: s.name.replace(/^\//, ''),
-    ID: trunc ? shortId(s.id) : s.id,
-    CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${bytesSize(used)} / ${bytesSize(limit)}`,
-    MemPerc: `${(limit > 0 ? (used / limit) * 100 : 0).toFixed(2)}%`,
-    NetIO: `${humanSize(rx)} / ${humanSize(tx)}`,
     BlockIO: `${humanSize(rd)} / ${humanSize(wr)}`,
+    CPUPerc: `${cpu.toFixed(2)}%`,
+    Container: container,
+    ID: trunc ? shortId(s.id) : s.id,
+    MemPerc: `${(limit > 0 ? (used / limit) * 100 : 0).toFixed(2)}%`,
+    MemUsage: `${bytesSize(used)} / ${bytesSize(limit)}`,
+    Name: s.name.replace(/^\//, ''),
+    NetIO: `${humanSize(rx)} / ${humanSize(tx)}`,
     PIDs: String(s.pids_stats.current ?? 0),
   };
 }
