@@ -8,6 +8,7 @@ import { traced } from '../common/trace.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -38,6 +39,7 @@ import { prepareMounts, startMounts } from './mounting.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HealthConfig, HostConfig } from './types.js';
 import { resolveUser } from './user.js';
 import { mergeCommand } from './command.js';
+import { applyNamespaceModes, checkNamespaceModes, hostUts } from './namespaces.js';
 import { peerOf } from './peer.js';
 import { checkContainers } from './check.js';
 
@@ -256,6 +258,7 @@ export class ContainerService extends EventEmitter {
     hostConfig.Runtime = runtime;
     hostConfig.NetworkMode = netMode;
     const hcWarnings = checkHostConfig(hostConfig);
+    checkNamespaceModes(hostConfig, req.Hostname);
     const healthcheck = mergeHealthcheck((imgCfg as { Healthcheck?: HealthConfig }).Healthcheck, req.Healthcheck);
     const record: ContainerRecord = {
       Id: id,
@@ -277,7 +280,7 @@ export class ContainerService extends EventEmitter {
       AppArmorProfile: '',
       HostConfig: hostConfig,
       Config: {
-        Hostname: req.Hostname || net?.hostname || id.slice(0, 12),
+        Hostname: req.Hostname || net?.hostname || (hostUts(hostConfig) ? osHostname() : id.slice(0, 12)),
         Domainname: req.Domainname ?? '',
         User: req.User ?? imgCfg.User ?? '',
         AttachStdin: !!req.AttachStdin,
@@ -400,7 +403,10 @@ export class ContainerService extends EventEmitter {
         netns: net.netns,
         mounts: await traced('mounts', startMounts(this.volumes, c, merged)),
       });
-      if (rt.name === 'oci') await traced('host config', applyHostConfig(spec, c.HostConfig, merged));
+      if (rt.name === 'oci') {
+        await traced('host config', applyHostConfig(spec, c.HostConfig, merged));
+        applyNamespaceModes(spec, c.HostConfig, c.Config.Domainname, (ref) => this.find(ref));
+      }
       // runc creates the container while the CNI plugins plumb its namespace; its process starts after both. A plugin
       // that fails (an address in use) tears the namespace down under runc: its error is the one to report.
       const [{ pid }] = await both(traced('runtime create', () => rt.create({

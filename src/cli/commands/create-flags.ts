@@ -26,6 +26,17 @@ export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   stopTimeout?: string;
   memory?: string;
   cpus?: string;
+  domainname?: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  userns?: string;
+  cgroupns?: string;
+  logDriver?: string;
+  logOpt?: string[];
+  cidfile?: string;
+  pull?: string;
+  platform?: string;
 }
 
 export function addCreateFlags(cmd: Command): Command {
@@ -48,7 +59,18 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--network <mode>', 'Connect a container to a network (bridge, host, none or a network\'s name)')
     .option('--read-only', "Mount the container's root filesystem as read only")
     .option('--stop-signal <signal>', 'Signal to stop the container')
-    .option('--stop-timeout <seconds>', 'Timeout (in seconds) to stop a container');
+    .option('--stop-timeout <seconds>', 'Timeout (in seconds) to stop a container')
+    .option('--domainname <string>', 'Container NIS domain name')
+    .option('--pid <string>', 'PID namespace to use (host, or container:NAME)')
+    .option('--ipc <mode>', 'IPC mode to use (private, shareable, host)')
+    .option('--uts <string>', 'UTS namespace to use (host)')
+    .option('--userns <string>', 'User namespace to use (host: berth has no remapping)')
+    .option('--cgroupns <string>', "Cgroup namespace to use (host|private)")
+    .option('--log-driver <string>', 'Logging driver for the container (recorded; berth keeps its own log)')
+    .option('--log-opt <list>', 'Log driver options', collect)
+    .option('--cidfile <file>', 'Write the container ID to the file')
+    .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
+    .option('--platform <string>', 'Set platform if server is multi-platform capable');
 }
 
 function envFromClient(entry: string): string | undefined {
@@ -80,7 +102,17 @@ export function parseEnvFile(path: string): string[] {
   return out;
 }
 
+/** The docker CLI's own checks of the namespace flags, before the daemon's. */
+function checkModes(f: CreateFlags): void {
+  const container = (v: string) => /^container:.+/.test(v);
+  if (f.pid && f.pid !== 'host' && !container(f.pid)) throw new Error('--pid: invalid PID mode');
+  if (f.uts && f.uts !== 'host') throw new Error('--uts: invalid UTS mode');
+  if (f.userns && f.userns !== 'host') throw new Error('--userns: invalid USER mode');
+  if (f.cgroupns && f.cgroupns !== 'host' && f.cgroupns !== 'private') throw new Error('--cgroupns: invalid CGROUP mode');
+}
+
 export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean): Record<string, unknown> {
+  checkModes(f);
   const env = envList(f);
   const labels = keyValues(f.label);
   const attach = !detach;
@@ -96,6 +128,7 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
     WorkingDir: f.workdir ?? '',
     User: f.user ?? '',
     Hostname: f.hostname ?? '',
+    ...(f.domainname ? { Domainname: f.domainname } : {}),
     Labels: labels,
     Tty: !!f.tty,
     OpenStdin: !!f.interactive,
@@ -121,6 +154,12 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
       ...(f.network ? { NetworkMode: f.network } : {}),
       ReadonlyRootfs: !!f.readOnly,
       ConsoleSize: size,
+      ...(f.pid ? { PidMode: f.pid } : {}),
+      ...(f.ipc ? { IpcMode: f.ipc } : {}),
+      ...(f.uts ? { UTSMode: f.uts } : {}),
+      ...(f.userns ? { UsernsMode: f.userns } : {}),
+      ...(f.cgroupns ? { CgroupnsMode: f.cgroupns } : {}),
+      ...(f.logDriver || f.logOpt?.length ? { LogConfig: { Type: f.logDriver ?? '', Config: keyValues(f.logOpt) } } : {}),
     },
   };
 }

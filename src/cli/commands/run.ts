@@ -1,4 +1,5 @@
 /** `berth run` and `berth create`: create (pulling when the image is missing), attach, start, wait. */
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ApiError, type Client } from '../client.js';
 import { checkTty, DETACHED, startAttached } from '../attach.js';
@@ -20,16 +21,24 @@ function familiar(image: string): string {
 }
 
 export async function createContainer(client: Client, image: string, args: string[], flags: CreateFlags, detach: boolean): Promise<string> {
+  const pull = flags.pull ?? 'missing';
+  if (!['always', 'missing', 'never'].includes(pull)) throw new Error(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
   const body = createBody(image, args, flags, detach);
-  const query = { name: flags.name };
+  const query = { name: flags.name, platform: flags.platform };
+  // As the docker CLI: an ID file left by another container is not overwritten.
+  if (flags.cidfile && existsSync(flags.cidfile)) throw new Error(`container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
+  if (pull === 'always') await pullImage(client, image, process.stderr);
+  let id: string;
   try {
-    return (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
+    id = (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
+    if (pull !== 'missing' || !(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
     process.stderr.write(`Unable to find image '${familiar(image)}' locally\n`);
     await pullImage(client, image, process.stderr);
-    return (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
+    id = (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
   }
+  if (flags.cidfile) writeFileSync(flags.cidfile, id);
+  return id;
 }
 
 export function registerRun(program: Command): void {
