@@ -3,12 +3,12 @@
  * what the container sees of the host's namespaces, and docker's refusals, through berth and the docker CLI.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
+import { BERTH, hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
 
 describe('namespace modes and run flags', () => {
   let d: TestDaemon;
@@ -79,6 +79,37 @@ describe('namespace modes and run flags', () => {
     assert.equal(never.code, 125);
     assert.doesNotMatch(never.stderr, /Unable to find image/);
     assert.match(never.stderr, /No such image: nope:1/);
+  });
+
+  test('--sysctl, --oom-score-adj and --label-file reach the container; docker\'s refusals', async () => {
+    const r = await d.berth(['run', '--rm', '--sysctl', 'net.ipv4.ip_forward=1', '--sysctl', 'kernel.shmmni=2048', '--oom-score-adj', '500', 'busybox',
+      'cat', '/proc/sys/net/ipv4/ip_forward', '/proc/sys/kernel/shmmni', '/proc/self/oom_score_adj']);
+    assert.equal(r.stdout, '1\n2048\n500\n', r.stderr);
+    const bad = await d.berth(['run', '--rm', '--sysctl', 'kernel.hostname=x', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /^invalid argument "kernel.hostname=x" for "--sysctl" flag: sysctl 'kernel.hostname=x' is not allowed\n/);
+    const range = await d.berth(['run', '--rm', '--oom-score-adj', '5000', 'busybox', 'true']);
+    assert.equal(range.code, 125);
+    assert.match(range.stderr, /Invalid value 5000, range for oom score adj is \[-1000, 1000\]/);
+    const file = join(work, 'labels');
+    writeFileSync(file, 'tier=web\n# a comment\nbare\n');
+    const l = await d.berth(['run', '-d', '--label-file', file, '-l', 'x=1', 'busybox', 'true']);
+    assert.equal(l.code, 0, l.stderr);
+    seen.push(l.stdout.trim());
+    assert.equal((await d.berth(['inspect', '-f', '{{json .Config.Labels}}', l.stdout.trim()])).stdout, '{"tier":"web","x":"1"}\n');
+    assert.equal((await d.berth(['rm', '-f', l.stdout.trim()])).code, 0);
+  });
+
+  test('--sig-proxy=false leaves Ctrl-C to the CLI: it ends, the container runs on', async () => {
+    const cli = spawn(BERTH, ['run', '--name', 'noproxy', '--sig-proxy=false', 'busybox', 'sh', '-c', 'trap "exit 5" INT; echo ready; while :; do sleep 0.1; done'],
+      { env: { ...process.env, BERTH_HOST: d.host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => cli.stdout!.on('data', (b: Buffer) => { if (b.includes('ready')) resolve(); }));
+    cli.kill('SIGINT');
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => cli.on('exit', (c, s) => resolve([c, s])));
+    assert.ok(code === 130 || signal === 'SIGINT', `the CLI ended by the signal (${code}, ${signal})`);
+    assert.equal((await d.berth(['inspect', '-f', '{{.State.Running}}', 'noproxy'])).stdout, 'true\n');
+    seen.push((await d.berth(['inspect', '-f', '{{.Id}}', 'noproxy'])).stdout.trim());
+    assert.equal((await d.berth(['rm', '-f', 'noproxy'])).code, 0);
   });
 
   test('the docker CLI gets the same', { skip: hasDocker ? false : 'no docker CLI' }, async () => {

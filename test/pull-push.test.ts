@@ -60,6 +60,13 @@ describe('push and pull, anonymous registry', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`^Unable to find image '${reg.host}/other/bb:2' locally\n`));
     assert.equal(r.stdout, 'auto\n');
+    // -q pulls without a word; --pull always pulls what is there already.
+    assert.equal((await fresh.berth(['rmi', ref])).code, 0);
+    const quiet = await fresh.berth(['run', '--rm', '-q', ref, 'echo', 'quiet']);
+    assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, 'quiet\n', '']);
+    const always = await fresh.berth(['run', '--rm', '--pull', 'always', ref, 'true']);
+    assert.equal(always.code, 0, always.stderr);
+    assert.match(always.stderr, /Image is up to date|Downloaded newer image|Status: /);
   });
 
   test('docker pull against berth shows docker\'s progress', { skip: !hasDocker }, async () => {

@@ -33,7 +33,7 @@ export function hostUts(hc: HostConfig): boolean {
 
 type Mount = { destination: string; type: string; source: string; options: string[] };
 
-/** Changes a spec from buildSpec for the container's PID, IPC and UTS modes and its domain name; `find` looks up `container:` references. */
+/** Changes a spec from buildSpec for the container's PID, IPC and UTS modes, its domain name and sysctls; `find` looks up `container:` references. */
 export function applyNamespaceModes(spec: Record<string, unknown>, hc: HostConfig, domainname: string, find: (ref: string) => ContainerRecord | undefined): void {
   const linux = spec.linux as { namespaces: { type: string; path?: string }[] };
   const mounts = spec.mounts as Mount[];
@@ -53,6 +53,12 @@ export function applyNamespaceModes(spec: Record<string, unknown>, hc: HostConfi
     // As dockerd: the host's /dev/shm, not a fresh one (the mqueue mount, made in the host's IPC namespace now, is the host's already).
     const i = mounts.findIndex((m) => m.destination === '/dev/shm');
     if (i >= 0) mounts[i] = { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] };
+  }
+  // `--sysctl`: runc sets them in the container's namespaces, and refuses those that are not namespaced.
+  const sysctls = hc.Sysctls && typeof hc.Sysctls === 'object' ? hc.Sysctls as Record<string, string> : {};
+  if (Object.keys(sysctls).length) {
+    const l = spec.linux as { sysctl?: Record<string, string> };
+    l.sysctl = { ...l.sysctl, ...sysctls };
   }
   if (hostUts(hc)) {
     without('uts');

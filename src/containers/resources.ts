@@ -108,6 +108,8 @@ export function checkResources(hc: HostConfig, opts: { update?: boolean } = {}):
   for (const [k, v] of Object.entries(RESOURCE_DEFAULTS)) if (hc[k] === undefined) hc[k] = v;
   const memory = num(hc.Memory); const swap = num(hc.MemorySwap);
   if (memory < 0) throw new InvalidParameterError('invalid memory limit: must be positive');
+  const oom = num(hc.OomScoreAdj);
+  if (oom < -1000 || oom > 1000) throw new InvalidParameterError(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
   if (memory !== 0 && memory < MIN_MEMORY) throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
   if (memory > 0 && swap > 0 && swap < memory) throw new InvalidParameterError('Minimum memoryswap limit should be larger than memory limit, see usage');
   if (memory === 0 && swap > 0 && !opts.update) throw new InvalidParameterError('You should always set the Memory limit when using Memoryswap limit, see usage');
@@ -217,6 +219,7 @@ export function applyResources(spec: Record<string, unknown>, hc: HostConfig): v
   const proc = spec.process as Record<string, unknown>;
   const rl = rlimits(hc);
   if (rl) proc.rlimits = rl;
+  if (num(hc.OomScoreAdj) !== 0) proc.oomScoreAdj = num(hc.OomScoreAdj);
   const shm = num(hc.ShmSize) || DEFAULT_SHM_SIZE;
   for (const m of spec.mounts as { destination: string; options: string[] }[]) {
     if (m.destination === '/dev/shm') m.options = [...m.options.filter((o) => !o.startsWith('size=')), `size=${shm}`];

@@ -1,10 +1,10 @@
 /** The flags `run` and `create` share, and the create request they turn into. */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { collect, FlagError, keyValues } from '../context.js';
 import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
 import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
-import { addHostFlags, healthcheckBody, hostConfigBody, parseBytes, type HostFlags } from './host-flags.js';
+import { addHostFlags, healthcheckBody, hostConfigBody, int, parseBytes, type HostFlags } from './host-flags.js';
 
 export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   vmKernel?: string;
@@ -37,6 +37,10 @@ export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   cidfile?: string;
   pull?: string;
   platform?: string;
+  sysctl?: string[];
+  oomScoreAdj?: string;
+  labelFile?: string[];
+  quiet?: boolean;
 }
 
 export function addCreateFlags(cmd: Command): Command {
@@ -70,7 +74,35 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--log-opt <list>', 'Log driver options', collect)
     .option('--cidfile <file>', 'Write the container ID to the file')
     .option('--pull <string>', 'Pull image before running ("always", "missing", "never")', 'missing')
-    .option('--platform <string>', 'Set platform if server is multi-platform capable');
+    .option('--platform <string>', 'Set platform if server is multi-platform capable')
+    .option('--sysctl <map>', 'Sysctl options', collectSysctl)
+    .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)")
+    .option('--label-file <file>', 'Read in a line delimited file of labels', collect)
+    .option('-q, --quiet', 'Suppress the pull output');
+}
+
+/** docker's `--sysctl` check: only the namespaced sysctls it knows (kernel IPC limits, fs.mqueue.*, net.*). */
+const SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+function collectSysctl(v: string, previous: string[] = []): string[] {
+  const key = v.split('=')[0]!;
+  if (!v.includes('=') || !(SYSCTLS.includes(key) || key.startsWith('net.') || key.startsWith('fs.mqueue.'))) {
+    throw new InvalidArgumentError(`sysctl '${v}' is not allowed`);
+  }
+  return [...previous, v];
+}
+
+/** A file the CLI reads for a flag (`--env-file`, `--label-file`); a failure in Go's words, as the docker CLI's. */
+function readFlagFile(path: string): string {
+  try { return readFileSync(path, 'utf8'); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const why = ({ ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' } as Record<string, string>)[code];
+    throw why ? new Error(`${code === 'EISDIR' ? 'read' : 'open'} ${path}: ${why}`) : e;
+  }
+}
+
+/** A file of `KEY=VALUE` lines, as docker reads them: blank lines and `#` comments skipped. */
+function kvLines(path: string): string[] {
+  return readFlagFile(path).split('\n').map((l) => l.replace(/^\s+/, '').replace(/\r$/, '')).filter((l) => l && !l.startsWith('#'));
 }
 
 function envFromClient(entry: string): string | undefined {
@@ -86,20 +118,7 @@ export function envList(f: { env?: string[]; envFile?: string[] }): string[] {
 }
 
 export function parseEnvFile(path: string): string[] {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
-    // Go's wording, as the docker CLI's.
-    const why = ({ ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory' } as Record<string, string>)[(e as NodeJS.ErrnoException).code ?? ''];
-    throw why ? new Error(`${(e as NodeJS.ErrnoException).code === 'EISDIR' ? 'read' : 'open'} ${path}: ${why}`) : e;
-  }
-  const out: string[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/^\s+/, '');
-    if (!line || line.startsWith('#')) continue;
-    const e = envFromClient(line.replace(/\r$/, ''));
-    if (e) out.push(e);
-  }
-  return out;
+  return kvLines(path).map(envFromClient).filter((e): e is string => !!e);
 }
 
 /** The docker CLI's own checks of the namespace flags, before the daemon's. */
@@ -114,7 +133,8 @@ function checkModes(f: CreateFlags): void {
 export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean): Record<string, unknown> {
   checkModes(f);
   const env = envList(f);
-  const labels = keyValues(f.label);
+  // A label file's line without `=` names nothing (the docker CLI drops it; `-l key` keeps an empty value).
+  const labels = keyValues([...(f.labelFile ?? []).flatMap(kvLines).filter((l) => l.includes('=')), ...(f.label ?? [])]);
   const attach = !detach;
   const net = netBody(f);
   const vol = volBody(f);
@@ -159,6 +179,8 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
       ...(f.uts ? { UTSMode: f.uts } : {}),
       ...(f.userns ? { UsernsMode: f.userns } : {}),
       ...(f.cgroupns ? { CgroupnsMode: f.cgroupns } : {}),
+      ...(f.sysctl?.length ? { Sysctls: keyValues(f.sysctl) } : {}),
+      ...(f.oomScoreAdj !== undefined ? { OomScoreAdj: int(f.oomScoreAdj, '--oom-score-adj') } : {}),
       ...(f.logDriver || f.logOpt?.length ? { LogConfig: { Type: f.logDriver ?? '', Config: keyValues(f.logOpt) } } : {}),
     },
   };

@@ -103,7 +103,7 @@ function bytes(v: string, flag: string): number {
   return v.trim() === '-1' ? -1 : parseBytes(v, flag);
 }
 
-function int(v: string, flag: string): number {
+export function int(v: string, flag: string): number {
   if (!/^-?\d+$/.test(v.trim())) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
   return Number(v);
 }

@@ -37,7 +37,8 @@ export function registerLifecycle(program: Command): void {
     .argument('<container>')
     .option('--no-stdin', 'Do not attach STDIN')
     .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
-    .option('--sig-proxy', 'Proxy all received signals to the process', true)
+    .option('--sig-proxy', 'Proxy all received signals to the process (--sig-proxy=false: do not)')
+    .option('--no-sig-proxy', 'Do not proxy received signals')
     .action(async (ref: string, o: { stdin: boolean; detachKeys?: string; sigProxy: boolean }, cmd: Command) => {
       const client = clientOf(cmd);
       const c = await client.json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean }; State: { Running: boolean } }>('GET', `/containers/${ref}/json`);

@@ -1,5 +1,6 @@
 /** `berth run` and `berth create`: create (pulling when the image is missing), attach, start, wait. */
 import { existsSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { ApiError, type Client } from '../client.js';
 import { checkTty, DETACHED, startAttached } from '../attach.js';
@@ -7,7 +8,7 @@ import { clientOf, ExitError, FlagError, flagErrorText } from '../context.js';
 import { pullImage } from './pull.js';
 import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
 
-interface RunFlags extends CreateFlags { detach?: boolean; detachKeys?: string }
+interface RunFlags extends CreateFlags { detach?: boolean; detachKeys?: string; sigProxy?: boolean }
 
 /** Docker's exit codes for a container that could not start: 127 not found, 126 not executable, 125 otherwise. */
 export function startFailureCode(message: string): number {
@@ -27,14 +28,16 @@ export async function createContainer(client: Client, image: string, args: strin
   const query = { name: flags.name, platform: flags.platform };
   // As the docker CLI: an ID file left by another container is not overwritten.
   if (flags.cidfile && existsSync(flags.cidfile)) throw new Error(`container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
-  if (pull === 'always') await pullImage(client, image, process.stderr);
+  // -q: the pull says nothing, as the docker CLI's.
+  const pullOut = flags.quiet ? new Writable({ write: (_c, _e, done) => done() }) : process.stderr;
+  if (pull === 'always') await pullImage(client, image, pullOut, flags.platform);
   let id: string;
   try {
     id = (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
   } catch (e) {
     if (pull !== 'missing' || !(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
-    process.stderr.write(`Unable to find image '${familiar(image)}' locally\n`);
-    await pullImage(client, image, process.stderr);
+    if (!flags.quiet) process.stderr.write(`Unable to find image '${familiar(image)}' locally\n`);
+    await pullImage(client, image, pullOut, flags.platform);
     id = (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
   }
   if (flags.cidfile) writeFileSync(flags.cidfile, id);
@@ -48,6 +51,8 @@ export function registerRun(program: Command): void {
       .argument('<image>').argument('[command...]')
       .option('-d, --detach', 'Run container in background and print container ID')
       .option('--detach-keys <keys>', 'Override the key sequence for detaching a container (default ctrl-p,ctrl-q)')
+      .option('--sig-proxy', 'Proxy received signals to the process (--sig-proxy=false: do not)')
+      .option('--no-sig-proxy', 'Do not proxy received signals')
       .passThroughOptions(),
   ).action(async (image: string, args: string[], flags: RunFlags, cmd: Command) => {
     const client = clientOf(cmd);
@@ -70,7 +75,7 @@ export function registerRun(program: Command): void {
     const stdin = !!flags.interactive;
     let code: number;
     try {
-      code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys });
+      code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys, proxySignals: flags.sigProxy });
     } catch (e) {
       throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, cmd));
     }
