@@ -38,6 +38,7 @@ step ps -l; $D ps -l --format '{{.Names}} {{.State}}'; echo "rc=$?"
 step ps -n; $D ps -n 2 --format '{{.Names}}'
 step ps -s; $D exec par1 sh -c 'head -c 12345 /dev/zero > /f'; $D ps -a -s --format '{{.Names}} {{.Size}}'; $D ps -s --format 'table {{.Names}}\t{{.Size}}'
 step inspect fields; $D inspect -f '{{.State.Status}} {{.Name}} {{json .Config.Cmd}} {{.Config.Image}}' par2
+step healthcheck json; $D create --name parhc --health-cmd true --health-start-interval 1s busybox true >/dev/null; $D inspect -f '{{json .Config.Healthcheck}}' parhc; $D rm parhc
 step rename same; $D rename par2 par2; echo "rc=$?"
 step port none; $D port par2 80; echo "rc=$?"
 step inspect range; $D inspect --format '{{range .Config.Env}}{{println .}}{{end}}' par2
@@ -143,6 +144,9 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
       ['run', '--rm', '-m', 'abc', 'busybox', 'true'], ['run', '--rm', '--cpus', 'abc', 'busybox', 'true'],
       ['run', '--rm', '--ulimit', 'nofile=abc', 'busybox', 'true'], ['run', '--rm', '--ulimit', 'bogus=1', 'busybox', 'true'],
       ['run', '--rm', '--restart', 'always', 'busybox', 'true'], ['update', '--memory', 'x', 'c'],
+      ['run', '--rm', '--memory-swappiness', '200', 'busybox', 'true'], ['run', '--rm', '--sysctl', 'kernel.foo=1', 'busybox', 'true'],
+      ['run', '--rm', '--pid', 'bogus', 'busybox', 'true'], ['run', '--rm', '--uts', 'host', '-h', 'x', 'busybox', 'true'],
+      ['run', '--rm', '--oom-score-adj', '5000', 'busybox', 'true'], ['run', '--rm', '--pull', 'bogus', 'busybox', 'true'],
     ];
     const env = { ...process.env, DOCKER_HOST: d.host, BERTH_HOST: d.host };
     for (const args of cases) {

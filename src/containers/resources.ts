@@ -108,6 +108,10 @@ export function checkResources(hc: HostConfig, opts: { update?: boolean } = {}):
   for (const [k, v] of Object.entries(RESOURCE_DEFAULTS)) if (hc[k] === undefined) hc[k] = v;
   const memory = num(hc.Memory); const swap = num(hc.MemorySwap);
   if (memory < 0) throw new InvalidParameterError('invalid memory limit: must be positive');
+  const swappiness = hc.MemorySwappiness;
+  if (typeof swappiness === 'number' && swappiness !== -1 && (swappiness < 0 || swappiness > 100)) {
+    throw new InvalidParameterError(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+  }
   const oom = num(hc.OomScoreAdj);
   if (oom < -1000 || oom > 1000) throw new InvalidParameterError(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
   if (memory !== 0 && memory < MIN_MEMORY) throw new InvalidParameterError('Minimum memory limit allowed is 6MB');

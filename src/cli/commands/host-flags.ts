@@ -10,6 +10,7 @@ import { collect, FlagError } from '../context.js';
 export interface ResourceFlags {
   memorySwap?: string;
   memoryReservation?: string;
+  memorySwappiness?: string;
   cpuShares?: string;
   cpusetCpus?: string;
   cpusetMems?: string;
@@ -37,6 +38,7 @@ export interface HostFlags extends ResourceFlags {
   healthTimeout?: string;
   healthRetries?: string;
   healthStartPeriod?: string;
+  healthStartInterval?: string;
   healthcheck?: boolean;
 }
 
@@ -44,6 +46,7 @@ export function addResourceFlags(cmd: Command): Command {
   return cmd
     .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
     .option('--memory-reservation <bytes>', 'Memory soft limit')
+    .option('--memory-swappiness <int>', 'Tune container memory swappiness (0 to 100) (default -1)')
     .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
     .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--cpuset-mems <list>', 'MEMs in which to allow execution (0-3, 0,1)')
@@ -58,6 +61,11 @@ export function resourceBody(f: ResourceFlags): Record<string, unknown> {
   const hc: Record<string, unknown> = {};
   if (f.memorySwap !== undefined) hc.MemorySwap = bytes(f.memorySwap, '--memory-swap');
   if (f.memoryReservation !== undefined) hc.MemoryReservation = bytes(f.memoryReservation, '--memory-reservation');
+  if (f.memorySwappiness !== undefined) {
+    const n = int(f.memorySwappiness, '--memory-swappiness');
+    if (n !== -1 && (n < 0 || n > 100)) throw new Error(`invalid value: ${n}. Valid memory swappiness range is 0-100`);
+    hc.MemorySwappiness = n;
+  }
   if (f.cpuShares !== undefined) hc.CpuShares = int(f.cpuShares, '--cpu-shares');
   if (f.cpusetCpus !== undefined) hc.CpusetCpus = f.cpusetCpus;
   if (f.cpusetMems !== undefined) hc.CpusetMems = f.cpusetMems;
@@ -87,6 +95,7 @@ export function addHostFlags(cmd: Command): Command {
     .option('--health-timeout <duration>', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)')
     .option('--health-retries <int>', 'Consecutive failures needed to report unhealthy')
     .option('--health-start-period <duration>', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)')
+    .option('--health-start-interval <duration>', 'Time between running the check during the start period (ms|s|m|h) (default 0s)')
     .option('--no-healthcheck', 'Disable any container-specified HEALTHCHECK');
 }
 
@@ -199,7 +208,7 @@ export function hostConfigBody(f: HostFlags, autoRemove: boolean): Record<string
 /** The Config.Healthcheck of the health flags, or nothing when none was given. */
 export function healthcheckBody(f: HostFlags): Record<string, unknown> | undefined {
   const any = f.healthCmd !== undefined || f.healthInterval !== undefined || f.healthTimeout !== undefined
-    || f.healthRetries !== undefined || f.healthStartPeriod !== undefined;
+    || f.healthRetries !== undefined || f.healthStartPeriod !== undefined || f.healthStartInterval !== undefined;
   if (f.healthcheck === false) {
     if (any) throw new Error('--no-healthcheck conflicts with --health-* options');
     return { Test: ['NONE'] };
@@ -212,11 +221,14 @@ export function healthcheckBody(f: HostFlags): Record<string, unknown> | undefin
   };
   const retries = f.healthRetries === undefined ? 0 : int(f.healthRetries, '--health-retries');
   if (retries < 0) throw new Error('--health-retries cannot be negative');
-  return {
+  // As the docker CLI sends it: zero fields left out (Go's omitempty), so the image's values stay for them.
+  const body: Record<string, unknown> = {
     ...(f.healthCmd !== undefined ? { Test: ['CMD-SHELL', f.healthCmd] } : {}),
     Interval: dur(f.healthInterval, '--health-interval'),
     Timeout: dur(f.healthTimeout, '--health-timeout'),
     StartPeriod: dur(f.healthStartPeriod, '--health-start-period'),
+    StartInterval: dur(f.healthStartInterval, '--health-start-interval'),
     Retries: retries,
   };
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== 0));
 }
