@@ -66,4 +66,16 @@ describe('container verbs', () => {
     assert.doesNotMatch(prune.stdout, new RegExp(id));
     await d.berth(['rm', '-f', id]);
   });
+
+  test('container prune --filter: until, label and label! choose what goes; a bad filter is refused', async () => {
+    const keep = (await d.berth(['create', '-l', 'keep=1', 'busybox', 'true'])).stdout.trim();
+    const other = (await d.berth(['create', 'busybox', 'true'])).stdout.trim();
+    assert.equal((await d.berth(['container', 'prune', '-f', '--filter', 'until=1h'])).stdout, 'Total reclaimed space: 0B\n', 'both are newer than an hour');
+    const unlabelled = await d.berth(['container', 'prune', '-f', '--filter', 'label!=keep']);
+    assert.equal(unlabelled.stdout, `Deleted Containers:\n${other}\n\nTotal reclaimed space: 0B\n`);
+    const bad = await d.berth(['container', 'prune', '-f', '--filter', 'until=someday']);
+    assert.deepEqual([bad.code, bad.stderr], [1, 'Error response from daemon: failed to parse value as time or duration: "someday"\n']);
+    const labelled = await d.berth(['container', 'prune', '-f', '--filter', 'label=keep=1', '--filter', 'until=0s']);
+    assert.match(labelled.stdout, new RegExp(`^Deleted Containers:\n${keep}\n`));
+  });
 });

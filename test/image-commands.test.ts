@@ -267,6 +267,10 @@ describe('image commands', () => {
 
     // prune -a: busybox is used by a container (created in an earlier test), imp:1 by this one.
     await create('imp:1', '/nothing');
+    // --filter: no image has this label (until is the containers' test's; images here carry fixed dates).
+    assert.equal((await d.berth(['image', 'prune', '-a', '-f', '--filter', 'label=nobody=1'])).stdout, 'Total reclaimed space: 0B\n');
+    const badFilter = await d.berth(['image', 'prune', '-f', '--filter', 'bogus=1']);
+    assert.deepEqual([badFilter.code, badFilter.stderr], [1, "Error response from daemon: invalid filter 'bogus'\n"]);
     const all = await d.berth(['image', 'prune', '-a', '-f']);
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /^Deleted Images:\n/);

@@ -5,6 +5,7 @@ import { familiarString } from '../images/index.js';
 import { ConflictError, errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
+import { pruneMatcher } from './prune-filters.js';
 import { familiar, imageEvent } from './image-events.js';
 import { boolParam, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
 import { CONTAINER_CONFIG, CONTAINER_CREATE } from './validate.js';
@@ -197,8 +198,9 @@ export function containerRoutes(r: Router, engine: Engine): void {
     sendJson(res, 201, { Id: id });
   });
 
-  r.on('POST', '/containers/prune', async ({ res }) => {
-    sendJson(res, 200, await cs.prune());
+  r.on('POST', '/containers/prune', async ({ res, query }) => {
+    const match = pruneMatcher(parseFilters(query.get('filters')));
+    sendJson(res, 200, await cs.prune((c) => match({ created: c.Created, labels: c.Config.Labels ?? {} })));
   });
 
   r.on('POST', '/containers/{id}/kill', async ({ res, params, query }) => {

@@ -5,6 +5,7 @@ import { parseReference, type Image } from '../images/index.js';
 import { pullFromRegistry } from './distribution.js';
 import { summary as containerSummary } from './containers.js';
 import { volumeView } from './volumes.js';
+import { pruneMatcher } from './prune-filters.js';
 import type { Engine } from './engine.js';
 import { deleteEvents, familiar, imageEvent } from './image-events.js';
 import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
@@ -95,7 +96,11 @@ export function imageRoutes(r: Router, engine: Engine): void {
   r.on('POST', '/images/prune', async ({ res, query }) => {
     const filters = parseFilters(query.get('filters'));
     const onlyDangling = !(filters.dangling?.[0] === 'false' || filters.dangling?.[0] === '0');
-    const out = await images.prune({ onlyDangling, inUse: (id) => engine.containers.usingImage(id) });
+    const match = pruneMatcher(filters, ['dangling']);
+    const out = await images.prune({
+      onlyDangling, inUse: (id) => engine.containers.usingImage(id),
+      match: (img) => match({ created: img.created, labels: img.config.config?.Labels ?? {} }),
+    });
     deleteEvents(engine, out.deleted);
     sendJson(res, 200, { ImagesDeleted: out.deleted.length ? out.deleted : null, SpaceReclaimed: out.reclaimed });
   });

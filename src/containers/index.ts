@@ -695,10 +695,11 @@ export class ContainerService extends EventEmitter {
   }
 
   /** `container prune`: every container that is not running. */
-  async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+  /** Removes the stopped containers that `match` (the endpoint's filters) takes. */
+  async prune(match: (c: ContainerRecord) => boolean = () => true): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     let reclaimed = 0;
-    for (const c of this.list().filter((x) => !x.State.Running)) {
+    for (const c of this.list().filter((x) => !x.State.Running && match(x))) {
       reclaimed += await this.writableSize(c.Id);
       await this.remove(c.Id, {});
       deleted.push(c.Id);

@@ -337,12 +337,13 @@ export class ImageService {
   }
 
   /** `image prune`: dangling images (or, with `onlyDangling: false`, all unused ones) not used by a container. */
-  async prune(opts: { onlyDangling: boolean; inUse: (id: string) => string[] }): Promise<{ deleted: DeleteResponseItem[]; reclaimed: number }> {
+  async prune(opts: { onlyDangling: boolean; inUse: (id: string) => string[]; match?: (img: Image) => boolean }): Promise<{ deleted: DeleteResponseItem[]; reclaimed: number }> {
     const deleted: DeleteResponseItem[] = [];
     let reclaimed = 0;
     const before = await this.layersSize();
     for (const img of await this.list()) {
       if (opts.onlyDangling && img.repoTags.length) continue;
+      if (opts.match && !opts.match(img)) continue;
       if (opts.inUse(img.id).length || this.store.childrenOf(img.id).length || !this.store.getImage(img.id)) continue;
       for (const t of this.store.tagsOf(img.id)) deleted.push({ Untagged: familiarString(t) });
       await this.deleteImage(img);

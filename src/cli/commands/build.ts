@@ -1,5 +1,5 @@
 /** `berth build`: the context as a tar (what .dockerignore leaves), sent to POST /build, its output shown as it comes. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
@@ -7,7 +7,7 @@ import { clientOf, collect, ExitError } from '../context.js';
 import { humanSize } from '../format.js';
 import { renderProgress, StreamError } from '../progress.js';
 
-interface BuildFlags { tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache: boolean; label?: string[]; quiet?: boolean; pull?: boolean }
+interface BuildFlags { tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache: boolean; label?: string[]; quiet?: boolean; pull?: boolean; iidfile?: string }
 
 function keyValues(list: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
@@ -64,6 +64,9 @@ export function registerBuild(program: Command): void {
     .option('--label <kv>', 'Set metadata for an image', collect)
     .option('-q, --quiet', 'Suppress the build output and print image ID on success')
     .option('--pull', 'Always attempt to pull a newer version of the image')
+    .option('--iidfile <file>', 'Write the image ID to the file')
+    .option('--rm', 'Remove intermediate containers after a successful build (berth always does)')
+    .option('--force-rm', 'Always remove intermediate containers (berth always does)')
     .action(async (path: string, o: BuildFlags, cmd: Command) => {
       const dir = resolve(path);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ExitError(1, `ERROR: unable to prepare context: path "${path}" not found`);
@@ -85,8 +88,10 @@ export function registerBuild(program: Command): void {
         stream: counted,
         headers: { 'Content-Type': 'application/x-tar' },
       });
+      let imageId: string | undefined;
       try {
-        await renderProgress(res, process.stdout);
+        await renderProgress(res, process.stdout, (aux) => { if (typeof aux.ID === 'string') imageId = aux.ID; });
+        if (o.iidfile && imageId) writeFileSync(o.iidfile, imageId);
       } catch (e) {
         if (e instanceof StreamError) throw new ExitError(1, `ERROR: ${e.message}`);
         throw e;

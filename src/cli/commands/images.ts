@@ -111,9 +111,11 @@ export function registerImages(program: Command): void {
   program.command('prune-images', { hidden: true }).description('Remove unused images')
     .option('-a, --all', 'Remove all unused images, not just dangling ones')
     .option('-f, --force', 'Do not prompt for confirmation')
-    .action(async (o: { all?: boolean }, cmd: Command) => {
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .action(async (o: { all?: boolean; filter?: string[] }, cmd: Command) => {
+      const filters = { ...JSON.parse(filterQuery(o.filter ?? []) ?? '{}') as Record<string, string[]>, dangling: [o.all ? 'false' : 'true'] };
       const out = await clientOf(cmd).json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>(
-        'POST', '/images/prune', { query: { filters: JSON.stringify(o.all ? { dangling: ['false'] } : { dangling: ['true'] }) } });
+        'POST', '/images/prune', { query: { filters: JSON.stringify(filters) } });
       if (out.ImagesDeleted?.length) {
         process.stdout.write('Deleted Images:\n');
         for (const i of out.ImagesDeleted) process.stdout.write(i.Untagged ? `untagged: ${i.Untagged}\n` : `deleted: ${i.Deleted}\n`);

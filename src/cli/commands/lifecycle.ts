@@ -2,7 +2,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { checkTty, DETACHED, openAttach, pumpAttach, startAttached } from '../attach.js';
 import { ApiError, DaemonUnreachable, type RequestOptions } from '../client.js';
-import { clientOf, describe, ExitError, forEachArg } from '../context.js';
+import { clientOf, collect, describe, ExitError, forEachArg } from '../context.js';
+import { filterQuery } from './images.js';
 import { humanSize } from '../format.js';
 import { tabwrite } from '../go-template.js';
 
@@ -95,8 +96,9 @@ export function registerLifecycle(program: Command): void {
 
   program.command('prune-containers', { hidden: true }).description('Remove all stopped containers')
     .option('-f, --force', 'Do not prompt for confirmation')
-    .action(async (_o: unknown, cmd: Command) => {
-      const out = await clientOf(cmd).json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune');
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .action(async (o: { filter?: string[] }, cmd: Command) => {
+      const out = await clientOf(cmd).json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters: filterQuery(o.filter ?? []) } });
       if (out.ContainersDeleted?.length) process.stdout.write(`Deleted Containers:\n${out.ContainersDeleted.join('\n')}\n\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(out.SpaceReclaimed)}\n`);
     });

@@ -1,0 +1,35 @@
+/**
+ * The filters dockerd's prune endpoints take (`docker image prune --filter until=24h --filter label=k=v`):
+ * `until` (a Go duration, a date or a Unix time; what was created before it goes), `label` and `label!`.
+ */
+import { InvalidParameterError } from '../errors/index.js';
+import { getTimestamp, parseUnixTimestamp, TimestampError } from '../common/timestamp.js';
+import type { Filters } from './router.js';
+
+export interface Prunable { created: string; labels: Record<string, string> }
+
+function labelMatch(labels: Record<string, string>, v: string): boolean {
+  const i = v.indexOf('=');
+  const k = i < 0 ? v : v.slice(0, i);
+  return k in labels && (i < 0 || labels[k] === v.slice(i + 1));
+}
+
+/** Whether an object passes the prune filters; `extra` names the filters an endpoint takes besides these. */
+export function pruneMatcher(f: Filters, extra: string[] = []): (o: Prunable) => boolean {
+  for (const key of Object.keys(f)) {
+    if (!['until', 'label', 'label!', ...extra].includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
+  }
+  let cutoff: number | undefined;
+  for (const u of f.until ?? []) {
+    try {
+      const t = parseUnixTimestamp(getTimestamp(u))!;
+      cutoff = t.sec + t.nsec / 1e9;
+    } catch (e) {
+      if (e instanceof TimestampError) throw new InvalidParameterError(e.message);
+      throw e;
+    }
+  }
+  return (o) => (cutoff === undefined || Date.parse(o.created) / 1000 < cutoff)
+    && (f.label ?? []).every((l) => labelMatch(o.labels, l))
+    && !(f['label!'] ?? []).some((l) => labelMatch(o.labels, l));
+}
