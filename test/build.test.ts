@@ -1,7 +1,7 @@
 /** Dockerfiles into images with the classic builder: stages, cache, scratch, bad input, and the docker CLI's builder. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
@@ -73,6 +73,12 @@ describe('build', () => {
     assert.equal((await d.berth(['run', '--rm', 'built:1', 'cat', '/out/msg.txt'])).stdout, 'changed\n');
     const nocache = await d.berth(['build', '--no-cache', '-t', 'built:1', ctx]);
     assert.doesNotMatch(nocache.stdout, /Using cache/);
+    // --iidfile holds the ID -q prints; --rm and --force-rm are accepted (intermediate containers always go).
+    const iid = join(d.dir, 'iid');
+    const q = await d.berth(['build', '-q', '--rm', '--force-rm', '--iidfile', iid, '-t', 'built:1', ctx]);
+    assert.equal(q.code, 0, q.stderr);
+    assert.equal(readFileSync(iid, 'utf8'), q.stdout.trim());
+    assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
   });
 
   test('FROM scratch with a static binary', async () => {
