@@ -36,7 +36,7 @@ step create start wait; $D create --name par2 -e A=b busybox sh -c 'exit 7'; $D 
 step inspect ExitCode; $D inspect -f '{{.State.ExitCode}}' par2; echo "rc=$?"
 step ps -l; $D ps -l --format '{{.Names}} {{.State}}'; echo "rc=$?"
 step ps -n; $D ps -n 2 --format '{{.Names}}'
-step ps -s; $D exec par1 sh -c 'head -c 12345 /dev/zero > /f'; $D ps -a -s --format '{{.Names}} {{.Size}}'; $D ps -s --format 'table {{.Names}}\t{{.Size}}'
+step ps -s; $D exec par1 sh -c 'head -c 12345 /dev/zero > /f'; $D ps -a -s --format '{{.Names}} {{.Size}}'; $D ps -s --format 'table {{.Names}}\t{{.Size}}'; $D inspect --size -f '{{.SizeRw}}' par1
 step inspect fields; $D inspect -f '{{.State.Status}} {{.Name}} {{json .Config.Cmd}} {{.Config.Image}}' par2
 step healthcheck json; $D create --name parhc --health-cmd true --health-start-interval 1s busybox true >/dev/null; $D inspect -f '{{json .Config.Healthcheck}}' parhc; $D rm parhc
 step rename same; $D rename par2 par2; echo "rc=$?"
@@ -118,6 +118,7 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
     // As with dockerd: a limit lists stopped containers too, and -s counts the writable layer and the image's.
     assert.match(docker.stdout, /== ps -l\npar2 exited\nrc=0\n== ps -n\npar2\npar1\n/);
     assert.match(docker.stdout, /\npar1 12\.3kB \(virtual 1\.\d+MB\)\n/);
+    assert.match(docker.stdout, /\n12345\n== /, 'inspect --size: the bytes the container wrote');
     assert.match(docker.stdout, /== image ID\nsha256:[0-9a-f]{64}\n/);
     const split = (s: string) => mask(s).split('\n');
     // stdout step by step, so a failure names the first step that differs.

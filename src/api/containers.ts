@@ -120,10 +120,16 @@ export function containerRoutes(r: Router, engine: Engine): void {
     })));
   });
 
-  r.on('GET', '/containers/{id}/json', ({ res, params }) => {
+  r.on('GET', '/containers/{id}/json', async ({ res, params, query }) => {
     const c = cs.get(params.id!);
     const { HasBeenManuallyStopped: _m, HasBeenStartedBefore: _s, ...shown } = c;
-    sendJson(res, 200, { ...shown, State: { ...c.State }, Mounts: c.Mounts ?? [] });
+    // `inspect --size`: the writable layer, and with the image's layers.
+    const sizes = boolParam(query, 'size') ? await (async () => {
+      const rw = await cs.writableSize(c.Id);
+      const image = await engine.images.find(c.Image).catch(() => undefined);
+      return { SizeRw: rw, SizeRootFs: rw + (image?.size ?? 0) };
+    })() : {};
+    sendJson(res, 200, { ...shown, ...sizes, State: { ...c.State }, Mounts: c.Mounts ?? [] });
   });
 
   r.on('POST', '/containers/{id}/start', async ({ res, params }) => {

@@ -10,7 +10,8 @@ export function registerInspect(program: Command): void {
     .argument('<name...>')
     .option('--type <type>', 'Only inspect objects of the given type (container|image|network|volume)')
     .option('-f, --format <template>', 'Format output using a Go-style template path, e.g. {{.State.Status}}')
-    .action(async (names: string[], o: { type?: string; format?: string }, cmd: Command) => {
+    .option('-s, --size', 'Display total file sizes if the type is container')
+    .action(async (names: string[], o: { type?: string; format?: string; size?: boolean }, cmd: Command) => {
       const client = clientOf(cmd);
       const out: unknown[] = [];
       const errors: string[] = [];
@@ -21,7 +22,7 @@ export function registerInspect(program: Command): void {
         // Without a type, as docker: the first of container, image, network, volume that has the name.
         for (const kind of o.type ? [o.type] : Object.keys(INSPECT_PATHS)) {
           try {
-            found = await client.json('GET', INSPECT_PATHS[kind]!(n));
+            found = await client.json('GET', INSPECT_PATHS[kind]!(n), kind === 'container' && o.size ? { query: { size: 1 } } : {});
             break;
           } catch (e) {
             if (!(e instanceof ApiError) || e.status !== 404) throw e;
