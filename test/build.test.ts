@@ -81,6 +81,16 @@ describe('build', () => {
     assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
   });
 
+  test('rmi removes a build\'s intermediate images with it; --no-prune keeps them', async () => {
+    const dir = context(join(d.dir, 'np'), { Dockerfile: 'FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n' });
+    assert.equal((await d.berth(['build', '-q', '-t', 'np:1', dir])).code, 0);
+    const kept = await d.berth(['rmi', '--no-prune', 'np:1']);
+    assert.equal(kept.stdout.match(/^Deleted: /gm)?.length, 1, kept.stdout);
+    assert.equal((await d.berth(['build', '-q', '-t', 'np:2', dir])).code, 0);
+    const pruned = await d.berth(['rmi', 'np:2']);
+    assert.equal(pruned.stdout.match(/^Deleted: /gm)?.length, 2, `the intermediate image the cache kept goes too: ${pruned.stdout}`);
+  });
+
   test('FROM scratch with a static binary', async () => {
     const dir = join(d.dir, 'scratch');
     mkdirSync(dir, { recursive: true });

@@ -161,7 +161,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
 
   r.on('DELETE', '/images/{name*}', async ({ res, params, query }) => {
     const img = await images.resolve(params.name!);
-    const out = await images.remove(params.name!, { force: boolParam(query, 'force'), inUse: (id) => engine.containers.usingImage(id) });
+    const out = await images.remove(params.name!, { force: boolParam(query, 'force'), noPrune: boolParam(query, 'noprune'), inUse: (id) => engine.containers.usingImage(id) });
     deleteEvents(engine, out, img);
     sendJson(res, 200, out);
   });

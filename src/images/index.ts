@@ -275,7 +275,7 @@ export class ImageService {
    * `docker rmi`: untags a name; deletes the image when no tag is left (or
    * when asked by ID). Images used by containers need `force`.
    */
-  async remove(nameOrId: string, opts: { force?: boolean; inUse: (id: string) => string[] }): Promise<DeleteResponseItem[]> {
+  async remove(nameOrId: string, opts: { force?: boolean; noPrune?: boolean; inUse: (id: string) => string[] }): Promise<DeleteResponseItem[]> {
     const img = await this.resolve(nameOrId);
     const out: DeleteResponseItem[] = [];
     const byId = hexOf(img.id).startsWith(nameOrId.replace(/^sha256:/, ''));
@@ -308,8 +308,8 @@ export class ImageService {
     const parent = this.store.parentOf(img.id);
     await this.deleteImage(img);
     out.push({ Deleted: img.id });
-    // A build's intermediate images go with the last image that needed them, as docker's do.
-    for (let p = parent; p;) {
+    // A build's intermediate images go with the last image that needed them, as docker's do (unless `noprune`).
+    for (let p = opts.noPrune ? undefined : parent; p;) {
       if (this.store.tagsOf(p).length || this.store.childrenOf(p).length || opts.inUse(p).length || !this.store.getImage(p)) break;
       const next = this.store.parentOf(p);
       await this.deleteImage(await this.load(p));

@@ -4,7 +4,7 @@ import { checkTty, pumpAttach } from '../attach.js';
 import { clientOf, collect, ExitError } from '../context.js';
 import { envList } from './create-flags.js';
 
-interface ExecFlags { interactive?: boolean; tty?: boolean; detach?: boolean; env?: string[]; envFile?: string[]; workdir?: string; user?: string; privileged?: boolean }
+interface ExecFlags { interactive?: boolean; tty?: boolean; detach?: boolean; detachKeys?: string; env?: string[]; envFile?: string[]; workdir?: string; user?: string; privileged?: boolean }
 
 export function registerExec(program: Command): void {
   program.command('exec').description('Execute a command in a running container')
@@ -18,6 +18,7 @@ export function registerExec(program: Command): void {
     .option('-w, --workdir <dir>', 'Working directory inside the container')
     .option('-u, --user <user>', 'Username or UID (format: "<name|uid>[:<group|gid>]")')
     .option('--privileged', 'Give extended privileges to the command')
+    .option('--detach-keys <keys>', 'Override the key sequence for detaching a container (default ctrl-p,ctrl-q)')
     .passThroughOptions()
     .action(async (container: string, cmdArgs: string[], f: ExecFlags, cmd: Command) => {
       const client = clientOf(cmd);
@@ -40,7 +41,7 @@ export function registerExec(program: Command): void {
         return;
       }
       const sock = await client.hijack(`/exec/${Id}/start`, {}, { Detach: false, Tty: tty, ConsoleSize: size ?? null });
-      await pumpAttach(client, Id, sock, { tty, stdin: !!f.interactive, resizePath: `/exec/${Id}/resize`, proxySignals: false });
+      await pumpAttach(client, Id, sock, { tty, stdin: !!f.interactive, resizePath: `/exec/${Id}/resize`, proxySignals: false, detachKeys: f.detachKeys });
       // The stream ends when the process's output does; its exit code may land a moment later.
       for (let i = 0; i < 100; i++) {
         const info = await client.json<{ Running: boolean; ExitCode: number | null }>('GET', `/exec/${Id}/json`);

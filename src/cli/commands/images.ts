@@ -127,10 +127,11 @@ export function registerImages(program: Command): void {
   program.command('rmi').description('Remove one or more images')
     .argument('<image...>')
     .option('-f, --force', 'Force removal of the image')
-    .action(async (names: string[], o: { force?: boolean }, cmd: Command) => {
+    .option('--no-prune', 'Do not delete untagged parents')
+    .action(async (names: string[], o: { force?: boolean; prune: boolean }, cmd: Command) => {
       const client = clientOf(cmd);
       await forEachArg(names, async (n) => {
-        const out = await client.json<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${n}`, { query: { force: !!o.force } });
+        const out = await client.json<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${n}`, { query: { force: !!o.force, noprune: !o.prune || undefined } });
         for (const item of out) process.stdout.write(item.Untagged ? `Untagged: ${item.Untagged}\n` : `Deleted: ${item.Deleted}\n`);
       });
     });

@@ -11,6 +11,7 @@ export function registerLogs(program: Command): void {
     .option('-t, --timestamps', 'Show timestamps')
     .option('--since <time>', 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)')
     .option('--until <time>', 'Show logs before a timestamp or relative')
+    .option('--details', 'Show extra details provided to logs (berth records none, so the lines are the same)')
     .action(async (id: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }, cmd: Command) => {
       const client = clientOf(cmd);
       const c = await client.json<{ Id: string; Config: { Tty: boolean } }>('GET', `/containers/${id}/json`);
