@@ -31,6 +31,7 @@ step run 126; $D run --rm busybox /etc; echo "rc=$?"
 step run 127; $D run --rm busybox nope; echo "rc=$?"
 step run 125 image; $D run --rm nope/nope:1; echo "rc=$?"
 step run 125 flag; $D run --rm --nope busybox true 2>/dev/null; echo "rc=$?"
+step run -a; $D run --rm -a stdout busybox sh -c 'echo to-out; echo to-err >&2'; $D run --rm -a STDERR busybox sh -c 'echo not-shown; echo shown >&2; exit 4'; echo "rc=$?"
 step run stdin; echo shout | $D run --rm -i busybox tr a-z A-Z; echo "rc=$?"
 step create start wait; $D create --name par2 -e A=b busybox sh -c 'exit 7'; $D start par2; $D wait par2; echo "rc=$?"
 step inspect ExitCode; $D inspect -f '{{.State.ExitCode}}' par2; echo "rc=$?"
@@ -120,6 +121,8 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
     assert.match(docker.stdout, /\npar1 12\.3kB \(virtual 1\.\d+MB\)\n/);
     assert.match(docker.stdout, /\n12345\n== /, 'inspect --size: the bytes the container wrote');
     assert.match(docker.stdout, /== image ID\nsha256:[0-9a-f]{64}\n/);
+    assert.match(docker.stdout, /== run -a\nto-out\nrc=4\n/, '-a picks the streams');
+    assert.doesNotMatch(docker.stderr, /to-err/);
     const split = (s: string) => mask(s).split('\n');
     // stdout step by step, so a failure names the first step that differs.
     const ds = split(docker.stdout); const bs = split(berth.stdout);
@@ -148,6 +151,7 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
       ['run', '--rm', '--memory-swappiness', '200', 'busybox', 'true'], ['run', '--rm', '--sysctl', 'kernel.foo=1', 'busybox', 'true'],
       ['run', '--rm', '--pid', 'bogus', 'busybox', 'true'], ['run', '--rm', '--uts', 'host', '-h', 'x', 'busybox', 'true'],
       ['run', '--rm', '--oom-score-adj', '5000', 'busybox', 'true'], ['run', '--rm', '--pull', 'bogus', 'busybox', 'true'],
+      ['run', '--rm', '-a', 'bogus', 'busybox', 'true'], ['run', '--rm', '-d', '-a', 'stdout', 'busybox', 'true'],
     ];
     const env = { ...process.env, DOCKER_HOST: d.host, BERTH_HOST: d.host };
     for (const args of cases) {

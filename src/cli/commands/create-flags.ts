@@ -41,6 +41,7 @@ export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   oomScoreAdj?: string;
   labelFile?: string[];
   quiet?: boolean;
+  attach?: string[];
 }
 
 export function addCreateFlags(cmd: Command): Command {
@@ -78,7 +79,8 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--sysctl <map>', 'Sysctl options', collectSysctl)
     .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)")
     .option('--label-file <file>', 'Read in a line delimited file of labels', collect)
-    .option('-q, --quiet', 'Suppress the pull output');
+    .option('-q, --quiet', 'Suppress the pull output')
+    .option('-a, --attach <stream>', 'Attach to STDIN, STDOUT or STDERR', collectStream);
 }
 
 /** docker's `--sysctl` check: only the namespaced sysctls it knows (kernel IPC limits, fs.mqueue.*, net.*). */
@@ -89,6 +91,19 @@ function collectSysctl(v: string, previous: string[] = []): string[] {
     throw new InvalidArgumentError(`sysctl '${v}' is not allowed`);
   }
   return [...previous, v];
+}
+
+/** `-a stdout`: the streams to attach, lower-cased, as the docker CLI checks them. */
+function collectStream(v: string, previous: string[] = []): string[] {
+  const stream = v.toLowerCase();
+  if (!['stdin', 'stdout', 'stderr'].includes(stream)) throw new InvalidArgumentError('valid streams are STDIN, STDOUT and STDERR');
+  return [...previous, stream];
+}
+
+/** Which streams a foreground run attaches: all by default, or those `-a` names (stdin also with -i, as docker). */
+export function attachedStreams(f: CreateFlags): { stdin: boolean; stdout: boolean; stderr: boolean } {
+  const a = f.attach;
+  return { stdin: !!f.interactive || !!a?.includes('stdin'), stdout: !a || a.includes('stdout'), stderr: !a || a.includes('stderr') };
 }
 
 /** A file the CLI reads for a flag (`--env-file`, `--label-file`); a failure in Go's words, as the docker CLI's. */
@@ -153,9 +168,9 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
     Tty: !!f.tty,
     OpenStdin: !!f.interactive,
     StdinOnce: !!f.interactive && attach,
-    AttachStdin: !!f.interactive && attach,
-    AttachStdout: attach,
-    AttachStderr: attach,
+    AttachStdin: attachedStreams(f).stdin && attach,
+    AttachStdout: attachedStreams(f).stdout && attach,
+    AttachStderr: attachedStreams(f).stderr && attach,
     ...(f.stopSignal ? { StopSignal: f.stopSignal } : {}),
     ...(f.stopTimeout ? { StopTimeout: Number(f.stopTimeout) } : {}),
     ...(net.ExposedPorts ? { ExposedPorts: net.ExposedPorts } : {}),

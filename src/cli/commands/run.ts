@@ -6,7 +6,7 @@ import { ApiError, type Client } from '../client.js';
 import { checkTty, DETACHED, startAttached } from '../attach.js';
 import { clientOf, ExitError, FlagError, flagErrorText } from '../context.js';
 import { pullImage } from './pull.js';
-import { addCreateFlags, createBody, type CreateFlags } from './create-flags.js';
+import { addCreateFlags, attachedStreams, createBody, type CreateFlags } from './create-flags.js';
 
 interface RunFlags extends CreateFlags { detach?: boolean; detachKeys?: string; sigProxy?: boolean }
 
@@ -57,6 +57,7 @@ export function registerRun(program: Command): void {
   ).action(async (image: string, args: string[], flags: RunFlags, cmd: Command) => {
     const client = clientOf(cmd);
     const detach = !!flags.detach;
+    if (detach && flags.attach?.length) throw new ExitError(1, 'conflicting options: cannot specify both --attach and --detach');
     if (!detach) checkTty(!!flags.interactive, !!flags.tty);
     let id: string;
     try {
@@ -75,7 +76,8 @@ export function registerRun(program: Command): void {
     const stdin = !!flags.interactive;
     let code: number;
     try {
-      code = await startAttached(client, id, { tty, stdin, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys, proxySignals: flags.sigProxy });
+      const { stdout, stderr } = attachedStreams(flags);
+      code = await startAttached(client, id, { tty, stdin, stdout, stderr, condition: flags.rm ? 'removed' : 'next-exit', detachKeys: flags.detachKeys, proxySignals: flags.sigProxy });
     } catch (e) {
       throw new ExitError(e instanceof ApiError ? startFailureCode(e.message) : 125, withHelp(e, cmd));
     }
