@@ -7,7 +7,7 @@ import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
 import { pruneMatcher } from './prune-filters.js';
 import { familiar, imageEvent } from './image-events.js';
-import { boolParam, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
+import { boolParam, labelMatch, parseFilters, readJson, sendJson, type Ctx, type Filters, type Router } from './router.js';
 import { CONTAINER_CONFIG, CONTAINER_CREATE } from './validate.js';
 import { frame } from './stdcopy.js';
 import { containerOpsRoutes } from './container-ops.js';
@@ -77,12 +77,7 @@ function matches(c: ContainerRecord, f: Filters): boolean {
         case 'id': return c.Id.startsWith(v);
         case 'health': return (c.State.Running && c.State.Health?.Status === v) || (v === 'none' && !c.State.Health);
         case 'exited': return !c.State.Running && c.State.Status === 'exited' && c.State.ExitCode === Number(v);
-        case 'label': {
-          const eq = v.indexOf('=');
-          const lk = eq < 0 ? v : v.slice(0, eq);
-          const lv = eq < 0 ? undefined : v.slice(eq + 1);
-          return lk in (c.Config.Labels ?? {}) && (lv === undefined || c.Config.Labels[lk] === lv);
-        }
+        case 'label': return labelMatch(c.Config.Labels ?? {}, v);
         case 'ancestor': {
           try { return c.Config.Image === v || familiarString(c.Config.Image) === familiarString(v) || c.Image.includes(v); } catch { return false; }
         }
@@ -92,6 +87,13 @@ function matches(c: ContainerRecord, f: Filters): boolean {
     if (!ok) return false;
   }
   return true;
+}
+
+/** `size=1` on the list and on inspect: SizeRw is what the container wrote, SizeRootFs adds its image's layers. */
+async function sizes(engine: Engine, c: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
+  const rw = await engine.containers.writableSize(c.Id);
+  const image = await engine.images.find(c.Image).catch(() => undefined);
+  return { SizeRw: rw, SizeRootFs: rw + (image?.size ?? 0) };
 }
 
 export function containerRoutes(r: Router, engine: Engine): void {
@@ -112,24 +114,15 @@ export function containerRoutes(r: Router, engine: Engine): void {
     let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters));
     if (limit > 0) list = list.slice(0, limit);
     if (!boolParam(query, 'size')) return sendJson(res, 200, list.map(summary));
-    // SizeRw is what the container wrote; SizeRootFs adds its image's layers.
-    sendJson(res, 200, await Promise.all(list.map(async (c) => {
-      const rw = await cs.writableSize(c.Id);
-      const image = await engine.images.find(c.Image).catch(() => undefined);
-      return { ...summary(c), SizeRw: rw, SizeRootFs: rw + (image?.size ?? 0) };
-    })));
+    sendJson(res, 200, await Promise.all(list.map(async (c) => ({ ...summary(c), ...await sizes(engine, c) }))));
   });
 
   r.on('GET', '/containers/{id}/json', async ({ res, params, query }) => {
     const c = cs.get(params.id!);
     const { HasBeenManuallyStopped: _m, HasBeenStartedBefore: _s, ...shown } = c;
-    // `inspect --size`: the writable layer, and with the image's layers.
-    const sizes = boolParam(query, 'size') ? await (async () => {
-      const rw = await cs.writableSize(c.Id);
-      const image = await engine.images.find(c.Image).catch(() => undefined);
-      return { SizeRw: rw, SizeRootFs: rw + (image?.size ?? 0) };
-    })() : {};
-    sendJson(res, 200, { ...shown, ...sizes, State: { ...c.State }, Mounts: c.Mounts ?? [] });
+    // `inspect --size`
+    const sized = boolParam(query, 'size') ? await sizes(engine, c) : {};
+    sendJson(res, 200, { ...shown, ...sized, State: { ...c.State }, Mounts: c.Mounts ?? [] });
   });
 
   r.on('POST', '/containers/{id}/start', async ({ res, params }) => {

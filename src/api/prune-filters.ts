@@ -4,15 +4,9 @@
  */
 import { InvalidParameterError } from '../errors/index.js';
 import { getTimestamp, parseUnixTimestamp, TimestampError } from '../common/timestamp.js';
-import type { Filters } from './router.js';
+import { labelMatch, type Filters } from './router.js';
 
 export interface Prunable { created: string; labels: Record<string, string> }
-
-function labelMatch(labels: Record<string, string>, v: string): boolean {
-  const i = v.indexOf('=');
-  const k = i < 0 ? v : v.slice(0, i);
-  return k in labels && (i < 0 || labels[k] === v.slice(i + 1));
-}
 
 /** Whether an object passes the prune filters; `extra` names the filters an endpoint takes besides these. */
 export function pruneMatcher(f: Filters, extra: string[] = []): (o: Prunable) => boolean {

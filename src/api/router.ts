@@ -141,6 +141,13 @@ export function boolParam(q: URLSearchParams, name: string, dflt = false): boole
 
 export type Filters = Record<string, string[]>;
 
+/** A `label` filter's value (`key` or `key=value`) against an object's labels, as dockerd matches it. */
+export function labelMatch(labels: Record<string, string>, v: string): boolean {
+  const i = v.indexOf('=');
+  const k = i < 0 ? v : v.slice(0, i);
+  return k in labels && (i < 0 || labels[k] === v.slice(i + 1));
+}
+
 /** docker's `filters` query parameter: `{"key":["v1","v2"]}` (or the older `{"key":{"v1":true}}`). */
 export function parseFilters(raw: string | null): Filters {
   if (!raw) return {};

@@ -2,14 +2,8 @@
 import { InvalidParameterError } from '../errors/index.js';
 import type { VolumeRecord } from '../volumes/index.js';
 import type { Engine } from './engine.js';
-import { boolParam, parseFilters, readJson, sendJson, type Filters, type Router } from './router.js';
+import { labelMatch, boolParam, parseFilters, readJson, sendJson, type Filters, type Router } from './router.js';
 import { VOLUME_CREATE } from './validate.js';
-
-function labelMatch(labels: Record<string, string>, v: string): boolean {
-  const i = v.indexOf('=');
-  const k = i < 0 ? v : v.slice(0, i);
-  return k in labels && (i < 0 || labels[k] === v.slice(i + 1));
-}
 
 function matches(engine: Engine, v: VolumeRecord, f: Filters): boolean {
   for (const [key, values] of Object.entries(f)) {
