@@ -51,10 +51,10 @@ export function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Runs a verb over several containers/images, printing each failure and exiting 1 if any failed. */
 /** A flag's value the CLI itself refuses (`--cpus abc`): docker prints these with the command's usage and exits 125. */
 export class FlagError extends Error {}
 
+/** Runs a verb over several containers/images, printing each failure and exiting 1 if any failed. */
 export async function forEachArg(args: string[], fn: (arg: string) => Promise<void>): Promise<void> {
   let failed = false;
   for (const a of args) {

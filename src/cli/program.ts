@@ -103,7 +103,6 @@ export function dockerUsage(usage: string): string {
 /** Commander's errors name no command: each command's exit override hangs itself on the error it throws. */
 type CommandError = CommanderError & { command?: Command };
 
-
 /** What a wrong number of arguments breaks, in the docker CLI's words; `see` as docker's RequiresMinArgs says it. */
 function argsRequirement(cmd: Command): { text: string; see: boolean } {
   const args = cmd.registeredArguments;

@@ -151,6 +151,7 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
   // A label file's line without `=` names nothing (the docker CLI drops it; `-l key` keeps an empty value).
   const labels = keyValues([...(f.labelFile ?? []).flatMap(kvLines).filter((l) => l.includes('=')), ...(f.label ?? [])]);
   const attach = !detach;
+  const streams = attachedStreams(f);
   const net = netBody(f);
   const vol = volBody(f);
   const size: [number, number] = f.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : [0, 0];
@@ -168,9 +169,9 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
     Tty: !!f.tty,
     OpenStdin: !!f.interactive,
     StdinOnce: !!f.interactive && attach,
-    AttachStdin: attachedStreams(f).stdin && attach,
-    AttachStdout: attachedStreams(f).stdout && attach,
-    AttachStderr: attachedStreams(f).stderr && attach,
+    AttachStdin: streams.stdin && attach,
+    AttachStdout: streams.stdout && attach,
+    AttachStderr: streams.stderr && attach,
     ...(f.stopSignal ? { StopSignal: f.stopSignal } : {}),
     ...(f.stopTimeout ? { StopTimeout: Number(f.stopTimeout) } : {}),
     ...(net.ExposedPorts ? { ExposedPorts: net.ExposedPorts } : {}),

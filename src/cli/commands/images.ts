@@ -113,7 +113,7 @@ export function registerImages(program: Command): void {
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
     .action(async (o: { all?: boolean; filter?: string[] }, cmd: Command) => {
-      const filters = { ...JSON.parse(filterQuery(o.filter ?? []) ?? '{}') as Record<string, string[]>, dangling: [o.all ? 'false' : 'true'] };
+      const filters = { ...filterMap(o.filter ?? []), dangling: [o.all ? 'false' : 'true'] };
       const out = await clientOf(cmd).json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>(
         'POST', '/images/prune', { query: { filters: JSON.stringify(filters) } });
       if (out.ImagesDeleted?.length) {
@@ -170,12 +170,18 @@ export async function importTarball(client: import('../client.js').Client, strea
   return id;
 }
 
-/** `-f key=value` flags as the API's `filters` JSON. */
-export function filterQuery(flags: string[]): string | undefined {
+/** `-f key=value` flags as the API's `filters` object. */
+export function filterMap(flags: string[]): Record<string, string[]> {
   const filters: Record<string, string[]> = {};
   for (const f of flags) {
     const i = f.indexOf('=');
     (filters[i < 0 ? f : f.slice(0, i)] ??= []).push(i < 0 ? '' : f.slice(i + 1));
   }
+  return filters;
+}
+
+/** The same as the `filters` query parameter's JSON, or nothing when there are none. */
+export function filterQuery(flags: string[]): string | undefined {
+  const filters = filterMap(flags);
   return Object.keys(filters).length ? JSON.stringify(filters) : undefined;
 }
