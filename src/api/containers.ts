@@ -119,7 +119,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
 
   r.on('GET', '/containers/{id}/json', async ({ res, params, query }) => {
     const c = cs.get(params.id!);
-    const { HasBeenManuallyStopped: _m, HasBeenStartedBefore: _s, ...shown } = c;
+    const { HasBeenManuallyStopped: _m, HasBeenStartedBefore: _s, DesiredMacs: _d, ...shown } = c;
     // `inspect --size`
     const sized = boolParam(query, 'size') ? await sizes(engine, c) : {};
     sendJson(res, 200, { ...shown, ...sized, State: { ...c.State }, Mounts: c.Mounts ?? [] });

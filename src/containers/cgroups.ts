@@ -1,27 +1,41 @@
 /**
- * Reading a container's cgroup (its cgroupsPath is `/berth/<id>`): per controller under cgroup v1
- * (this machine's hybrid layout), one directory under v2. runc writes the limits; berth only reads
- * (stats, the OOM kill count) until `runc delete` removes the cgroup.
+ * Reading a container's cgroup (its cgroupsPath is `/berth/<id>`, or `<--cgroup-parent>/<id>`): per
+ * controller under cgroup v1 (this machine's hybrid layout), one directory under v2. runc writes the
+ * limits; berth only reads (stats, the OOM kill count) until `runc delete` removes the cgroup.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
 
 export const cgroupV2 = (): boolean => existsSync(join(ROOT, 'cgroup.controllers'));
 
-export function cgroupsPath(id: string): string {
-  return `/berth/${id}`;
+/**
+ * The spec's cgroupsPath, as dockerd's cgroupfs driver makes it: the parent joined with the ID. A relative
+ * parent stays relative: runc places it under its own cgroup, which is the daemon's (conmon inherits it).
+ */
+export function cgroupsPath(c: { Id: string; HostConfig: Record<string, unknown> }): string {
+  const parent = c.HostConfig.CgroupParent;
+  return typeof parent === 'string' && parent ? posix.join(parent, c.Id) : `/berth/${c.Id}`;
+}
+
+/** The daemon's own cgroup in one hierarchy (`0::/x` under v2, `N:memory:/x` under v1), where runc roots a relative path. */
+function ownCgroup(controller: string): string {
+  const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+  const line = lines.find((l) => (cgroupV2() ? l.startsWith('0::') : l.split(':')[1]?.split(',').includes(controller)));
+  return line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1) || '/';
 }
 
 /** The directory of one v1 controller (`memory`, `cpu,cpuacct`, …) or the v2 directory. */
-export function cgroupDir(id: string, controller: string): string {
-  return cgroupV2() ? join(ROOT, cgroupsPath(id)) : join(ROOT, controller, cgroupsPath(id));
+export function cgroupDir(path: string, controller: string): string {
+  const abs = path.startsWith('/') ? path : posix.join(ownCgroup(controller), path);
+  return cgroupV2() ? join(ROOT, abs) : join(ROOT, controller, abs);
 }
 
-export async function readCgroup(id: string, controller: string, file: string): Promise<string | undefined> {
-  return readFile(join(cgroupDir(id, controller), file), 'utf8').catch(() => undefined);
+/** A file of the container's cgroup; `path` is its cgroupsPath. */
+export async function readCgroup(path: string, controller: string, file: string): Promise<string | undefined> {
+  return readFile(join(cgroupDir(path, controller), file), 'utf8').catch(() => undefined);
 }
 
 /** `key value` lines (memory.stat, cpu.stat, memory.oom_control, memory.events) as numbers. */
@@ -35,7 +49,7 @@ export function keyValues(text: string | undefined): Record<string, number> {
 }
 
 /** Whether the kernel's OOM killer ended a process of the container (read before `runc delete`). */
-export async function oomKilled(id: string): Promise<boolean> {
-  const text = cgroupV2() ? await readCgroup(id, 'memory', 'memory.events') : await readCgroup(id, 'memory', 'memory.oom_control');
+export async function oomKilled(path: string): Promise<boolean> {
+  const text = cgroupV2() ? await readCgroup(path, 'memory', 'memory.events') : await readCgroup(path, 'memory', 'memory.oom_control');
   return (keyValues(text).oom_kill ?? 0) > 0;
 }

@@ -27,7 +27,20 @@ export function checkHostConfig(hc: HostConfig): string[] {
   hc.RestartPolicy = checkRestartPolicy(hc.RestartPolicy, !!hc.AutoRemove);
   const warnings = checkResources(hc);
   checkSecurity(hc);
+  checkDeviceRequests(hc.DeviceRequests);
   return warnings;
+}
+
+/**
+ * `--gpus`: dockerd answers through a device driver (NVIDIA's toolkit) that berth does not have, so every
+ * request fails in dockerd's words. dockerd fails at start; here the create fails and leaves nothing.
+ */
+function checkDeviceRequests(requests: unknown): void {
+  if (!Array.isArray(requests)) return;
+  for (const r of requests as { Driver?: string; Capabilities?: string[][] | null }[]) {
+    const caps = (r?.Capabilities ?? []).map((c) => `[${c.join(' ')}]`).join(' ');
+    throw new InvalidParameterError(`could not select device driver "${r?.Driver ?? ''}" with capabilities: [${caps}]`);
+  }
 }
 
 /** Adds what the HostConfig asks for to a spec that buildSpec made. */

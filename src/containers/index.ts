@@ -26,7 +26,7 @@ import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
-import { oomKilled } from './cgroups.js';
+import { cgroupsPath, oomKilled } from './cgroups.js';
 import { resolveInRoot } from '../common/rootpath.js';
 import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
@@ -310,6 +310,7 @@ export class ContainerService extends EventEmitter {
       },
       Mounts: [],
       NetworkSettings: (net?.settings as unknown as Record<string, unknown>) ?? { Networks: {}, Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', SandboxKey: '' },
+      ...(net?.macs ? { DesiredMacs: net.macs } : {}),
     };
     if (record.Config.WorkingDir && !record.Config.WorkingDir.startsWith('/')) {
       throw new InvalidParameterError(`the working directory '${record.Config.WorkingDir}' is invalid, it needs to be an absolute path`);
@@ -398,7 +399,7 @@ export class ContainerService extends EventEmitter {
           { source: c.HostsPath, destination: '/etc/hosts' },
           { source: c.ResolvConfPath, destination: '/etc/resolv.conf' },
         ],
-        cgroupsPath: `/berth/${c.Id}`,
+        cgroupsPath: cgroupsPath(c),
         annotations: runtimeAnnotations(c.HostConfig),
         netns: net.netns,
         mounts: await traced('mounts', startMounts(this.volumes, c, merged)),
@@ -470,7 +471,7 @@ export class ContainerService extends EventEmitter {
       if (!cur || !cur.State.Running) return;
       const rt = this.runtimeOf(cur);
       // The cgroup goes with `runc delete`: what it says about the run is read first.
-      const [oom, peak] = await Promise.all([oomKilled(id), rt.peakMemoryUsage?.(id).catch(() => undefined)]);
+      const [oom, peak] = await Promise.all([oomKilled(cgroupsPath(cur)), rt.peakMemoryUsage?.(id).catch(() => undefined)]);
       if (peak !== undefined) this.peaks.set(id, peak);
       const release = [
         () => traced('runtime delete', rt.delete(id)),
@@ -908,9 +909,13 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Resource settings a runtime reads from the spec's annotations: the vm driver sizes its VM by them. */
+/**
+ * The spec's annotations: `--annotation`'s, as dockerd passes them to the runtime, and the resource settings
+ * the vm driver sizes its VM by.
+ */
 function runtimeAnnotations(hc: HostConfig): Record<string, string> | undefined {
   const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries((hc as { Annotations?: Record<string, unknown> }).Annotations ?? {})) if (typeof v === 'string') out[k] = v;
   if (typeof hc.Memory === 'number' && hc.Memory > 0) out['berth.vm.memory'] = String(hc.Memory);
   if (typeof hc.NanoCpus === 'number' && hc.NanoCpus > 0) out['berth.vm.cpus'] = String(hc.NanoCpus / 1e9);
   // `--vm-kernel` (docker: `--annotation berth.vm.kernel=PATH`).

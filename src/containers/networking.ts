@@ -23,6 +23,7 @@ export function netInfo(c: ContainerRecord): ContainerNetInfo {
     dns: list(hc.Dns),
     dnsSearch: list(hc.DnsSearch),
     dnsOptions: list(hc.DnsOptions),
+    ...(c.DesiredMacs ? { macs: c.DesiredMacs } : {}),
   };
 }
 
@@ -63,6 +64,6 @@ export async function stopNetworking(network: NetworkService | undefined, c: Con
   if (!network) return;
   await network.tearDown(c.Id);
   if (c.NetworkSettings && (c.NetworkSettings as { Networks?: unknown }).Networks) {
-    c.NetworkSettings = NetworkService.cleared(c.NetworkSettings as unknown as NetworkSettings) as unknown as Record<string, unknown>;
+    c.NetworkSettings = NetworkService.cleared(c.NetworkSettings as unknown as NetworkSettings, c.DesiredMacs) as unknown as Record<string, unknown>;
   }
 }

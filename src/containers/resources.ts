@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { InvalidParameterError } from '../errors/index.js';
+import { blockIoResources, checkBlockIo } from './block-io.js';
 import type { HostConfig } from './types.js';
 
 /** dockerd's `linuxMinMemory`. */
@@ -149,6 +150,7 @@ export function checkResources(hc: HostConfig, opts: { update?: boolean } = {}):
     if (hc.PidsLimit <= 0) hc.PidsLimit = opts.update ? -1 : null;
   }
   if (num(hc.BlkioWeight) !== 0 && (num(hc.BlkioWeight) < 10 || num(hc.BlkioWeight) > 1000)) throw new InvalidParameterError('Range of blkio weight is from 10 to 1000');
+  warnings.push(...checkBlockIo(hc));
   if (!opts.update) {
     if (num(hc.ShmSize) < 0) throw new InvalidParameterError('SHM size can not be less than 0');
     if (!hc.ShmSize) hc.ShmSize = DEFAULT_SHM_SIZE;
@@ -204,7 +206,8 @@ export function cgroupResources(hc: HostConfig): Record<string, unknown> {
   if (typeof hc.CpusetMems === 'string' && hc.CpusetMems) cpu.mems = hc.CpusetMems;
   if (Object.keys(cpu).length) out.cpu = cpu;
   if (typeof hc.PidsLimit === 'number' && hc.PidsLimit !== 0) out.pids = { limit: hc.PidsLimit };
-  if (num(hc.BlkioWeight) > 0) out.blockIO = { weight: num(hc.BlkioWeight) };
+  const blockIO = { ...(num(hc.BlkioWeight) > 0 ? { weight: num(hc.BlkioWeight) } : {}), ...blockIoResources(hc) };
+  if (Object.keys(blockIO).length) out.blockIO = blockIO;
   return out;
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { cgroupV2, keyValues, readCgroup } from './cgroups.js';
+import { cgroupsPath, cgroupV2, keyValues, readCgroup } from './cgroups.js';
 import type { ContainerRecord } from './types.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -56,53 +56,53 @@ async function systemCpuUsage(): Promise<number> {
 
 const num = (s: string | undefined): number | undefined => (s !== undefined && /^\d+$/.test(s.trim()) ? Number(s.trim()) : undefined);
 
-async function cpuV1(id: string): Promise<CpuStats> {
-  const total = num(await readCgroup(id, 'cpuacct', 'cpuacct.usage')) ?? 0;
-  const percpu = (await readCgroup(id, 'cpuacct', 'cpuacct.usage_percpu'))?.trim().split(/\s+/).filter(Boolean).map(Number);
-  const st = keyValues(await readCgroup(id, 'cpuacct', 'cpuacct.stat'));
-  const thr = keyValues(await readCgroup(id, 'cpu', 'cpu.stat'));
+async function cpuV1(path: string): Promise<CpuStats> {
+  const total = num(await readCgroup(path, 'cpuacct', 'cpuacct.usage')) ?? 0;
+  const percpu = (await readCgroup(path, 'cpuacct', 'cpuacct.usage_percpu'))?.trim().split(/\s+/).filter(Boolean).map(Number);
+  const st = keyValues(await readCgroup(path, 'cpuacct', 'cpuacct.stat'));
+  const thr = keyValues(await readCgroup(path, 'cpu', 'cpu.stat'));
   return {
     cpu_usage: { total_usage: total, ...(percpu?.length ? { percpu_usage: percpu } : {}), usage_in_kernelmode: (st.system ?? 0) * TICK_NS, usage_in_usermode: (st.user ?? 0) * TICK_NS },
     throttling_data: { periods: thr.nr_periods ?? 0, throttled_periods: thr.nr_throttled ?? 0, throttled_time: thr.throttled_time ?? 0 },
   };
 }
 
-async function cpuV2(id: string): Promise<CpuStats> {
-  const st = keyValues(await readCgroup(id, 'cpu', 'cpu.stat'));
+async function cpuV2(path: string): Promise<CpuStats> {
+  const st = keyValues(await readCgroup(path, 'cpu', 'cpu.stat'));
   return {
     cpu_usage: { total_usage: (st.usage_usec ?? 0) * 1000, usage_in_kernelmode: (st.system_usec ?? 0) * 1000, usage_in_usermode: (st.user_usec ?? 0) * 1000 },
     throttling_data: { periods: st.nr_periods ?? 0, throttled_periods: st.nr_throttled ?? 0, throttled_time: (st.throttled_usec ?? 0) * 1000 },
   };
 }
 
-async function memory(id: string): Promise<StatsSample['memory_stats']> {
+async function memory(path: string): Promise<StatsSample['memory_stats']> {
   const host = totalmem();
   if (cgroupV2()) {
-    const usage = num(await readCgroup(id, 'memory', 'memory.current'));
-    const max = (await readCgroup(id, 'memory', 'memory.max'))?.trim();
+    const usage = num(await readCgroup(path, 'memory', 'memory.current'));
+    const max = (await readCgroup(path, 'memory', 'memory.max'))?.trim();
     const limit = max && max !== 'max' ? Math.min(Number(max), host) : host;
-    return { ...(usage !== undefined ? { usage } : {}), stats: keyValues(await readCgroup(id, 'memory', 'memory.stat')), limit };
+    return { ...(usage !== undefined ? { usage } : {}), stats: keyValues(await readCgroup(path, 'memory', 'memory.stat')), limit };
   }
-  const usage = num(await readCgroup(id, 'memory', 'memory.usage_in_bytes'));
-  const limit = num(await readCgroup(id, 'memory', 'memory.limit_in_bytes'));
+  const usage = num(await readCgroup(path, 'memory', 'memory.usage_in_bytes'));
+  const limit = num(await readCgroup(path, 'memory', 'memory.limit_in_bytes'));
   return {
     ...(usage !== undefined ? { usage } : {}),
-    max_usage: num(await readCgroup(id, 'memory', 'memory.max_usage_in_bytes')) ?? 0,
-    stats: keyValues(await readCgroup(id, 'memory', 'memory.stat')),
-    failcnt: num(await readCgroup(id, 'memory', 'memory.failcnt')) ?? 0,
+    max_usage: num(await readCgroup(path, 'memory', 'memory.max_usage_in_bytes')) ?? 0,
+    stats: keyValues(await readCgroup(path, 'memory', 'memory.stat')),
+    failcnt: num(await readCgroup(path, 'memory', 'memory.failcnt')) ?? 0,
     // As dockerd: a container without a limit reports the host's memory.
     limit: limit === undefined || limit > host ? host : limit,
   };
 }
 
-async function pids(id: string): Promise<StatsSample['pids_stats']> {
-  const current = num(await readCgroup(id, 'pids', 'pids.current'));
-  const max = num(await readCgroup(id, 'pids', 'pids.max'));
+async function pids(path: string): Promise<StatsSample['pids_stats']> {
+  const current = num(await readCgroup(path, 'pids', 'pids.current'));
+  const max = num(await readCgroup(path, 'pids', 'pids.max'));
   return { ...(current !== undefined ? { current } : {}), ...(max !== undefined ? { limit: max } : {}) };
 }
 
 /** blkio (v1: the throttle counters, which every scheduler keeps) or io.stat (v2), in docker's entry shape. */
-async function blkio(id: string): Promise<StatsSample['blkio_stats']> {
+async function blkio(path: string): Promise<StatsSample['blkio_stats']> {
   const entries = (text: string | undefined) => (text ?? '').split('\n').map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length === 3 && /^\d+:\d+$/.test(f[0]!))
     .map(([dev, op, v]) => ({ major: Number(dev!.split(':')[0]), minor: Number(dev!.split(':')[1]), op: op!, value: Number(v) }));
@@ -112,7 +112,7 @@ async function blkio(id: string): Promise<StatsSample['blkio_stats']> {
   };
   if (cgroupV2()) {
     const bytes: { major: number; minor: number; op: string; value: number }[] = [];
-    for (const line of ((await readCgroup(id, 'io', 'io.stat')) ?? '').split('\n')) {
+    for (const line of ((await readCgroup(path, 'io', 'io.stat')) ?? '').split('\n')) {
       const [dev, ...kv] = line.trim().split(/\s+/);
       if (!dev || !/^\d+:\d+$/.test(dev)) continue;
       const [major, minor] = dev.split(':').map(Number) as [number, number];
@@ -122,8 +122,8 @@ async function blkio(id: string): Promise<StatsSample['blkio_stats']> {
     out.io_service_bytes_recursive = bytes;
     return out;
   }
-  out.io_service_bytes_recursive = entries(await readCgroup(id, 'blkio', 'blkio.throttle.io_service_bytes_recursive'));
-  out.io_serviced_recursive = entries(await readCgroup(id, 'blkio', 'blkio.throttle.io_serviced_recursive'));
+  out.io_service_bytes_recursive = entries(await readCgroup(path, 'blkio', 'blkio.throttle.io_service_bytes_recursive'));
+  out.io_serviced_recursive = entries(await readCgroup(path, 'blkio', 'blkio.throttle.io_serviced_recursive'));
   return out;
 }
 
@@ -148,20 +148,21 @@ async function networks(c: ContainerRecord): Promise<StatsSample['networks']> {
 /** One sample of a running container; `prev` becomes precpu_stats. */
 export async function sampleStats(c: ContainerRecord, prev?: StatsSample): Promise<StatsSample> {
   if (!c.State.Running || (c.HostConfig.Runtime || 'oci') !== 'oci') return { ...emptySample(c), ...(prev ? { precpu_stats: prev.cpu_stats, preread: prev.read } : {}) };
-  const cpu = cgroupV2() ? await cpuV2(c.Id) : await cpuV1(c.Id);
+  const path = cgroupsPath(c);
+  const cpu = cgroupV2() ? await cpuV2(path) : await cpuV1(path);
   cpu.system_cpu_usage = await systemCpuUsage();
   cpu.online_cpus = cpus().length;
   const net = await networks(c);
   return {
     read: new Date().toISOString(),
     preread: prev?.read ?? ZERO_TIME,
-    pids_stats: await pids(c.Id),
-    blkio_stats: await blkio(c.Id),
+    pids_stats: await pids(path),
+    blkio_stats: await blkio(path),
     num_procs: 0,
     storage_stats: {},
     cpu_stats: cpu,
     precpu_stats: prev?.cpu_stats ?? emptyCpu(),
-    memory_stats: await memory(c.Id),
+    memory_stats: await memory(path),
     name: c.Name,
     id: c.Id,
     ...(net ? { networks: net } : {}),

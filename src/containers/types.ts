@@ -107,6 +107,8 @@ export interface ContainerRecord {
   /** Kept as dockerd keeps them, out of inspect: `stop`/`kill` by a user (restart policies), and whether it ever started. */
   HasBeenManuallyStopped?: boolean;
   HasBeenStartedBefore?: boolean;
+  /** `--mac-address`, by network name, as dockerd keeps its DesiredMacAddress: out of inspect, kept across starts. */
+  DesiredMacs?: Record<string, string>;
 }
 
 /** The create request body, as the docker CLI sends it. */

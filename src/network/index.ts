@@ -95,6 +95,8 @@ const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
 const DEFAULT_BIP = '172.30.0.1/16';
 const DEFAULT_POOLS = ['base=172.31.0.0/16,size=24'];
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** A 48-bit MAC address as Go's net.ParseMAC takes it with colons (the docker CLI's own check). */
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 const forbidden = (msg: string) => new BerthError(403, msg);
 const notFound = (ref: string) => new NotFoundError(`network ${ref} not found`);
@@ -368,7 +370,7 @@ export class NetworkService {
    * Checks a create request's networking and returns its mode and the `NetworkSettings` to record:
    * an entry per network the container will join, empty until it starts.
    */
-  prepare(mode: string, networkingConfig: unknown, publishes: boolean, asked: JoinConflicts = {}): { mode: string; settings: NetworkSettings; hostname?: string; warnings: string[] } {
+  prepare(mode: string, networkingConfig: unknown, publishes: boolean, asked: JoinConflicts = {}): { mode: string; settings: NetworkSettings; hostname?: string; warnings: string[]; macs?: Record<string, string> } {
     const settings = emptySettings();
     const warnings: string[] = [];
     const m = mode || 'default';
@@ -401,12 +403,20 @@ export class NetworkService {
       if (n.Driver !== 'bridge') throw new InvalidParameterError(`container cannot be disconnected from host network or connected to host network`);
       if (!names.includes(n.Name)) names.push(n.Name);
     }
+    const macs: Record<string, string> = {};
     for (const name of names) {
       const n = this.get(name);
       const given = eps[name] ?? eps[n.Id] ?? (name === primary.Name ? eps[m] : undefined) ?? {};
       settings.Networks[name] = this.endpointConfig(n, given);
+      // The container-wide MacAddress of API < 1.44 clients is the primary network's.
+      const mac = given.MacAddress || (name === primary.Name ? asked.mac : undefined);
+      if (mac) {
+        if (!MAC.test(mac)) throw new InvalidParameterError(`invalid MAC address ${mac}`);
+        macs[name] = mac.toLowerCase();
+        settings.Networks[name]!.MacAddress = macs[name]!;
+      }
     }
-    return { mode: m, settings, warnings };
+    return { mode: m, settings, warnings, ...(Object.keys(macs).length ? { macs } : {}) };
   }
 
   /** An endpoint's recorded configuration: aliases and a fixed address, checked against the network. */
@@ -471,7 +481,7 @@ export class NetworkService {
     const ready = (async (): Promise<Attachment> => {
       try {
         for (const [i, n] of nets.entries()) {
-          await this.addEndpoint(state, n, `eth${i}`, s.Networks[n.Name]!, i === 0 ? state.ports : []);
+          await this.addEndpoint(state, n, `eth${i}`, s.Networks[n.Name]!, i === 0 ? state.ports : [], c.macs?.[n.Name]);
         }
       } catch (e) {
         await this.tearDown(c.id);
@@ -492,8 +502,8 @@ export class NetworkService {
    * Plumbs one network into the container's netns. The endpoint is on disk before the first plugin runs
    * and each plugin's result as it comes, so a daemon that dies half-way can still undo it all.
    */
-  private async addEndpoint(state: LiveState, n: NetworkRecord, ifname: string, ep: EndpointSettings, ports: PortMapping[]): Promise<LiveEndpoint> {
-    const plugins = this.pluginsFor(n, ep.IPAMConfig?.IPv4Address, ports);
+  private async addEndpoint(state: LiveState, n: NetworkRecord, ifname: string, ep: EndpointSettings, ports: PortMapping[], mac?: string): Promise<LiveEndpoint> {
+    const plugins = this.pluginsFor(n, ep.IPAMConfig?.IPv4Address, ports, mac);
     const live: LiveEndpoint = {
       networkId: n.Id, networkName: n.Name, ifname, cniName: cniName(n), plugins, result: {}, ip: '', prefix: 0, gateway: '', mac: '',
       endpointId: randomBytes(32).toString('hex'),
@@ -521,7 +531,7 @@ export class NetworkService {
   }
 
   /** The CNI chain of a network: bridge with host-local addresses, portmap for published ports. NAT and forwarding are the network's rules (firewall.ts). */
-  private pluginsFor(n: NetworkRecord, ip: string | undefined, ports: PortMapping[]): PluginConf[] {
+  private pluginsFor(n: NetworkRecord, ip: string | undefined, ports: PortMapping[], mac?: string): PluginConf[] {
     const cfg = n.IPAM.Config[0]!;
     const range: Record<string, string> = { subnet: cfg.Subnet, gateway: cfg.Gateway };
     if (cfg.IPRange) {
@@ -533,7 +543,8 @@ export class NetworkService {
       {
         type: 'bridge', bridge: n.Options[BRIDGE_NAME_OPT], isGateway: true, hairpinMode: true, mtu: this.mtu,
         ipam: { type: 'host-local', ranges: [[range]], routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }], dataDir: this.ipamDir },
-        ...(ip ? { args: { cni: { ips: [ip] } } } : {}),
+        // The bridge plugin's CNI_ARGS-style `args`: a fixed address and MAC for this container.
+        ...(ip || mac ? { args: { cni: { ...(ip ? { ips: [ip] } : {}), ...(mac ? { mac } : {}) } } } : {}),
       },
     ];
     if (ports.length) {
@@ -621,11 +632,14 @@ export class NetworkService {
     await rm(join(this.stateDir, id), { force: true });
   }
 
-  /** `NetworkSettings` of a container that stopped: the endpoints stay configured, their addresses go, as docker shows it. */
-  static cleared(s: NetworkSettings): NetworkSettings {
+  /**
+   * `NetworkSettings` of a container that stopped: the endpoints stay configured, their addresses go, as docker
+   * shows it; a MAC address that was asked for stays, as it is configuration too.
+   */
+  static cleared(s: NetworkSettings, macs: Record<string, string> = {}): NetworkSettings {
     const out = { ...s, SandboxKey: '', SandboxID: '', Ports: {}, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', Networks: { ...s.Networks } };
     for (const [k, ep] of Object.entries(out.Networks)) {
-      out.Networks[k] = { ...ep, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', DNSNames: null };
+      out.Networks[k] = { ...ep, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: macs[k] ?? '', DNSNames: null };
     }
     return out;
   }

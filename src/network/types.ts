@@ -79,6 +79,8 @@ export interface ContainerNetInfo {
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
+  /** The MAC address asked for on each network, by name (`--mac-address`); the others get the bridge plugin's random one. */
+  macs?: Record<string, string>;
 }
 
 /** What a started container gets from the network part. */

@@ -279,12 +279,18 @@ export class OciRuntime extends EventEmitter implements Runtime {
   }
 
   async memoryUsage(id: string): Promise<number | undefined> {
-    return memoryCgroupValue(id, 'memory.usage_in_bytes', 'memory.current');
+    return memoryCgroupValue(await this.cgroupsPath(id), 'memory.usage_in_bytes', 'memory.current');
   }
 
   async peakMemoryUsage(id: string): Promise<number | undefined> {
     // The cgroup's high-water mark; gone with `runc delete`.
-    return memoryCgroupValue(id, 'memory.max_usage_in_bytes', 'memory.peak');
+    return memoryCgroupValue(await this.cgroupsPath(id), 'memory.max_usage_in_bytes', 'memory.peak');
+  }
+
+  /** Where the spec put the container's cgroup (`--cgroup-parent` moves it). */
+  private async cgroupsPath(id: string): Promise<string | undefined> {
+    const spec = await readFile(join(this.bundle(id), 'config.json'), 'utf8').then((t) => JSON.parse(t) as { linux?: { cgroupsPath?: string } }, () => undefined);
+    return spec?.linux?.cgroupsPath;
   }
 
   async pause(id: string): Promise<void> {
@@ -332,9 +338,13 @@ export class StartError extends InvalidParameterError {
   constructor(message: string, readonly exitCode: number) { super(message); }
 }
 
-/** A number from the container's memory cgroup: `v1` under cgroup v1 (this machine's hybrid layout), `v2` elsewhere. */
-async function memoryCgroupValue(id: string, v1: string, v2: string): Promise<number | undefined> {
-  for (const f of [`/sys/fs/cgroup/memory/berth/${id}/${v1}`, `/sys/fs/cgroup/berth/${id}/${v2}`]) {
+/**
+ * A number from the container's memory cgroup: `v1` under cgroup v1 (this machine's hybrid layout), `v2` elsewhere.
+ * Only an absolute cgroupsPath is read: a relative one lies under the daemon's own cgroup, and peak usage goes without.
+ */
+async function memoryCgroupValue(path: string | undefined, v1: string, v2: string): Promise<number | undefined> {
+  if (!path?.startsWith('/')) return undefined;
+  for (const f of [`/sys/fs/cgroup/memory${path}/${v1}`, `/sys/fs/cgroup${path}/${v2}`]) {
     const text = (await readFile(f, 'utf8').catch(() => '')).trim();
     if (/^\d+$/.test(text)) return Number(text);
   }

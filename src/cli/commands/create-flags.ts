@@ -5,8 +5,9 @@ import { collect, FlagError, keyValues } from '../context.js';
 import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
 import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
 import { addHostFlags, healthcheckBody, hostConfigBody, int, parseBytes, type HostFlags } from './host-flags.js';
+import { addDeviceFlags, deviceHostConfig, type DeviceFlags } from './device-flags.js';
 
-export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
+export interface CreateFlags extends NetFlags, HostFlags, VolFlags, DeviceFlags {
   vmKernel?: string;
   env?: string[];
   envFile?: string[];
@@ -42,10 +43,12 @@ export interface CreateFlags extends NetFlags, HostFlags, VolFlags {
   labelFile?: string[];
   quiet?: boolean;
   attach?: string[];
+  annotation?: string[];
+  cgroupParent?: string;
 }
 
 export function addCreateFlags(cmd: Command): Command {
-  return addHostFlags(addVolFlags(addNetFlags(cmd)))
+  return addDeviceFlags(addHostFlags(addVolFlags(addNetFlags(cmd))))
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <file>', 'Read in a file of environment variables', collect)
     .option('-w, --workdir <dir>', 'Working directory inside the container')
@@ -80,7 +83,9 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)")
     .option('--label-file <file>', 'Read in a line delimited file of labels', collect)
     .option('-q, --quiet', 'Suppress the pull output')
-    .option('-a, --attach <stream>', 'Attach to STDIN, STDOUT or STDERR', collectStream);
+    .option('-a, --attach <stream>', 'Attach to STDIN, STDOUT or STDERR', collectStream)
+    .option('--annotation <map>', 'Add an annotation to the container (passed through to the OCI runtime)', collect)
+    .option('--cgroup-parent <string>', 'Optional parent cgroup for the container');
 }
 
 /** docker's `--sysctl` check: only the namespaced sysctls it knows (kernel IPC limits, fs.mqueue.*, net.*). */
@@ -185,7 +190,9 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
       ...(f.runtime ? { Runtime: f.runtime } : {}),
       ...(f.memory ? { Memory: parseBytes(f.memory) } : {}),
       ...(f.cpus ? { NanoCpus: parseCpus(f.cpus) } : {}),
-      ...(f.vmKernel ? { Annotations: { 'berth.vm.kernel': f.vmKernel } } : {}),
+      ...(f.vmKernel || f.annotation?.length ? { Annotations: { ...keyValues(f.annotation), ...(f.vmKernel ? { 'berth.vm.kernel': f.vmKernel } : {}) } } : {}),
+      ...(f.cgroupParent ? { CgroupParent: f.cgroupParent } : {}),
+      ...deviceHostConfig(f),
       ...hostConfigBody(f, !!f.rm),
       ...(f.network ? { NetworkMode: f.network } : {}),
       ReadonlyRootfs: !!f.readOnly,

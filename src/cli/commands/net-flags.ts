@@ -1,5 +1,5 @@
 /** The networking flags of `run` and `create`: -p, -P, --expose, --network-alias, --ip, --add-host, --dns… */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { collect } from '../context.js';
 import { parsePublish } from '../../network/ports.js';
 
@@ -14,6 +14,8 @@ export interface NetFlags {
   dns?: string[];
   dnsSearch?: string[];
   dnsOption?: string[];
+  macAddress?: string;
+  link?: string[];
 }
 
 export function addNetFlags(cmd: Command): Command {
@@ -26,7 +28,15 @@ export function addNetFlags(cmd: Command): Command {
     .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect)
     .option('--dns <list>', 'Set custom DNS servers', collect)
     .option('--dns-search <list>', 'Set custom DNS search domains', collect)
-    .option('--dns-option <list>', 'Set DNS options', collect);
+    .option('--dns-option <list>', 'Set DNS options', collect)
+    .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
+    .option('--link <list>', 'Add link to another container', collectLink);
+}
+
+/** `--link NAME[:ALIAS]`, checked as the docker CLI checks it. */
+function collectLink(v: string, previous: string[] = []): string[] {
+  if (v.split(':').length > 2) throw new InvalidArgumentError(`bad format for links: ${v}`);
+  return [...previous, v];
 }
 
 /** The parts of the create request these flags make: `ExposedPorts`, `HostConfig` fields and `NetworkingConfig`. */
@@ -50,12 +60,19 @@ export function netBody(f: NetFlags): { ExposedPorts?: Record<string, object>; H
   if (f.dns?.length) hostConfig.Dns = f.dns;
   if (f.dnsSearch?.length) hostConfig.DnsSearch = f.dnsSearch;
   if (f.dnsOption?.length) hostConfig.DnsOptions = f.dnsOption;
+  if (f.link?.length) hostConfig.Links = f.link;
+  if (f.macAddress !== undefined && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(f.macAddress)) throw new Error(`${f.macAddress} is not a valid mac address`);
   let networking: unknown;
   if (f.networkAlias?.length || f.ip) {
     if (!f.network || ['default', 'bridge', 'host', 'none'].includes(f.network)) {
       throw new Error(f.ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
     }
-    networking = { EndpointsConfig: { [f.network]: { ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } };
+  }
+  if (f.networkAlias?.length || f.ip || f.macAddress) {
+    // As the docker CLI (API 1.44 and later): the endpoint of the network the container starts on.
+    networking = { EndpointsConfig: { [f.network ?? 'default']: {
+      ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}), ...(f.macAddress ? { MacAddress: f.macAddress } : {}),
+    } } };
   }
   return { ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}), HostConfig: hostConfig, ...(networking ? { NetworkingConfig: networking } : {}) };
 }

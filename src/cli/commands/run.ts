@@ -31,17 +31,19 @@ export async function createContainer(client: Client, image: string, args: strin
   // -q: the pull says nothing, as the docker CLI's.
   const pullOut = flags.quiet ? new Writable({ write: (_c, _e, done) => done() }) : process.stderr;
   if (pull === 'always') await pullImage(client, image, pullOut, flags.platform);
-  let id: string;
+  let created: { Id: string; Warnings?: string[] | null };
   try {
-    id = (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
+    created = await client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', { query, body });
   } catch (e) {
     if (pull !== 'missing' || !(e instanceof ApiError) || e.status !== 404 || !/No such image/.test(e.message)) throw e;
     if (!flags.quiet) process.stderr.write(`Unable to find image '${familiar(image)}' locally\n`);
     await pullImage(client, image, pullOut, flags.platform);
-    id = (await client.json<{ Id: string }>('POST', '/containers/create', { query, body })).Id;
+    created = await client.json<{ Id: string; Warnings?: string[] | null }>('POST', '/containers/create', { query, body });
   }
-  if (flags.cidfile) writeFileSync(flags.cidfile, id);
-  return id;
+  // The daemon's warnings (a limit the kernel cannot apply, ports discarded in host mode), as the docker CLI prints them.
+  for (const w of created.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
+  if (flags.cidfile) writeFileSync(flags.cidfile, created.Id);
+  return created.Id;
 }
 
 export function registerRun(program: Command): void {

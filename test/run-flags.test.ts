@@ -1,0 +1,158 @@
+/**
+ * Run flags that reach the kernel through the OCI spec: `--cgroup-parent`, `--annotation`, the per-device
+ * block I/O limits, `--mac-address`, and `--gpus`, which berth refuses as a dockerd without NVIDIA's
+ * toolkit does. Through berth and the docker CLI; bad values fail in docker's words and leave nothing.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
+
+/** A block device of this machine, as /sys/block names it: its /dev path and `major:minor`. */
+function blockDevice(): { path: string; numbers: string } | undefined {
+  for (const name of readdirSync('/sys/block')) {
+    const path = `/dev/${name}`;
+    if (!existsSync(path) || name.startsWith('zram')) continue;
+    return { path, numbers: readFileSync(`/sys/block/${name}/dev`, 'utf8').trim() };
+  }
+  return undefined;
+}
+
+describe('run flags through the OCI spec', () => {
+  let d: TestDaemon;
+  const seen: string[] = [];
+  const parent = `/berth-test-${process.pid}`;
+  before(async () => { d = await startDaemon({ busybox: true }); });
+  after(async () => {
+    await teardown(d, seen);
+    // runc removes the container's own cgroup; the parent it made stays, as with dockerd.
+    for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+      const dir = join('/sys/fs/cgroup', ctrl, parent);
+      if (existsSync(dir)) rmdirSync(dir);
+    }
+  });
+
+  test('--cgroup-parent puts the container under the parent; stats reads it there; rm removes it', async () => {
+    const run = await d.berth(['run', '-d', '--cgroup-parent', parent, 'busybox', 'sleep', '300']);
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    seen.push(id);
+    const cg = await d.berth(['exec', id, 'cat', '/proc/self/cgroup']);
+    assert.match(cg.stdout, new RegExp(`:memory:${parent}/${id}\\n`));
+    assert.ok(existsSync(`/sys/fs/cgroup/memory${parent}/${id}`));
+    const stats = await d.berth(['stats', '--no-stream', '--format', '{{.MemUsage}} {{.PIDs}}', id]);
+    assert.match(stats.stdout, /^[1-9][\d.]*[KMG]iB \/ .* 1\n$/, 'memory and PIDs come from the cgroup under the parent');
+    assert.equal((await d.berth(['inspect', '-f', '{{.HostConfig.CgroupParent}}', id])).stdout, `${parent}\n`);
+    assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    assert.equal(existsSync(`/sys/fs/cgroup/memory${parent}/${id}`), false);
+  });
+
+  test('--annotation reaches the runtime and inspect', async () => {
+    const run = await d.berth(['run', '-d', '--annotation', 'org.example.team=infra', '--annotation', 'empty', 'busybox', 'sleep', '300']);
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    seen.push(id);
+    assert.deepEqual(JSON.parse((await d.berth(['inspect', '-f', '{{json .HostConfig.Annotations}}', id])).stdout), { 'org.example.team': 'infra', empty: '' });
+    // What runc itself reports of the container (berth keeps runc's state under its exec root).
+    const state = JSON.parse(execFileSync('runc', ['--root', join(d.execRoot, 'runc'), 'state', id], { encoding: 'utf8' })) as { annotations?: Record<string, string> };
+    assert.equal(state.annotations?.['org.example.team'], 'infra');
+    assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+  });
+
+  test('--device-read-bps and the IOPS limits write the blkio throttle files; a missing or non-block device is refused', async (t) => {
+    const dev = blockDevice();
+    if (!dev) return t.skip('no block device on this machine');
+    const files = '/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device';
+    const r = await d.berth(['run', '--rm', '--device-read-bps', `${dev.path}:1mb`, '--device-write-iops', `${dev.path}:100`, 'busybox', 'sh', '-c', `cat ${files}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${dev.numbers} 1048576\n${dev.numbers} 100\n`);
+    if (hasDocker) {
+      const viaDocker = await d.docker(['run', '--rm', '--device-write-bps', `${dev.path}:2kb`, 'busybox', 'cat', '/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device']);
+      assert.equal(viaDocker.stdout, `${dev.numbers} 2048\n`, viaDocker.stderr);
+    }
+    const before = (await d.berth(['ps', '-aq'])).stdout;
+    const missing = await d.berth(['run', '--rm', '--device-read-bps', '/dev/berth-nope:1mb', 'busybox', 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /could not parse device \/dev\/berth-nope: no such file or directory/);
+    const chr = await d.berth(['run', '--rm', '--device-read-iops', '/dev/null:5', 'busybox', 'true']);
+    assert.match(chr.stderr, /\/dev\/null: not a block device/);
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, before, 'the refused creates left no container');
+  });
+
+  test('--blkio-weight-device: applied, or dropped with dockerd\'s warning where the kernel has no weight files', async (t) => {
+    const dev = blockDevice();
+    if (!dev) return t.skip('no block device on this machine');
+    const v1 = '/sys/fs/cgroup/blkio';
+    const supported = !existsSync(v1) || ['blkio.weight_device', 'blkio.bfq.weight_device'].some((f) => existsSync(join(v1, f)));
+    const r = await d.berth(['run', '--rm', '--blkio-weight-device', `${dev.path}:300`, 'busybox', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    if (supported) assert.equal(r.stderr, '');
+    else assert.equal(r.stderr, 'WARNING: Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.\n');
+    if (hasDocker && !supported) {
+      const viaDocker = await d.docker(['run', '--rm', '--blkio-weight-device', `${dev.path}:300`, 'busybox', 'true']);
+      assert.equal(viaDocker.stderr, r.stderr, 'the docker CLI prints the same warning');
+    }
+  });
+
+  test('bad device flags fail as the docker CLI fails them', async () => {
+    const cases: [string, string, string][] = [
+      ['--device-read-bps', 'bad', 'bad format: bad'],
+      ['--device-read-bps', 'sda:1', 'bad format for device path: sda:1'],
+      ['--device-write-bps', '/dev/sda:zz', 'invalid rate for device: /dev/sda:zz. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb'],
+      ['--device-read-iops', '/dev/sda:1k', 'invalid rate for device: /dev/sda:1k. The correct format is <device-path>:<number>. Number must be a positive integer'],
+      ['--blkio-weight-device', '/dev/sda:5', 'invalid weight for device: /dev/sda:5'],
+      ['--gpus', 'bad=1', "unexpected key 'bad' in 'bad=1'"],
+      ['--link', 'a:b:c', 'bad format for links: a:b:c'],
+    ];
+    for (const [flag, value, why] of cases) {
+      const r = await d.berth(['run', flag, value, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${flag} ${value}`);
+      assert.equal(r.stderr.split('\n')[0], `invalid argument "${value}" for "${flag}" flag: ${why}`);
+      if (hasDocker) assert.equal((await d.docker(['run', flag, value, 'busybox', 'true'])).stderr.split('\n')[0], r.stderr.split('\n')[0]);
+    }
+    const mac = await d.berth(['run', '--mac-address', 'zz', 'busybox', 'true']);
+    assert.deepEqual([mac.code, mac.stderr.split('\n')[0]], [125, 'berth: zz is not a valid mac address']);
+  });
+
+  test('--gpus is refused in dockerd\'s words, before anything is created', async () => {
+    const before = (await d.berth(['ps', '-aq'])).stdout;
+    const r = await d.berth(['run', '--rm', '--gpus', 'all', 'busybox', 'true']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /could not select device driver "" with capabilities: \[\[gpu\]\]/);
+    if (hasDocker) {
+      const viaDocker = await d.docker(['run', '--rm', '--gpus', '2', 'busybox', 'true']);
+      assert.equal(viaDocker.code, 125);
+      assert.match(viaDocker.stderr, /could not select device driver "" with capabilities: \[\[gpu\]\]/);
+    }
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, before);
+  });
+
+  test('--mac-address sets eth0\'s address, shows in inspect, and stays while the container is stopped', async () => {
+    const r = await d.berth(['run', '--rm', '--mac-address', '02:42:0A:00:00:99', 'busybox', 'cat', '/sys/class/net/eth0/address']);
+    assert.deepEqual([r.code, r.stdout], [0, '02:42:0a:00:00:99\n'], r.stderr);
+    const net = `mac-${process.pid}`;
+    assert.equal((await d.berth(['network', 'create', '--subnet', d.subnet(9), net])).code, 0);
+    try {
+      const c = await d.berth(['create', '--network', net, '--mac-address', '02:42:0a:00:00:98', 'busybox', 'cat', '/sys/class/net/eth0/address']);
+      assert.equal(c.code, 0, c.stderr);
+      const id = c.stdout.trim();
+      seen.push(id);
+      const mac = ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").MacAddress}}`, id];
+      assert.equal((await d.berth(mac)).stdout, '02:42:0a:00:00:98\n', 'created: the configured address');
+      assert.equal((await d.berth(['start', '-a', id])).stdout, '02:42:0a:00:00:98\n');
+      assert.equal((await d.berth(mac)).stdout, '02:42:0a:00:00:98\n', 'stopped: still configured');
+      assert.equal((await d.berth(['start', '-a', id])).stdout, '02:42:0a:00:00:98\n', 'a restart gets it again');
+      assert.equal((await d.berth(['rm', id])).code, 0);
+      if (hasDocker) {
+        const viaDocker = await d.docker(['run', '--rm', '--network', net, '--mac-address', '02:42:0a:00:00:97', 'busybox', 'cat', '/sys/class/net/eth0/address']);
+        assert.equal(viaDocker.stdout, '02:42:0a:00:00:97\n', viaDocker.stderr);
+      }
+      const bad = await d.api('POST', '/containers/create', { Image: 'busybox', NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: 'nope' } } } });
+      assert.deepEqual([bad.status, JSON.parse(bad.body).message], [400, 'invalid MAC address nope']);
+    } finally {
+      await d.berth(['network', 'rm', net]);
+    }
+  });
+});
