@@ -10,6 +10,7 @@ import { HostRules } from './hosts.js';
 import { getManifest, putManifest } from './manifests.js';
 import { hostPlatform, selectPlatform } from './platform.js';
 import { Requester } from './requester.js';
+import { listTags } from './tags.js';
 import { blobExists, mountBlob, pushBlob, type PushBlobOptions } from './upload.js';
 import type { Credentials, Descriptor, FetchedManifest, Platform, RegistryClientOptions } from './types.js';
 
@@ -49,6 +50,11 @@ export class RegistryClient {
 
   putManifest(registry: string, repo: string, reference: string, bytes: Buffer, mediaType: string, creds?: Credentials): Promise<string> {
     return putManifest(this.r, registry, repo, reference, bytes, mediaType, creds);
+  }
+
+  /** Every tag of the repository, in the registry's order, through all the pages it answers in. */
+  listTags(registry: string, repo: string, creds?: Credentials): Promise<string[]> {
+    return listTags(this.r, registry, repo, creds);
   }
 
   selectPlatform(indexBytes: Buffer | string, want: Partial<Platform> = hostPlatform()): Descriptor {

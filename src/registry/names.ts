@@ -20,8 +20,12 @@ export function checkReference(reference: string): string {
   return reference;
 }
 
+/** The repository as docker prints it: `busybox` on Docker Hub, `127.0.0.1:5000/x` elsewhere. */
+export function displayName(registry: string, repo: string): string {
+  return isDockerHub(registry) ? repo.replace(/^library\//, '') : `${registry}/${repo}`;
+}
+
 /** The reference as docker prints it: `busybox:latest` on Docker Hub, `127.0.0.1:5000/x:latest` elsewhere. */
 export function displayReference(registry: string, repo: string, reference: string): string {
-  const name = isDockerHub(registry) ? repo.replace(/^library\//, '') : `${registry}/${repo}`;
-  return `${name}${isDigest(reference) ? '@' : ':'}${reference}`;
+  return `${displayName(registry, repo)}${isDigest(reference) ? '@' : ':'}${reference}`;
 }
