@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotFoundError, InvalidParameterError } from '../errors/index.js';
-import { hostPlatform, selectPlatform } from './platform.js';
+import { hostPlatform, parsePlatformSpecifier, samePlatform, selectPlatform } from './platform.js';
 
 const entry = (n: number, platform: Record<string, string>) => ({
   mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${String(n).repeat(64)}`, size: 100 + n, platform,
@@ -56,4 +56,24 @@ test('the default is the host platform', () => {
 test('a manifest that is not an index is a bad parameter', () => {
   assert.throws(() => selectPlatform('{"schemaVersion":2,"layers":[]}'), InvalidParameterError);
   assert.throws(() => selectPlatform('nope'), InvalidParameterError);
+});
+
+test('--platform values as containerd parses them, and which are the host', () => {
+  const host = hostPlatform();
+  for (const spec of ['linux', `linux/${host.architecture}`, host.architecture, host.architecture === 'amd64' ? 'linux/x86_64' : 'linux', 'LINUX']) {
+    assert.ok(samePlatform(parsePlatformSpecifier(spec), host), spec);
+  }
+  assert.deepEqual(parsePlatformSpecifier('linux/arm64/v8'), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+  assert.ok(samePlatform(parsePlatformSpecifier('linux/arm64/v8'), { os: 'linux', architecture: 'aarch64' }));
+  assert.ok(!samePlatform(parsePlatformSpecifier('linux/arm/v6'), { os: 'linux', architecture: 'arm', variant: 'v7' }));
+  assert.equal(parsePlatformSpecifier('windows').os, 'windows');
+  assert.equal(parsePlatformSpecifier('s390x').architecture, 's390x');
+  const refused: [string, string][] = [
+    ['foo', '"foo": unknown operating system or architecture: invalid argument'],
+    ['linux/*', '"linux/*": wildcards not yet supported: invalid argument'],
+    ['a/b/c/d', '"a/b/c/d": cannot parse platform specifier: invalid argument'],
+    ['a/b/c/d/e', '"d/e" is an invalid component of "a/b/c/d/e": platform specifier component must match "^[A-Za-z0-9_.-]+$": invalid argument'],
+    ['li nux/amd64', '"li nux" is an invalid OS component of "li nux/amd64": OSAndVersion specifier component must match "^([A-Za-z0-9_-]+)(?:\\\\(([A-Za-z0-9_.%-]*)((?:\\\\+[A-Za-z0-9_.%-]+)*)\\\\))?$": invalid argument'],
+  ];
+  for (const [spec, message] of refused) assert.throws(() => parsePlatformSpecifier(spec), (e: Error) => e instanceof InvalidParameterError && e.message === message, spec);
 });

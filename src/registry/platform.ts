@@ -76,3 +76,46 @@ export function selectPlatform(indexBytes: Buffer | string, want: Partial<Platfo
   if (!best) throw new NotFoundError(`no matching manifest for ${format(want)} in the manifest list entries`);
   return best.d;
 }
+
+const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos']);
+const KNOWN_ARCH = new Set(['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm']);
+const OS_PART = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$/;
+const PART = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * A `--platform` value as containerd's platforms.Parse reads it, in its words: `os[/arch[/variant]]`, or a
+ * lone OS (the host's architecture) or architecture (the host's OS). Aliases in os/arch stay as written; `samePlatform`
+ * compares them normalized.
+ */
+export function parsePlatformSpecifier(spec: string): Platform {
+  const bad = (why: string) => new InvalidParameterError(`${why}: invalid argument`);
+  if (spec.includes('*')) throw bad(`${JSON.stringify(spec)}: wildcards not yet supported`);
+  // containerd splits into at most four parts, so a fifth '/' lands in the last one and fails its check.
+  const all = spec.split('/');
+  const parts = all.length > 4 ? [...all.slice(0, 3), all.slice(3).join('/')] : all;
+  const os = OS_PART.exec(parts[0]!);
+  if (!os) throw bad(`${JSON.stringify(parts[0])} is an invalid OS component of ${JSON.stringify(spec)}: OSAndVersion specifier component must match ${JSON.stringify(OS_PART.source)}`);
+  for (const p of parts.slice(1)) {
+    if (!PART.test(p)) throw bad(`${JSON.stringify(p)} is an invalid component of ${JSON.stringify(spec)}: platform specifier component must match ${JSON.stringify(PART.source)}`);
+  }
+  const host = hostPlatform();
+  const first = os[1]!.toLowerCase();
+  if (parts.length === 1) {
+    if (KNOWN_OS.has(first)) return { ...host, os: first };
+    const { architecture, variant } = normalize({ architecture: first });
+    if (KNOWN_ARCH.has(architecture)) return { os: host.os, architecture, ...(variant ? { variant } : {}) };
+    throw bad(`${JSON.stringify(spec)}: unknown operating system or architecture`);
+  }
+  if (parts.length > 3) throw bad(`${JSON.stringify(spec)}: cannot parse platform specifier`);
+  return { os: first, architecture: parts[1]!.toLowerCase(), ...(parts[2] ? { variant: parts[2].toLowerCase() } : {}) };
+}
+
+/** Whether two platforms name the same one once aliases are normalized (x86_64 is amd64, aarch64/v8 is arm64). */
+export function samePlatform(a: Partial<Platform>, b: Partial<Platform>): boolean {
+  const x = normalize(a);
+  const y = normalize(b);
+  // amd64's variants (v2, v3…) are levels of the same instruction set, not other machines.
+  return x.os === y.os && x.architecture === y.architecture && (x.architecture === 'amd64' || x.variant === y.variant);
+}
+
+export { format as formatPlatform };
