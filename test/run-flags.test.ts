@@ -155,4 +155,45 @@ describe('run flags through the OCI spec', () => {
       await d.berth(['network', 'rm', net]);
     }
   });
+
+  test('--link: the alias in /etc/hosts and ALIAS_* variables on the default bridge, answered by DNS on a user network', async () => {
+    const db = await d.berth(['run', '-d', '--name', 'linkdb', '-e', 'SECRET=s3', '--expose', '5432', 'busybox', 'sleep', '300']);
+    assert.equal(db.code, 0, db.stderr);
+    seen.push(db.stdout.trim());
+    const ip = (await d.berth(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'linkdb'])).stdout.trim();
+    const short = db.stdout.trim().slice(0, 12);
+    const web = await d.berth(['run', '--rm', '--name', 'linkweb', '--link', 'linkdb:my-db', 'busybox', 'sh', '-c', 'grep my-db /etc/hosts; env | grep ^MY_DB | sort']);
+    assert.equal(web.code, 0, web.stderr);
+    assert.equal(web.stdout, [
+      `${ip}\tmy-db ${short} linkdb`,
+      'MY_DB_ENV_SECRET=s3', 'MY_DB_NAME=/linkweb/my-db', `MY_DB_PORT=tcp://${ip}:5432`,
+      `MY_DB_PORT_5432_TCP=tcp://${ip}:5432`, `MY_DB_PORT_5432_TCP_ADDR=${ip}`, 'MY_DB_PORT_5432_TCP_PORT=5432', 'MY_DB_PORT_5432_TCP_PROTO=tcp', '',
+    ].join('\n'));
+    if (hasDocker) {
+      const viaDocker = await d.docker(['run', '--rm', '--link', 'linkdb', 'busybox', 'sh', '-c', 'grep -w linkdb /etc/hosts']);
+      assert.equal(viaDocker.stdout, `${ip}\tlinkdb ${short}\n`, viaDocker.stderr);
+    }
+    const created = await d.berth(['create', '--name', 'linkw2', '--link', 'linkdb', 'busybox', 'true']);
+    seen.push(created.stdout.trim());
+    assert.equal((await d.berth(['inspect', '-f', '{{json .HostConfig.Links}}', 'linkw2'])).stdout, '["/linkdb:/linkw2/linkdb"]\n');
+    const missing = await d.berth(['run', '--rm', '--link', 'nope', 'busybox', 'true']);
+    assert.deepEqual([missing.code, missing.stderr.split('\n')[0]], [125, 'berth: Error response from daemon: could not get container for nope: No such container: nope']);
+    const net = `link-${process.pid}`;
+    assert.equal((await d.berth(['network', 'create', '--subnet', d.subnet(10), net])).code, 0);
+    try {
+      assert.equal((await d.berth(['network', 'connect', net, 'linkdb'])).code, 0);
+      const netIp = (await d.berth(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'linkdb'])).stdout.trim();
+      const linked = await d.berth(['run', '--rm', '--network', net, '--link', 'linkdb:alias1', 'busybox', 'nslookup', 'alias1']);
+      assert.match(linked.stdout, new RegExp(`Address: ${netIp.replace(/\./g, '\\.')}\n`), linked.stderr);
+      const other = await d.berth(['run', '--rm', '--network', net, 'busybox', 'nslookup', 'alias1']);
+      assert.notEqual(other.code, 0, 'the alias is the linking container\'s alone');
+      assert.equal((await d.berth(['stop', '-t', '0', 'linkdb'])).code, 0);
+      const stopped = await d.berth(['start', '-a', 'linkw2']);
+      assert.equal(stopped.code, 1);
+      assert.match(stopped.stderr, /Cannot link to a non running container: \/linkdb AS \/linkw2\/linkdb/);
+    } finally {
+      await d.berth(['rm', '-f', 'linkdb', 'linkw2']);
+      await d.berth(['network', 'rm', net]);
+    }
+  });
 });

@@ -27,6 +27,7 @@ import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
 import { cgroupsPath, oomKilled } from './cgroups.js';
+import { createLinks, linkEnv, startLinks } from './links.js';
 import { resolveInRoot } from '../common/rootpath.js';
 import { RestartManager } from './restart.js';
 import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
@@ -258,6 +259,7 @@ export class ContainerService extends EventEmitter {
     hostConfig.Runtime = runtime;
     hostConfig.NetworkMode = netMode;
     const hcWarnings = checkHostConfig(hostConfig);
+    hostConfig.Links = createLinks(hostConfig, req.NetworkingConfig, finalName.slice(1), (ref) => this.find(ref));
     checkNamespaceModes(hostConfig, req.Hostname);
     const healthcheck = mergeHealthcheck((imgCfg as { Healthcheck?: HealthConfig }).Healthcheck, req.Healthcheck);
     const record: ContainerRecord = {
@@ -371,12 +373,13 @@ export class ContainerService extends EventEmitter {
     const dir = this.dir(c.Id);
     const merged = join(dir, 'merged');
     // The network namespace is made while the root is mounted: neither needs the other.
-    const netStarted = traced('network namespace', startNetworking(this.network, c));
+    const { links, targets } = startLinks(c, (ref) => this.find(ref));
+    const netStarted = traced('network namespace', startNetworking(this.network, c, links));
     netStarted.catch(() => {}); // awaited below, or in the cleanup when an earlier step fails
     try {
       await traced('mount rootfs', this.mountRootfs(c, image));
       const user = await traced('user', resolveUser(merged, c.Config.User));
-      const env = withDefaults(c.Config.Env, c.Config.Hostname, c.Config.Tty, user.home);
+      const env = withDefaults(mergeEnv(linkEnv(c, links, targets), c.Config.Env), c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
       // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
       await traced('workdir', mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {}));

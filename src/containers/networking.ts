@@ -3,7 +3,7 @@
  * reads, and the /etc files its answer becomes. The network part does the plumbing.
  */
 import { writeFile } from 'node:fs/promises';
-import { NetworkService, type ContainerNetInfo, type NetworkSettings, type PortBinding } from '../network/index.js';
+import { NetworkService, type ContainerLink, type ContainerNetInfo, type NetworkSettings, type PortBinding } from '../network/index.js';
 import type { ContainerRecord } from './types.js';
 
 export function netInfo(c: ContainerRecord): ContainerNetInfo {
@@ -34,9 +34,9 @@ export function netInfo(c: ContainerRecord): ContainerNetInfo {
  * container meanwhile, but must not start its process before `ready`. On a failure of `ready` nothing
  * of the networking is left.
  */
-export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord): Promise<{ netns?: string; ready: Promise<void> }> {
+export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord, links: ContainerLink[] = []): Promise<{ netns?: string; ready: Promise<void> }> {
   if (!network) return { ready: Promise.resolve() };
-  const info = netInfo(c);
+  const info = { ...netInfo(c), ...(links.length ? { links } : {}) };
   const started = await network.setUp(info);
   if (started.files) {
     // dockerd's container:<ref> mode: the record names the other container's files, which the spec then mounts.

@@ -89,6 +89,8 @@ interface LiveState {
    * saved, so a restarted daemon knows them too. Absent in a state an older berth saved.
    */
   joiners?: string[];
+  /** `--link` aliases on user networks, which berth's DNS answers for this container alone; other container's ID by alias. */
+  links?: Record<string, string>;
 }
 
 const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
@@ -468,7 +470,10 @@ export class NetworkService {
       return n;
     });
     const primary = nets[0]!;
-    const state: LiveState = { id: c.id, name: c.name, netns: '', endpoints: [], ports: [], dns: c.dns, joiners: [] };
+    const state: LiveState = {
+      id: c.id, name: c.name, netns: '', endpoints: [], ports: [], dns: c.dns, joiners: [],
+      ...(c.links?.length ? { links: Object.fromEntries(c.links.map((l) => [l.alias.toLowerCase(), l.id])) } : {}),
+    };
     this.live.set(c.id, state);
     try {
       if (!primary.Internal) await this.allocatePorts(c, state);
@@ -491,7 +496,7 @@ export class NetworkService {
       const first = state.endpoints[0]!;
       return {
         netns: state.netns,
-        hosts: hostsFile(c.hostname, c.domainname, first.ip, extraHosts(c.extraHosts, first.gateway)),
+        hosts: hostsFile(c.hostname, c.domainname, first.ip, [...extraHosts(c.extraHosts, first.gateway), ...this.linkHosts(c, primary)]),
         resolvConf: this.resolvFor(c, primary),
       };
     })();
@@ -748,10 +753,26 @@ export class NetworkService {
 
   // ---- DNS ----
 
+  /**
+   * /etc/hosts lines for legacy links on the default bridge, as dockerd writes them: the other container's
+   * address under the alias, its hostname and its name. On user networks berth's DNS answers links instead.
+   */
+  private linkHosts(c: ContainerNetInfo, primary: NetworkRecord): { name: string; ip: string }[] {
+    if (primary.Name !== 'bridge') return [];
+    return (c.links ?? []).flatMap((l) => {
+      const ip = this.live.get(l.id)?.endpoints.find((e) => e.networkName === 'bridge')?.ip;
+      return ip ? [{ name: [l.alias, l.hostname, ...(l.name === l.alias ? [] : [l.name])].join(' '), ip }] : [];
+    });
+  }
+
   private lookup(name: string, from: string, server: string): string[] | undefined {
     const net = [...this.nets.values()].find((n) => n.Driver === 'bridge' && n.IPAM.Config[0]?.Gateway === server);
     if (!net || net.Name === 'bridge') return undefined;
     const asker = this.endpointsOn(net.Id).find(({ ep }) => ep.ip === from)?.state;
+    // A link's alias names the other container for the asker only (dockerd's per-endpoint links).
+    const linked = asker?.links?.[name];
+    const viaLink = linked ? this.live.get(linked)?.endpoints.find((e) => e.networkId === net.Id)?.ip : undefined;
+    if (viaLink) return [viaLink];
     const shared = asker ? asker.endpoints.map((e) => e.networkId).filter((id) => id !== net.Id) : [];
     for (const netId of [net.Id, ...shared]) {
       const ips = this.endpointsOn(netId).filter(({ ep }) => ep.names.includes(name)).map(({ ep }) => ep.ip);

@@ -81,7 +81,11 @@ export interface ContainerNetInfo {
   dnsOptions: string[];
   /** The MAC address asked for on each network, by name (`--mac-address`); the others get the bridge plugin's random one. */
   macs?: Record<string, string>;
+  /** Legacy `--link`s to running containers: the alias, and the other container's ID, hostname and name. */
+  links?: ContainerLink[];
 }
+
+export interface ContainerLink { alias: string; id: string; hostname: string; name: string }
 
 /** What a started container gets from the network part. */
 export interface Attachment {
