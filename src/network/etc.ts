@@ -1,5 +1,7 @@
 /** The /etc/hosts and /etc/resolv.conf a container gets, written as docker writes them. */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { InvalidParameterError } from '../errors/index.js';
 
 const HOSTS_HEAD = [
   '127.0.0.1\tlocalhost',
@@ -9,6 +11,17 @@ const HOSTS_HEAD = [
   'ff02::1\tip6-allnodes',
   'ff02::2\tip6-allrouters',
 ];
+
+/**
+ * An `ExtraHosts` entry as dockerd checks it: `name:ip`, split at the first colon so an IPv6 address
+ * keeps its own, the address literal or `host-gateway`.
+ */
+export function checkExtraHost(entry: string): void {
+  const i = entry.indexOf(':');
+  if (i <= 0) throw new InvalidParameterError(`bad format for add-host: ${JSON.stringify(entry)}`);
+  const ip = entry.slice(i + 1);
+  if (ip !== 'host-gateway' && !isIP(ip.trim())) throw new InvalidParameterError(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
+}
 
 /** `--add-host name:ip` entries, then the container's own address under its hostname (loopback when it has none). */
 export function hostsFile(hostname: string, domainname: string, ip: string | undefined, extra: { name: string; ip: string }[]): string {

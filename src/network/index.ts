@@ -33,7 +33,7 @@ import {
 
 export * from './types.js';
 export { parsePublish } from './ports.js';
-export { hostsFile } from './etc.js';
+export { checkExtraHost, hostsFile } from './etc.js';
 export { Firewall, firewallChains } from './firewall.js';
 
 export interface NetworkOptions {
@@ -455,7 +455,9 @@ export class NetworkService {
       return { ready: Promise.resolve({ hosts: hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, '')), resolvConf: this.resolvFor(c, undefined) }) };
     }
     if (c.mode === 'host') {
-      const host = await readFile('/etc/hosts', 'utf8').catch(() => hostsFile(osHostname(), '', undefined, []));
+      // With --add-host, dockerd writes a hosts file of its own rather than the host's, so an entry can override one of the host's.
+      const host = c.extraHosts.length ? hostsFile(c.hostname, c.domainname, undefined, extraHosts(c.extraHosts, ''))
+        : await readFile('/etc/hosts', 'utf8').catch(() => hostsFile(osHostname(), '', undefined, []));
       const resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
       return { netns: 'host', ready: Promise.resolve({ netns: 'host', hosts: host, resolvConf: resolv, hostname: c.hostname }) };
     }
@@ -814,7 +816,8 @@ function cniName(n: NetworkRecord): string {
 
 function extraHosts(list: string[], gateway: string): { name: string; ip: string }[] {
   return list.map((h) => {
-    const i = h.lastIndexOf(':');
+    // The first colon, as dockerd splits: the rest may be an IPv6 address (`v6:::1`).
+    const i = h.indexOf(':');
     const ip = h.slice(i + 1);
     return { name: h.slice(0, i), ip: ip === 'host-gateway' ? gateway || '127.0.0.1' : ip };
   });
