@@ -30,6 +30,10 @@ export interface BuildOptions {
   out: (text: string) => void;
   /** Fetches a base image that is not here yet. */
   pull: (ref: string) => Promise<void>;
+  /** The network mode of every RUN step's container (`--network`), as `HostConfig.NetworkMode` takes it. */
+  networkMode?: string;
+  /** `name:ip` entries for every RUN step's /etc/hosts (`--add-host`). */
+  extraHosts?: string[];
 }
 
 interface State {
@@ -328,6 +332,10 @@ export class Builder {
   }
 
   private async run(state: State, ins: Instruction): Promise<State> {
+    // The classic builder takes no RUN flags (--mount, --network, --security, --device): dockerd refuses the
+    // first one in these words, before the cache is looked at, rather than run the step without what it asks.
+    const flag = ins.flagList?.[0]?.[0];
+    if (flag) throw new DockerfileError(`the --${flag} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
     let argv: string[];
     if (ins.heredocs?.length && !ins.json) {
       // `RUN <<EOF …`, `RUN cat <<EOF > f`: the line with its heredoc bodies put back, run by the shell.
@@ -343,7 +351,9 @@ export class Builder {
       for (const [k, v] of usedArgs) env = setEnv(env, k, v);
       const { Id } = await this.containers.create({
         Image: state.image.id, Cmd: argv, Entrypoint: [], Env: env, WorkingDir: state.config.WorkingDir ?? '', User: state.config.User ?? '',
-        AttachStdout: true, AttachStderr: true, Labels: { 'berth.build': 'step' }, HostConfig: { NetworkMode: 'default' },
+        AttachStdout: true, AttachStderr: true, Labels: { 'berth.build': 'step' },
+        // Not part of the cache key, as in dockerd: a cached step is not run again under another network.
+        HostConfig: { NetworkMode: this.o.networkMode || 'default', ...(this.o.extraHosts?.length ? { ExtraHosts: this.o.extraHosts } : {}) },
       });
       this.say(` ---> Running in ${short(Id)}\n`);
       const tail: string[] = [];

@@ -123,6 +123,8 @@ test('flags before the arguments; unknown, missing-value and duplicate flags are
   fails('FROM a\nADD --from=x a b\n', /unknown flag: from/);
   // docker: every instruction parses leading --words as flags, so `CMD --help` is an error
   fails('FROM a\nCMD --help\n', /unknown flag: help/);
+  fails('FROM a\nRUN --network=bridge true\n', /^Dockerfile:2: invalid network mode "bridge"$/, 2);
+  for (const mode of ['default', 'none', 'host']) assert.equal(one(`RUN --network=${mode} true`).flags.network, mode);
 });
 
 test('argument counts', () => {

@@ -339,6 +339,8 @@ function parseInstruction(line: string, lineNo: number, d: Directives): Instruct
       case 'entrypoint':
         maybeJSON();
         withFlags();
+        // buildkit's RUN --network check, made while parsing, so a bad value fails before any step runs.
+        if (ins.flags.network !== undefined && !['default', 'none', 'host'].includes(ins.flags.network)) fail(`invalid network mode ${JSON.stringify(ins.flags.network)}`);
         break;
       case 'shell':
         maybeJSON();

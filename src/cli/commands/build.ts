@@ -5,9 +5,13 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { clientOf, collect, ExitError } from '../context.js';
 import { humanSize } from '../format.js';
+import { extraHost } from './add-host.js';
 import { renderProgress, StreamError } from '../progress.js';
 
-interface BuildFlags { tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache: boolean; label?: string[]; quiet?: boolean; pull?: boolean; iidfile?: string }
+interface BuildFlags {
+  tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache: boolean; label?: string[]; quiet?: boolean; pull?: boolean; iidfile?: string;
+  network?: string; addHost?: string[]; platform?: string;
+}
 
 function keyValues(list: string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
@@ -67,7 +71,12 @@ export function registerBuild(program: Command): void {
     .option('--iidfile <file>', 'Write the image ID to the file')
     .option('--rm', 'Remove intermediate containers after a successful build (berth always does)')
     .option('--force-rm', 'Always remove intermediate containers (berth always does)')
+    .option('--network <string>', 'Set the networking mode for the RUN instructions during build', 'default')
+    .option('--add-host <list>', 'Add a custom host-to-IP mapping ("host:ip")', collect)
+    .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .action(async (path: string, o: BuildFlags, cmd: Command) => {
+      // Checked before the context is read, as the docker CLI checks its flags.
+      const extraHosts = (o.addHost ?? []).map(extraHost);
       const dir = resolve(path);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ExitError(1, `ERROR: unable to prepare context: path "${path}" not found`);
       const dockerfile = o.file ? resolve(o.file) : join(dir, 'Dockerfile');
@@ -84,6 +93,8 @@ export function registerBuild(program: Command): void {
         query: {
           t: o.tag, dockerfile: dockerfileName, buildargs: JSON.stringify(keyValues(o.buildArg)), target: o.target,
           nocache: !o.cache, labels: JSON.stringify(keyValues(o.label)), q: !!o.quiet, rm: true,
+          // As the docker CLI: `default` is not sent, the daemon's default is the same.
+          networkmode: o.network && o.network !== 'default' ? o.network : undefined, extrahosts: extraHosts, platform: o.platform || undefined,
         },
         stream: counted,
         headers: { 'Content-Type': 'application/x-tar' },
