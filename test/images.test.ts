@@ -60,8 +60,11 @@ describe('images', () => {
     assert.match(a.stdout, /^sha256:[a-f0-9]{64}\n$/);
     assert.equal((await d.berth(['run', '--rm', 'mine:plain'])).stdout, 'imported\n');
 
-    const b = await d.berth(['import', '-c', 'ENTRYPOINT ["/bin/cat"]', '-', 'mine:gz'], { input: readFileSync(`${tarPath}.gz`) });
+    const b = await d.berth(['import', '-c', 'ENTRYPOINT ["/bin/cat"]', '-c', 'LABEL query=a=b', '-', 'mine:gz'], { input: readFileSync(`${tarPath}.gz`) });
     assert.equal(b.code, 0, b.stderr);
+    // A label's value may hold `=`: the filter splits at the first one, as dockerd's.
+    assert.equal((await d.berth(['images', '--filter', 'label=query=a=b', '--format', '{{.Tag}}'])).stdout, 'gz\n');
+    assert.equal((await d.berth(['images', '--filter', 'label=query=a', '-q'])).stdout, '');
     assert.equal((await d.berth(['run', '--rm', 'mine:gz', '/hello.txt'])).stdout, 'imported\n');
 
     const hist = JSON.parse((await d.berth(['inspect', 'mine:plain'])).stdout)[0];

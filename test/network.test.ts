@@ -294,7 +294,11 @@ describe('networks', () => {
     const pruned = await d.berth(['network', 'prune', '-f']);
     assert.equal(pruned.stdout, 'Deleted Networks:\ntwo\n\n', 'one is in use, the defaults stay');
     await d.berth(['rm', '-f', a]);
-    assert.equal((await d.berth(['network', 'prune', '-f', '--filter', 'label=keep=no'])).stdout, 'Deleted Networks:\none\n\n');
+    // until takes Go durations and dates, as dockerd's prune: a network made a moment ago is younger than 1h.
+    assert.equal((await d.berth(['network', 'prune', '-f', '--filter', 'until=1h'])).stdout, '');
+    const bogus = await d.berth(['network', 'prune', '-f', '--filter', 'colour=red']);
+    assert.deepEqual([bogus.code, bogus.stderr.trim()], [1, "Error response from daemon: invalid filter 'colour'"]);
+    assert.equal((await d.berth(['network', 'prune', '-f', '--filter', 'label=keep=no', '--filter', 'until=2099-01-01'])).stdout, 'Deleted Networks:\none\n\n');
     assert.deepEqual(networkLeftovers(d), { veths: [], netns: [], leases: [], rules: [] });
   });
 

@@ -2,6 +2,7 @@
 import { InvalidParameterError } from '../errors/index.js';
 import type { CreateNetworkRequest, EndpointSettings, NetworkRecord } from '../network/index.js';
 import type { Engine } from './engine.js';
+import { pruneMatcher, untilCutoff } from './prune-filters.js';
 import { labelMatch, parseFilters, readJson, sendJson, type Filters, type Router } from './router.js';
 import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from './validate.js';
 
@@ -16,18 +17,13 @@ function matches(engine: Engine, n: NetworkRecord, f: Filters): boolean {
         case 'label': return labelMatch(n.Labels, v);
         case 'type': return v === 'builtin' ? engine.network.isPredefined(n) : v === 'custom' ? !engine.network.isPredefined(n) : false;
         case 'dangling': return (v === 'true' || v === '1') === (!engine.network.isPredefined(n) && !engine.network.inUse(n));
-        case 'until': return Date.parse(n.Created) < untilTime(v);
+        case 'until': return Date.parse(n.Created) / 1000 < untilCutoff([v])!;
         default: throw new InvalidParameterError(`invalid filter '${key}'`);
       }
     });
     if (!ok) return false;
   }
   return true;
-}
-
-/** `until` takes a Unix time or an RFC 3339 date. */
-function untilTime(v: string): number {
-  return /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
 }
 
 export function networkRoutes(r: Router, engine: Engine): void {
@@ -69,13 +65,11 @@ export function networkRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('POST', '/networks/prune', async ({ res, query }) => {
-    const f = parseFilters(query.get('filters'));
+    const prunable = pruneMatcher(parseFilters(query.get('filters')));
     const deleted: string[] = [];
     for (const n of net.list()) {
       if (net.isPredefined(n) || net.inUse(n)) continue;
-      if (f.label && !f.label.every((v) => labelMatch(n.Labels, v))) continue;
-      if (f['label!'] && f['label!'].some((v) => labelMatch(n.Labels, v))) continue;
-      if (f.until && !f.until.some((v) => Date.parse(n.Created) < untilTime(v))) continue;
+      if (!prunable({ created: n.Created, labels: n.Labels })) continue;
       try { await net.remove(n.Id); deleted.push(n.Name); } catch { /* in use meanwhile */ }
     }
     sendJson(res, 200, { NetworksDeleted: deleted });

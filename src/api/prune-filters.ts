@@ -8,13 +8,10 @@ import { labelMatch, type Filters } from './router.js';
 
 export interface Prunable { created: string; labels: Record<string, string> }
 
-/** Whether an object passes the prune filters; `extra` names the filters an endpoint takes besides these. */
-export function pruneMatcher(f: Filters, extra: string[] = []): (o: Prunable) => boolean {
-  for (const key of Object.keys(f)) {
-    if (!['until', 'label', 'label!', ...extra].includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
-  }
+/** An `until` filter's moment in Unix seconds (the last one counts, as in dockerd), or undefined without one. */
+export function untilCutoff(values: string[] = []): number | undefined {
   let cutoff: number | undefined;
-  for (const u of f.until ?? []) {
+  for (const u of values) {
     try {
       const t = parseUnixTimestamp(getTimestamp(u))!;
       cutoff = t.sec + t.nsec / 1e9;
@@ -23,6 +20,15 @@ export function pruneMatcher(f: Filters, extra: string[] = []): (o: Prunable) =>
       throw e;
     }
   }
+  return cutoff;
+}
+
+/** Whether an object passes the prune filters; `extra` names the filters an endpoint takes besides these. */
+export function pruneMatcher(f: Filters, extra: string[] = []): (o: Prunable) => boolean {
+  for (const key of Object.keys(f)) {
+    if (!['until', 'label', 'label!', ...extra].includes(key)) throw new InvalidParameterError(`invalid filter '${key}'`);
+  }
+  const cutoff = untilCutoff(f.until);
   return (o) => (cutoff === undefined || Date.parse(o.created) / 1000 < cutoff)
     && (f.label ?? []).every((l) => labelMatch(o.labels, l))
     && !(f['label!'] ?? []).some((l) => labelMatch(o.labels, l));
