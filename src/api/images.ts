@@ -8,7 +8,7 @@ import { volumeView } from './volumes.js';
 import { pruneMatcher } from './prune-filters.js';
 import type { Engine } from './engine.js';
 import { deleteEvents, familiar, imageEvent } from './image-events.js';
-import { boolParam, globMatch, parseFilters, sendJson, type Router } from './router.js';
+import { boolParam, globMatch, labelMatch, parseFilters, sendJson, type Router } from './router.js';
 
 function summary(img: Image) {
   return {
@@ -71,7 +71,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
       }
       if (filters.label?.length) {
         const labels = img.config.config?.Labels ?? {};
-        if (!filters.label.every((l) => { const [k, v] = l.split('='); return k! in labels && (v === undefined || labels[k!] === v); })) return false;
+        if (!filters.label.every((l) => labelMatch(labels, l))) return false;
       }
       for (const [key, cmp] of [['before', -1], ['since', 1]] as const) {
         for (const n of filters[key] ?? []) {
