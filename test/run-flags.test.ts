@@ -96,7 +96,7 @@ describe('run flags through the OCI spec', () => {
     }
   });
 
-  test('bad device flags fail as the docker CLI fails them', async () => {
+  test('bad device, link and add-host flags fail as the docker CLI fails them', async () => {
     const cases: [string, string, string][] = [
       ['--device-read-bps', 'bad', 'bad format: bad'],
       ['--device-read-bps', 'sda:1', 'bad format for device path: sda:1'],
@@ -105,6 +105,8 @@ describe('run flags through the OCI spec', () => {
       ['--blkio-weight-device', '/dev/sda:5', 'invalid weight for device: /dev/sda:5'],
       ['--gpus', 'bad=1', "unexpected key 'bad' in 'bad=1'"],
       ['--link', 'a:b:c', 'bad format for links: a:b:c'],
+      ['--add-host', 'bad', 'bad format for add-host: "bad"'],
+      ['--add-host', 'x:notip', 'invalid IP address in add-host: "notip"'],
     ];
     for (const [flag, value, why] of cases) {
       const r = await d.berth(['run', flag, value, 'busybox', 'true']);
@@ -112,6 +114,8 @@ describe('run flags through the OCI spec', () => {
       assert.equal(r.stderr.split('\n')[0], `invalid argument "${value}" for "${flag}" flag: ${why}`);
       if (hasDocker) assert.equal((await d.docker(['run', flag, value, 'busybox', 'true'])).stderr.split('\n')[0], r.stderr.split('\n')[0]);
     }
+    const v6 = await d.berth(['run', '--rm', '--add-host', 'v6:[::1]', 'busybox', 'grep', 'v6', '/etc/hosts']);
+    assert.equal(v6.stdout, '::1\tv6\n', 'the brackets go, as the docker CLI takes them off');
     const mac = await d.berth(['run', '--mac-address', 'zz', 'busybox', 'true']);
     assert.deepEqual([mac.code, mac.stderr.split('\n')[0]], [125, 'berth: zz is not a valid mac address']);
   });

@@ -1,6 +1,7 @@
 /** The networking flags of `run` and `create`: -p, -P, --expose, --network-alias, --ip, --add-host, --dns… */
 import { InvalidArgumentError, type Command } from 'commander';
 import { collect } from '../context.js';
+import { extraHost } from './add-host.js';
 import { parsePublish } from '../../network/ports.js';
 
 export interface NetFlags {
@@ -56,7 +57,7 @@ export function netBody(f: NetFlags): { ExposedPorts?: Record<string, object>; H
   const hostConfig: Record<string, unknown> = {};
   if (Object.keys(bindings).length) hostConfig.PortBindings = bindings;
   if (f.publishAll) hostConfig.PublishAllPorts = true;
-  if (f.addHost?.length) hostConfig.ExtraHosts = f.addHost.map((h) => h.replace('=', ':'));
+  if (f.addHost?.length) hostConfig.ExtraHosts = f.addHost.map(extraHost);
   if (f.dns?.length) hostConfig.Dns = f.dns;
   if (f.dnsSearch?.length) hostConfig.DnsSearch = f.dnsSearch;
   if (f.dnsOption?.length) hostConfig.DnsOptions = f.dnsOption;
