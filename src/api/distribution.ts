@@ -1,7 +1,7 @@
 /** Pull, push and login: `/images/create?fromImage`, `/images/{name}/push`, `/auth`. */
 import type { IncomingMessage } from 'node:http';
 import { InvalidParameterError } from '../errors/index.js';
-import { parsePlatform, parseReference, pullImage, pushImage, type ProgressEvent } from '../images/index.js';
+import { familiarRepository, isNameOnly, parsePlatform, parseReference, pullAllTags, pullImage, pushAllTags, pushImage, type ProgressEvent } from '../images/index.js';
 import { decodeRegistryAuth, type Credentials } from '../registry/index.js';
 import type { Engine } from './engine.js';
 import { familiar, imageEvent } from './image-events.js';
@@ -41,16 +41,33 @@ function checkRemoteReference(ref: string): void {
   if (!DOMAIN.test(parseReference(ref).domain)) throw new InvalidParameterError(`invalid reference format: ${ref}`);
 }
 
+/**
+ * What /images/create pulls, as dockerd reads fromImage and tag: a trailing ':' on fromImage is
+ * dropped (older clients sent it for `pull -a`), a `tag` (or a digest in it) replaces any tag the
+ * name has, and a name with neither is every tag of the repository.
+ */
+function pullTarget(fromImage: string, tag: string | null): { ref: string; allTags: boolean } {
+  const name = fromImage.replace(/:$/, '');
+  if (!tag) return { ref: name, allTags: isNameOnly(name) };
+  const bare = isNameOnly(name) ? name : name.replace(/@.*$/, '').replace(/:[^/]*$/, '');
+  return { ref: tag.startsWith('sha256:') ? `${bare}@${tag}` : `${bare}:${tag}`, allTags: false };
+}
+
+/** The repository as dockerd's events name it: `busybox`, `127.0.0.1:5000/x`. */
+const familiarName = (name: string) => familiarRepository(parseReference(name));
+
 export async function pullFromRegistry(ctx: Ctx, engine: Engine, fromImage: string, tag: string | null): Promise<void> {
-  const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
+  const { ref, allTags } = pullTarget(fromImage, tag);
   checkRemoteReference(ref);
   const platformText = ctx.query.get('platform');
   let platform;
   try { platform = platformText ? parsePlatform(platformText) : undefined; } catch (e) { throw new InvalidParameterError((e as Error).message); }
   const creds = credsOf(ctx.req);
   await streamed(ctx, async (onProgress, onStart) => {
-    await pullImage(engine.images, engine.registry, ref, { platform, creds, onProgress, onStart });
-    const name = familiar(ref);
+    if (allTags) await pullAllTags(engine.images, engine.registry, ref, { platform, creds, onProgress, onStart });
+    else await pullImage(engine.images, engine.registry, ref, { platform, creds, onProgress, onStart });
+    // One event for the whole pull, named as asked: the repository alone for every tag, as dockerd logs it.
+    const name = allTags ? familiarName(ref) : familiar(ref);
     await imageEvent(engine, 'pull', name, name);
   });
 }
@@ -60,13 +77,14 @@ export function distributionRoutes(r: Router, engine: Engine): void {
     const tag = ctx.query.get('tag');
     const ref = `${ctx.params.name!}${tag ? `:${tag}` : ''}`;
     checkRemoteReference(ref);
-    // Resolve first: an unknown local image is a 404 before any stream starts.
-    await engine.images.resolve(ref.includes(':', ref.lastIndexOf('/')) ? ref : `${ref}:latest`);
+    // No tag, and none in the name: every local tag of the repository (the docker CLI's push -a).
+    const allTags = isNameOnly(ref);
     const creds = credsOf(ctx.req);
     await streamed(ctx, async (onProgress, onStart) => {
       onStart();
-      await pushImage(engine.images, engine.registry, ref, { creds, onProgress });
-      const name = familiar(ref);
+      if (allTags) await pushAllTags(engine.images, engine.registry, ref, { creds, onProgress });
+      else await pushImage(engine.images, engine.registry, ref, { creds, onProgress });
+      const name = allTags ? familiarName(ref) : familiar(ref);
       await imageEvent(engine, 'push', name, name);
     });
   });

@@ -21,15 +21,15 @@ import {
 } from './types.js';
 
 export * from './types.js';
-export { parseReference, familiarString, canonical } from './reference.js';
+export { parseReference, familiarString, familiarRepository, canonical, isNameOnly } from './reference.js';
 export { applyChanges } from './changes.js';
 export type { LayerBlob } from './layers.js';
 export type { CheckProblem } from './check.js';
 export { saveImages } from './archive-save.js';
 export { loadImages } from './archive-load.js';
 export { chainIdsOf, parseManifest } from './manifest.js';
-export { pullImage, parsePlatform, type PullOptions, type PullResult, type ProgressEvent } from './pull.js';
-export { pushImage, type PushOptions } from './push.js';
+export { pullImage, pullAllTags, parsePlatform, type PullOptions, type PullResult, type ProgressEvent } from './pull.js';
+export { pushImage, pushAllTags, type PushOptions } from './push.js';
 
 export interface ImportOptions {
   tag?: string;          // e.g. busybox:latest
@@ -217,6 +217,11 @@ export class ImageService {
     // Recorded now: no longer an operation's work in progress for `system check`.
     for (const d of [id, stored.digest, ...manifest.layers.map((l) => l.digest), ...chainIds.map(hexOf)]) this.content.recent.delete(d);
     return this.load(id);
+  }
+
+  /** The local tags of a repository (`docker.io/library/busybox`), sorted by tag. */
+  tagsIn(repository: string): { tag: string; imageId: string }[] {
+    return this.store.tagsIn(repository);
   }
 
   /** An image's layers as `commitImage` takes them, to build a new image on top. */

@@ -12,7 +12,7 @@ import type { Credentials, Platform, RegistryClient } from '../registry/index.js
 import { hostPlatform, isIndexMediaType } from '../registry/index.js';
 import type { ImageService } from './index.js';
 import { chainIdsOf, parseManifest } from './manifest.js';
-import { canonical, familiar, parseReference, repository } from './reference.js';
+import { canonical, familiar, familiarRepository, isNameOnly, parseReference, repository, type Reference } from './reference.js';
 import type { Image, ImageConfig } from './types.js';
 
 export interface ProgressEvent { id?: string; status: string; current?: number; total?: number }
@@ -78,6 +78,29 @@ function sizeGuard(digest: string, declared: number, source: NodeJS.ReadableStre
 
 export async function pullImage(images: ImageService, registry: RegistryClient, refText: string, opts: PullOptions): Promise<PullResult> {
   const ref = parseReference(refText);
+  const result = await pullOne(images, registry, ref, opts);
+  opts.onProgress({ status: `${result.upToDate ? 'Status: Image is up to date for' : 'Status: Downloaded newer image for'} ${familiar(ref)}` });
+  return result;
+}
+
+/**
+ * `pull -a`: every tag the registry lists, one after the other, each as a pull of its own (a tag
+ * pulled stays pulled if a later one fails, as with dockerd), then one status line for the repository.
+ */
+export async function pullAllTags(images: ImageService, registry: RegistryClient, name: string, opts: PullOptions): Promise<PullResult[]> {
+  if (!isNameOnly(name)) throw new InvalidParameterError("tag can't be used with --all-tags/-a");
+  const ref = parseReference(name);
+  const tags = await registry.listTags(ref.domain, ref.path, opts.creds);
+  const results: PullResult[] = [];
+  for (const tag of tags) results.push(await pullOne(images, registry, { ...ref, tag, digest: undefined }, opts));
+  // As dockerd: "up to date" unless some tag brought an image or moved; no tags at all is up to date too.
+  const upToDate = results.every((r) => r.upToDate);
+  opts.onProgress({ status: `${upToDate ? 'Status: Image is up to date for' : 'Status: Downloaded newer image for'} ${familiarRepository(ref)}` });
+  return results;
+}
+
+/** One tag or digest, up to its "Digest:" line; the caller says what it amounts to. */
+async function pullOne(images: ImageService, registry: RegistryClient, ref: Reference, opts: PullOptions): Promise<PullResult> {
   const host = ref.domain;
   const repo = ref.path;
   const reference = ref.digest ?? ref.tag ?? 'latest';
@@ -101,7 +124,6 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
     const upToDate = !tag || (await images.find(tag))?.id === existing.id;
     const image = await images.addImage(manifestBytes, { tag, repoDigest });
     progress({ status: `Digest: ${top.digest}` });
-    progress({ status: upToDate ? `Status: Image is up to date for ${familiar(ref)}` : `Status: Downloaded newer image for ${familiar(ref)}` });
     return { image, digest: top.digest, upToDate };
   }
 
@@ -190,6 +212,5 @@ export async function pullImage(images: ImageService, registry: RegistryClient, 
   const image = await images.addImage(manifestBytes, { tag, repoDigest });
   images.recordBlobSource(host, repo, manifest.layers.map((l) => l.digest));
   progress({ status: `Digest: ${top.digest}` });
-  progress({ status: `Status: Downloaded newer image for ${familiar(ref)}` });
   return { image, digest: top.digest, upToDate: false };
 }

@@ -5,11 +5,12 @@
  * registry reports is the digest berth has.
  */
 import { Transform } from 'node:stream';
-import { NotFoundError } from '../errors/index.js';
+import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import type { Credentials, RegistryClient } from '../registry/index.js';
 import type { ImageService } from './index.js';
 import type { ProgressEvent } from './pull.js';
-import { canonical, familiarRepository, parseReference, repository } from './reference.js';
+import { canonical, familiarRepository, isNameOnly, parseReference, repository, type Reference } from './reference.js';
+import type { Image } from './types.js';
 
 export interface PushOptions {
   creds?: Credentials;
@@ -21,16 +22,50 @@ export interface PushOptions {
 const CONCURRENT_UPLOADS = 5;
 const DEFAULT_CHUNK = 16 << 20;
 
+/**
+ * One tag. As with dockerd, the "refers to" line comes first and a missing image fails inside the
+ * stream after it: in dockerd's words for a repository with no tags here, or without this one.
+ */
 export async function pushImage(images: ImageService, registry: RegistryClient, refText: string, opts: PushOptions): Promise<{ digest: string; size: number }> {
   const ref = parseReference(refText);
   const tag = ref.tag ?? 'latest';
+  opts.onProgress({ status: `The push refers to repository [${repository(ref)}]` });
   const image = await images.find(canonical({ ...ref, digest: undefined, tag }));
-  if (!image) throw new NotFoundError(`An image does not exist locally with the tag: ${familiarRepository(ref)}`);
+  if (!image) {
+    if (!images.tagsIn(repository(ref)).length) throw new NotFoundError(`An image does not exist locally with the tag: ${familiarRepository(ref)}`);
+    throw new NotFoundError(`tag does not exist: ${familiarRepository(ref)}:${tag}`);
+  }
+  return pushOne(images, registry, { ...ref, tag }, image, opts);
+}
+
+/**
+ * `push -a`: every local tag of the repository, in tag order, one after the other, under one
+ * "The push refers to repository" line, as dockerd's pushRepository does. The line comes first, so
+ * a repository without tags fails inside the stream, as it does with dockerd.
+ */
+export async function pushAllTags(images: ImageService, registry: RegistryClient, name: string, opts: PushOptions): Promise<{ tag: string; digest: string; size: number }[]> {
+  if (!isNameOnly(name)) throw new InvalidParameterError("tag can't be used with --all-tags/-a");
+  const ref = parseReference(name);
+  opts.onProgress({ status: `The push refers to repository [${repository(ref)}]` });
+  const tags = images.tagsIn(repository(ref));
+  if (!tags.length) throw new NotFoundError(`An image does not exist locally with the tag: ${familiarRepository(ref)}`);
+  const pushed = [];
+  for (const { tag } of tags) {
+    // Looked up again: a tag removed or moved since the listing pushes what it names now, or fails as dockerd's does.
+    const image = await images.find(canonical({ ...ref, digest: undefined, tag }));
+    if (!image) throw new NotFoundError(`tag does not exist: ${familiarRepository(ref)}:${tag}`);
+    pushed.push({ tag, ...(await pushOne(images, registry, { ...ref, digest: undefined, tag }, image, opts)) });
+  }
+  return pushed;
+}
+
+/** One tag's layers, config and manifest, down to its "TAG: digest: … size: …" line. */
+async function pushOne(images: ImageService, registry: RegistryClient, ref: Reference & { tag: string }, image: Image, opts: PushOptions): Promise<{ digest: string; size: number }> {
+  const tag = ref.tag;
   const host = ref.domain;
   const repo = ref.path;
   const progress = opts.onProgress;
   const { bytes, manifest } = await images.manifestOf(image);
-  progress({ status: `The push refers to repository [${repository(ref).replace(/^docker\.io\//, 'docker.io/')}]` });
 
   const layers = manifest.layers;
   const short = (d: string) => d.slice(7, 19);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonical, familiar, familiarString, parseReference } from './reference.js';
+import { canonical, familiar, familiarString, isNameOnly, parseReference } from './reference.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
@@ -77,4 +77,10 @@ test('invalid tags and names are rejected', () => {
 
 test('separators allowed in path components', () => {
   assert.equal(canonical(parseReference('my.org/a_b/c__d/e-f--g')), 'my.org/a_b/c__d/e-f--g:latest');
+});
+
+test('a name alone, as pull -a and push -a take it: a port is not a tag', () => {
+  for (const name of ['busybox', 'user/app', '127.0.0.1:5000/x/y', 'localhost:5000/app', 'docker.io/library/busybox']) assert.equal(isNameOnly(name), true, name);
+  for (const ref of ['busybox:1', '127.0.0.1:5000/x/y:latest', 'localhost:5000', `busybox@${DIGEST}`, `x:1@${DIGEST}`]) assert.equal(isNameOnly(ref), false, ref);
+  assert.throws(() => isNameOnly('x/Up'), /invalid reference format/);
 });

@@ -55,6 +55,13 @@ export function parseReference(input: string): Reference {
   return { domain, path: parts.join('/'), tag, digest };
 }
 
+/** Whether a reference names a repository alone (`busybox`), with neither tag nor digest: docker's reference.IsNameOnly. */
+export function isNameOnly(input: string): boolean {
+  parseReference(input);
+  // A ':' after the last '/' starts a tag; one before it is a registry's port.
+  return !input.includes('@') && !/:[^/]*$/.test(input);
+}
+
 /** The full repository name: `docker.io/library/busybox`. */
 export function repository(ref: Reference): string {
   return `${ref.domain}/${ref.path}`;

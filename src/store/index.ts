@@ -127,6 +127,14 @@ export class Store {
     return (this.db.prepare('SELECT ref FROM tags WHERE image_id = ? ORDER BY ref').all(imageId) as { ref: string }[]).map((r) => r.ref);
   }
 
+  /** The tags of one repository (`docker.io/library/busybox`), by tag in byte order as dockerd's ReferencesByName sorts them. */
+  tagsIn(repository: string): { tag: string; imageId: string }[] {
+    // A tag holds no ':' or '/', so `repository:` followed by neither names exactly this repository's tags.
+    const rows = this.db.prepare("SELECT ref, image_id FROM tags WHERE substr(ref, 1, ?) = ? AND instr(substr(ref, ? + 1), ':') = 0 AND instr(substr(ref, ? + 1), '/') = 0 ORDER BY ref")
+      .all(repository.length + 1, `${repository}:`, repository.length + 1, repository.length + 1) as { ref: string; image_id: string }[];
+    return rows.map((r) => ({ tag: r.ref.slice(repository.length + 1), imageId: r.image_id }));
+  }
+
   /** `repo@sha256:…`: the manifest digest an image had in a registry. */
   setRepoDigest(ref: string, imageId: string): void {
     this.db.prepare('INSERT INTO repo_digests (ref, image_id) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id')

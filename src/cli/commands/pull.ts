@@ -31,37 +31,56 @@ function splitRef(image: string): { name: string; tag?: string } {
   return colon > image.lastIndexOf('/') ? { name: image.slice(0, colon), tag: image.slice(colon + 1) } : { name: image };
 }
 
-/** docker's full name for the last line of a pull: docker.io/library/busybox:latest */
-function canonicalName(image: string): string {
+/** docker's full name for the last line of a pull: docker.io/library/busybox:latest (no tag for a whole repository). */
+function canonicalName(image: string, allTags = false): string {
   const { name, tag } = splitRef(image);
   const host = registryOf(name);
   const path = host === 'docker.io' && !name.startsWith('docker.io/') ? (name.includes('/') ? name : `library/${name}`) : name.replace(/^docker\.io\//, '');
   const full = host === 'docker.io' ? `docker.io/${path.replace(/^docker\.io\//, '')}` : path;
+  if (allTags) return full;
   return `${full}${tag ? (tag.startsWith('sha256:') ? `@${tag}` : `:${tag}`) : ':latest'}`;
 }
 
-export async function pullImage(client: Client, image: string, out: Writable & { isTTY?: boolean }, platform?: string): Promise<void> {
+/** `-a` takes a repository alone; without it, a repository alone means :latest, which docker says out loud. */
+function checkAllTags(image: string, allTags: boolean | undefined, quiet: boolean | undefined): void {
+  const { tag } = splitRef(image);
+  if (allTags && tag !== undefined) throw new ExitError(1, "tag can't be used with --all-tags/-a");
+  if (!allTags && tag === undefined && !quiet) process.stdout.write('Using default tag: latest\n');
+}
+
+export async function pullImage(client: Client, image: string, out: Writable & { isTTY?: boolean }, platform?: string, allTags = false): Promise<void> {
   const { name, tag } = splitRef(image);
-  const res = await client.raw('POST', '/images/create', { query: { fromImage: name, tag: tag ?? 'latest', platform }, headers: await authHeader(name) });
+  // No tag at all asks the daemon for every tag of the repository.
+  const query = { fromImage: name, tag: allTags ? undefined : tag ?? 'latest', platform };
+  const res = await client.raw('POST', '/images/create', { query, headers: await authHeader(name) });
   await renderProgress(res, out);
 }
 
+const discard = () => Object.assign(new PassThrough().resume(), { isTTY: false });
+
 export function registerPull(program: Command): void {
   program.command('pull').description('Download an image from a registry').usage('[OPTIONS] NAME[:TAG|@DIGEST]').argument('<name>')
+    .option('-a, --all-tags', 'Download all tagged images in the repository')
     .option('--platform <platform>', 'Set platform if server is multi-platform capable (os/arch[/variant])')
     .option('-q, --quiet', 'Suppress verbose output')
-    .action(async (name: string, o: { platform?: string; quiet?: boolean }, cmd: Command) => {
-      const sink = o.quiet ? Object.assign(new PassThrough().resume(), { isTTY: false }) : process.stdout;
-      await pullImage(clientOf(cmd), name, sink, o.platform);
-      process.stdout.write(`${canonicalName(name)}\n`);
+    .action(async (name: string, o: { allTags?: boolean; platform?: string; quiet?: boolean }, cmd: Command) => {
+      checkAllTags(name, o.allTags, o.quiet);
+      await pullImage(clientOf(cmd), name, o.quiet ? discard() : process.stdout, o.platform, o.allTags);
+      process.stdout.write(`${canonicalName(name, o.allTags)}\n`);
     });
 
   program.command('push').description('Upload an image to a registry').usage('[OPTIONS] NAME[:TAG]').argument('<name>')
+    .option('-a, --all-tags', 'Push all tags of an image to the repository')
     .option('-q, --quiet', 'Suppress verbose output')
-    .action(async (image: string, o: { quiet?: boolean }, cmd: Command) => {
+    .action(async (image: string, o: { allTags?: boolean; quiet?: boolean }, cmd: Command) => {
+      checkAllTags(image, o.allTags, o.quiet);
       const { name, tag } = splitRef(image);
-      const res = await clientOf(cmd).raw('POST', `/images/${name}/push`, { query: { tag: tag ?? 'latest' }, headers: await authHeader(name) });
-      await renderProgress(res, o.quiet ? Object.assign(new PassThrough().resume(), { isTTY: false }) : process.stdout);
+      // Without a tag the daemon pushes every local tag of the repository.
+      const query = { tag: o.allTags ? undefined : tag ?? 'latest' };
+      const res = await clientOf(cmd).raw('POST', `/images/${name}/push`, { query, headers: await authHeader(name) });
+      await renderProgress(res, o.quiet ? discard() : process.stdout);
+      // docker -q names what it pushed, and only then.
+      if (o.quiet) process.stdout.write(`${canonicalName(image, o.allTags)}\n`);
     });
 
   program.command('login').description('Log in to a registry').argument('[server]')

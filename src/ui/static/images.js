@@ -197,7 +197,9 @@ class PullPanel {
     setText(this.status, `Pulling ${ref}…`);
     let failure;
     try {
-      const res = await this.ctx.api.request('POST', `/images/create?fromImage=${encodeURIComponent(ref)}`);
+      // A name alone would be every tag of the repository (docker pull -a); the field means :latest, as docker pull does.
+      const tag = /@|:[^/]*$/.test(ref) ? '' : '&tag=latest';
+      const res = await this.ctx.api.request('POST', `/images/create?fromImage=${encodeURIComponent(ref)}${tag}`);
       await readJsonLines(res, (msg) => {
         if (msg.error || msg.errorDetail) { failure = msg.errorDetail?.message ?? msg.error; return; }
         this.onMessage(msg);
