@@ -87,3 +87,17 @@ test('a page that links back to one already read, and a tag that is no tag, are 
     await reg.close();
   }
 });
+
+test('token auth: the tag list is asked for with a pull token for the repository; without credentials it is refused', async () => {
+  const reg = await startRegistry({ auth: 'token' });
+  try {
+    const alice = { username: 'alice', password: reg.users.alice! };
+    await pushImage(new RegistryClient({ timeoutMs: 10_000 }), reg.host, 'team/app', 'v1', { creds: alice });
+    const client = new RegistryClient({ timeoutMs: 10_000 });
+    assert.deepEqual(await client.listTags(reg.host, 'team/app', alice), ['v1']);
+    assert.deepEqual(reg.tokenServer!.requests.at(-1)!.scopes, ['repository:team/app:pull']);
+    await assert.rejects(new RegistryClient({ timeoutMs: 10_000 }).listTags(reg.host, 'team/app'), (e: unknown) => e instanceof RegistryError && e.status === 401);
+  } finally {
+    await reg.stop();
+  }
+});
