@@ -200,4 +200,47 @@ describe('run flags through the OCI spec', () => {
       await d.berth(['network', 'rm', net]);
     }
   });
+
+  test('--device-cgroup-rule opens a device the default rules deny', async () => {
+    // 1:2 (the old /dev/kmem) is outside docker's default allow list: the cgroup says EPERM; allowed, the kernel says ENXIO.
+    const script = 'mknod /tmp/n c 1 2 && cat /tmp/n';
+    const denied = await d.berth(['run', '--rm', 'busybox', 'sh', '-c', script]);
+    assert.match(denied.stderr, /Operation not permitted/);
+    const allowed = await d.berth(['run', '--rm', '--device-cgroup-rule', 'c 1:2 r', 'busybox', 'sh', '-c', script]);
+    assert.doesNotMatch(allowed.stderr, /Operation not permitted/);
+    assert.match(allowed.stderr, /No such device or address/);
+    const bad = await d.berth(['run', '--rm', '--device-cgroup-rule', 'x 1:2 r', 'busybox', 'true']);
+    assert.deepEqual([bad.code, bad.stderr.split('\n')[0]], [125, `invalid argument "x 1:2 r" for "--device-cgroup-rule" flag: invalid device cgroup format 'x 1:2 r'`]);
+    const api = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { DeviceCgroupRules: ['c 1:2 rx'] } });
+    assert.deepEqual([api.status, JSON.parse(api.body).message], [400, "invalid device cgroup rule format: 'c 1:2 rx'"]);
+  });
+
+  test('flags for other hosts or features berth lacks: refused in dockerd\'s words, or taken as docker 28 takes them', async () => {
+    const before = (await d.berth(['ps', '-aq'])).stdout;
+    const refused: [string[], string][] = [
+      [['--isolation', 'hyperv'], 'Invalid isolation: "hyperv" - linux only supports \'default\''],
+      [['--storage-opt', 'size=1G'], "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"],
+      [['--volume-driver', 'nfs', '-v', 'data:/data'], 'error looking up volume plugin nfs: plugin "nfs" not found'],
+      [['--cpu-rt-runtime', '2000', '--cpu-rt-period', '1000'], 'cpu-rt-runtime cannot be higher than cpu-rt-period'],
+      [['--ip6', 'fd00::5'], "berth's networks are IPv4 only: --ip6 is not supported"],
+    ];
+    for (const [flags, why] of refused) {
+      const r = await d.berth(['run', '--rm', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, flags.join(' '));
+      assert.equal(r.stderr.split('\n')[0], `berth: Error response from daemon: ${why}`);
+      if (hasDocker) assert.equal((await d.docker(['run', '--rm', ...flags, 'busybox', 'true'])).stderr.split('\n')[0], `docker: Error response from daemon: ${why}`);
+    }
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, before, 'nothing was created');
+    // Accepted: the default isolation, a volume driver with no volume to make, and the flags docker 28 itself drops.
+    const ok = await d.berth(['run', '--rm', '--isolation', 'default', '--volume-driver', 'nfs', '--kernel-memory', '10m', '--disable-content-trust=false', 'busybox', 'true']);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test('--use-api-socket mounts the daemon\'s socket, and the container can talk to it', async () => {
+    const r = await d.berth(['run', '--rm', '--use-api-socket', 'busybox', 'test', '-S', '/var/run/docker.sock']);
+    assert.equal(r.code, 0, r.stderr);
+    if (hasDocker) assert.equal((await d.docker(['run', '--rm', '--use-api-socket', 'busybox', 'test', '-S', '/var/run/docker.sock'])).code, 0);
+    const tcp = await d.berth(['-H', 'tcp://127.0.0.1:1', 'run', '--rm', '--use-api-socket', 'busybox', 'true']);
+    assert.equal(tcp.stderr.split('\n')[0], 'berth: flag --use-api-socket can only be used with unix sockets: docker endpoint tcp://127.0.0.1:1 incompatible');
+  });
 });

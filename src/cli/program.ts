@@ -192,12 +192,14 @@ function commandIndex(argv: string[]): number {
 /**
  * docker's boolean flags that scripts give a value (`--sig-proxy=false`): commander spells false as `--no-…`.
  * The one word is rewritten wherever it is, also in a container's command; no program berth knows takes it.
+ * `--disable-content-trust` does nothing either way here (berth verifies no signatures): its value just goes.
  */
 const VALUED_BOOLS = ['sig-proxy'];
 
 export function expandGroups(argv: string[]): string[] {
   argv = argv.map((a) => {
     const m = /^--([a-z-]+)=(true|false|1|0)$/.exec(a);
+    if (m?.[1] === 'disable-content-trust') return `--${m[1]}`;
     return m && VALUED_BOOLS.includes(m[1]!) ? (m[2] === 'false' || m[2] === '0' ? `--no-${m[1]}` : `--${m[1]}`) : a;
   });
   const i = commandIndex(argv);

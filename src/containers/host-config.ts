@@ -28,6 +28,11 @@ export function checkHostConfig(hc: HostConfig): string[] {
   const warnings = checkResources(hc);
   checkSecurity(hc);
   checkDeviceRequests(hc.DeviceRequests);
+  if (hc.Isolation && hc.Isolation !== 'default') throw new InvalidParameterError(`Invalid isolation: ${JSON.stringify(hc.Isolation)} - linux only supports 'default'`);
+  // dockerd's overlay2 takes a size only on xfs with project quotas; berth's overlay has no quotas anywhere.
+  if (hc.StorageOpt && typeof hc.StorageOpt === 'object' && Object.keys(hc.StorageOpt).length) {
+    throw new InvalidParameterError("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  }
   return warnings;
 }
 

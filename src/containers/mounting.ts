@@ -21,12 +21,25 @@ function request(hc: HostConfig): Pick<MountRequest, 'binds' | 'mounts'> {
  */
 export async function prepareMounts(volumes: VolumeService | undefined, hc: HostConfig, imageVolumes: string[], find: (ref: string) => ContainerRecord): Promise<MountPoint[]> {
   if (!volumes) return [];
+  checkVolumeDriver(hc, imageVolumes);
   const volumesFrom = (Array.isArray(hc.VolumesFrom) ? hc.VolumesFrom as string[] : []).map((spec) => {
     const [ref = '', mode = ''] = spec.split(':');
     if (mode && mode !== 'ro' && mode !== 'rw') throw new InvalidParameterError(`invalid mode for volumes-from: ${mode}`);
     return { mounts: find(ref).Mounts as MountPoint[], readOnly: mode === 'ro' };
   });
   return volumes.prepare({ ...request(hc), volumes: imageVolumes, volumesFrom });
+}
+
+/** `--volume-driver`: only `local` is here; as dockerd, it matters only when the container gets a volume. */
+function checkVolumeDriver(hc: HostConfig, imageVolumes: string[]): void {
+  const driver = hc.VolumeDriver;
+  if (!driver || driver === 'local') return;
+  const binds = Array.isArray(hc.Binds) ? (hc.Binds as string[]) : [];
+  const mounts = Array.isArray(hc.Mounts) ? (hc.Mounts as { Type?: string }[]) : [];
+  const volumeBind = binds.some((b) => !b.startsWith('/') || !b.includes(':'));
+  if (volumeBind || mounts.some((m) => m?.Type === 'volume') || imageVolumes.length) {
+    throw new InvalidParameterError(`error looking up volume plugin ${String(driver)}: plugin "${String(driver)}" not found`);
+  }
 }
 
 export async function startMounts(volumes: VolumeService | undefined, c: ContainerRecord, rootfs: string): Promise<OciMount[] | undefined> {

@@ -27,7 +27,7 @@ export const RESOURCE_DEFAULTS = {
 /** The fields `docker update` may change. */
 export const UPDATABLE = [
   'Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota',
-  'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight',
+  'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime',
 ] as const;
 
 /** rlimit names as docker's `--ulimit` spells them, and the OCI/kernel names. */
@@ -149,6 +149,9 @@ export function checkResources(hc: HostConfig, opts: { update?: boolean } = {}):
     // As dockerd: zero or less means unlimited.
     if (hc.PidsLimit <= 0) hc.PidsLimit = opts.update ? -1 : null;
   }
+  const rtPeriod = num(hc.CpuRealtimePeriod); const rtRuntime = num(hc.CpuRealtimeRuntime);
+  if ((rtPeriod > 0 || rtRuntime > 0) && !realtimeSupported()) throw new InvalidParameterError('Your kernel does not support CPU real-time scheduler');
+  if (rtPeriod !== 0 && rtRuntime !== 0 && rtRuntime > rtPeriod) throw new InvalidParameterError('cpu-rt-runtime cannot be higher than cpu-rt-period');
   if (num(hc.BlkioWeight) !== 0 && (num(hc.BlkioWeight) < 10 || num(hc.BlkioWeight) > 1000)) throw new InvalidParameterError('Range of blkio weight is from 10 to 1000');
   warnings.push(...checkBlockIo(hc));
   if (!opts.update) {
@@ -157,6 +160,11 @@ export function checkResources(hc: HostConfig, opts: { update?: boolean } = {}):
     checkUlimits(hc);
   }
   return warnings;
+}
+
+/** Real-time group scheduling (CONFIG_RT_GROUP_SCHED): v1's cpu.rt_* files; v2 has none. */
+function realtimeSupported(): boolean {
+  return existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us');
 }
 
 function readMemsOnline(): string {
@@ -204,6 +212,9 @@ export function cgroupResources(hc: HostConfig): Record<string, unknown> {
   if (num(hc.CpuShares) > 0) cpu.shares = num(hc.CpuShares);
   if (typeof hc.CpusetCpus === 'string' && hc.CpusetCpus) cpu.cpus = hc.CpusetCpus;
   if (typeof hc.CpusetMems === 'string' && hc.CpusetMems) cpu.mems = hc.CpusetMems;
+  // As dockerd, the parent cgroup's own real-time budget is left as it is: a runtime it cannot cover fails in runc.
+  if (num(hc.CpuRealtimePeriod) > 0) cpu.realtimePeriod = num(hc.CpuRealtimePeriod);
+  if (num(hc.CpuRealtimeRuntime) > 0) cpu.realtimeRuntime = num(hc.CpuRealtimeRuntime);
   if (Object.keys(cpu).length) out.cpu = cpu;
   if (typeof hc.PidsLimit === 'number' && hc.PidsLimit !== 0) out.pids = { limit: hc.PidsLimit };
   const blockIO = { ...(num(hc.BlkioWeight) > 0 ? { weight: num(hc.BlkioWeight) } : {}), ...blockIoResources(hc) };

@@ -166,11 +166,25 @@ export function checkSecurity(hc: HostConfig): void {
     if (d.PathInContainer && !d.PathInContainer.startsWith('/')) throw new InvalidParameterError(`invalid device path in container: ${d.PathInContainer}`);
     mappedDevices(d);
   }
+  deviceCgroupRules(hc);
   parseTmpfs(hc);
   if (hc.GroupAdd !== null && hc.GroupAdd !== undefined && !(Array.isArray(hc.GroupAdd) && hc.GroupAdd.every((g) => typeof g === 'string'))) {
     throw new InvalidParameterError('invalid GroupAdd: must be a list of strings');
   }
   if (hc.Init && !initBinary()) throw new InvalidParameterError(`--init: no init binary on the host (install Debian's tini: ${INIT_BINARIES[0]})`);
+}
+
+/** `--device-cgroup-rule 'c 1:3 rwm'`: device-cgroup allow rules, `*` for any major or minor, as dockerd parses them. */
+function deviceCgroupRules(hc: HostConfig): Record<string, unknown>[] {
+  const rules = hc.DeviceCgroupRules;
+  if (rules === null || rules === undefined) return [];
+  if (!Array.isArray(rules)) throw new InvalidParameterError('invalid DeviceCgroupRules: must be a list of strings');
+  return rules.map((r: unknown) => {
+    const m = typeof r === 'string' ? /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(r) : null;
+    if (!m) throw new InvalidParameterError(`invalid device cgroup rule format: '${String(r)}'`);
+    const num = (v: string) => (v === '*' ? -1 : Number(v));
+    return { allow: true, type: m[1], major: num(m[2]!), minor: num(m[3]!), access: m[4] };
+  });
 }
 
 /** `--group-add` names and numbers against the container's /etc/group. */
@@ -227,6 +241,7 @@ export async function applySecurity(spec: Record<string, unknown>, hc: HostConfi
       rules.push({ allow: true, type: dev.type, major: dev.major, minor: dev.minor, access: perms });
     }
   }
+  rules.push(...deviceCgroupRules(hc));
   if (devices.length) {
     const byPath = new Map(devices.map((d) => [d.path, d]));
     linux.devices = [...byPath.values()];

@@ -429,6 +429,9 @@ export class NetworkService {
       if (n.Name === 'bridge') throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
       ep.Aliases = aliases;
     }
+    if (given.IPAMConfig?.IPv6Address || given.IPAMConfig?.LinkLocalIPs?.length) {
+      throw new InvalidParameterError(`berth's networks are IPv4 only: ${given.IPAMConfig.IPv6Address ? '--ip6' : '--link-local-ip'} is not supported`);
+    }
     const ip = given.IPAMConfig?.IPv4Address;
     if (ip) {
       if (n.Name === 'bridge') throw new InvalidParameterError('user specified IP address is supported on user defined networks only');

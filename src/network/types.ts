@@ -22,7 +22,7 @@ export interface NetworkRecord {
 
 /** `NetworkSettings.Networks[name]` of a container, and `EndpointConfig` of create/connect requests. */
 export interface EndpointSettings {
-  IPAMConfig: { IPv4Address?: string; IPv6Address?: string } | null;
+  IPAMConfig: { IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[] } | null;
   Links: string[] | null;
   Aliases: string[] | null;
   MacAddress: string;

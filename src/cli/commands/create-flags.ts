@@ -6,8 +6,9 @@ import { addNetFlags, netBody, type NetFlags } from './net-flags.js';
 import { addVolFlags, volBody, type VolFlags } from './vol-flags.js';
 import { addHostFlags, healthcheckBody, hostConfigBody, int, parseBytes, type HostFlags } from './host-flags.js';
 import { addDeviceFlags, deviceHostConfig, type DeviceFlags } from './device-flags.js';
+import { addCompatFlags, compatBody, type CompatFlags } from './compat-flags.js';
 
-export interface CreateFlags extends NetFlags, HostFlags, VolFlags, DeviceFlags {
+export interface CreateFlags extends NetFlags, HostFlags, VolFlags, DeviceFlags, CompatFlags {
   vmKernel?: string;
   env?: string[];
   envFile?: string[];
@@ -48,7 +49,7 @@ export interface CreateFlags extends NetFlags, HostFlags, VolFlags, DeviceFlags 
 }
 
 export function addCreateFlags(cmd: Command): Command {
-  return addDeviceFlags(addHostFlags(addVolFlags(addNetFlags(cmd))))
+  return addCompatFlags(addDeviceFlags(addHostFlags(addVolFlags(addNetFlags(cmd)))))
     .option('-e, --env <list>', 'Set environment variables', collect)
     .option('--env-file <file>', 'Read in a file of environment variables', collect)
     .option('-w, --workdir <dir>', 'Working directory inside the container')
@@ -150,7 +151,7 @@ function checkModes(f: CreateFlags): void {
   if (f.cgroupns && f.cgroupns !== 'host' && f.cgroupns !== 'private') throw new Error('--cgroupns: invalid CGROUP mode');
 }
 
-export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean): Record<string, unknown> {
+export function createBody(image: string, args: string[], f: CreateFlags, detach: boolean, host = ''): Record<string, unknown> {
   checkModes(f);
   const env = envList(f);
   // A label file's line without `=` names nothing (the docker CLI drops it; `-l key` keeps an empty value).
@@ -161,6 +162,9 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
   const vol = volBody(f);
   const size: [number, number] = f.tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : [0, 0];
   const healthcheck = healthcheckBody(f);
+  const compat = compatBody(f, host);
+  // --use-api-socket's bind joins --mount's.
+  const mounts = [...((vol.HostConfig.Mounts as unknown[] | undefined) ?? []), ...((compat.Mounts as unknown[] | undefined) ?? [])];
   return {
     Image: image,
     Cmd: args.length ? args : null,
@@ -193,6 +197,8 @@ export function createBody(image: string, args: string[], f: CreateFlags, detach
       ...(f.vmKernel || f.annotation?.length ? { Annotations: { ...keyValues(f.annotation), ...(f.vmKernel ? { 'berth.vm.kernel': f.vmKernel } : {}) } } : {}),
       ...(f.cgroupParent ? { CgroupParent: f.cgroupParent } : {}),
       ...deviceHostConfig(f),
+      ...compat,
+      ...(mounts.length ? { Mounts: mounts } : {}),
       ...hostConfigBody(f, !!f.rm),
       ...(f.network ? { NetworkMode: f.network } : {}),
       ReadonlyRootfs: !!f.readOnly,

@@ -12,6 +12,7 @@ export interface DeviceFlags {
   deviceWriteIops?: { Path: string; Rate: number }[];
   blkioWeightDevice?: { Path: string; Weight: number }[];
   gpus?: Record<string, unknown>[];
+  deviceCgroupRule?: string[];
 }
 
 /** `PATH:VALUE` with a /dev path, split as the docker CLI's validators split it. */
@@ -65,6 +66,12 @@ function gpus(v: string, previous: Record<string, unknown>[] = []): Record<strin
   return [...previous, req];
 }
 
+/** `c 1:3 rwm`, `a *:* m`: the docker CLI's check of a device cgroup rule. */
+function cgroupRule(v: string, previous: string[] = []): string[] {
+  if (!/^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.test(v)) throw new InvalidArgumentError(`invalid device cgroup format '${v}'`);
+  return [...previous, v];
+}
+
 export function addDeviceFlags(cmd: Command): Command {
   return cmd
     .option('--device-read-bps <list>', 'Limit read rate (bytes per second) from a device', bps)
@@ -72,7 +79,8 @@ export function addDeviceFlags(cmd: Command): Command {
     .option('--device-read-iops <list>', 'Limit read rate (IO per second) from a device', iops)
     .option('--device-write-iops <list>', 'Limit write rate (IO per second) to a device', iops)
     .option('--blkio-weight-device <list>', 'Block IO weight (relative device weight)', weight)
-    .option('--gpus <gpu-request>', "GPU devices to add to the container ('all' to pass all GPUs)", gpus);
+    .option('--gpus <gpu-request>', "GPU devices to add to the container ('all' to pass all GPUs)", gpus)
+    .option('--device-cgroup-rule <list>', 'Add a rule to the cgroup allowed devices list', cgroupRule);
 }
 
 /** The HostConfig fields these flags fill. */
@@ -84,5 +92,6 @@ export function deviceHostConfig(f: DeviceFlags): Record<string, unknown> {
     ...(f.deviceWriteIops ? { BlkioDeviceWriteIOps: f.deviceWriteIops } : {}),
     ...(f.blkioWeightDevice ? { BlkioWeightDevice: f.blkioWeightDevice } : {}),
     ...(f.gpus ? { DeviceRequests: f.gpus } : {}),
+    ...(f.deviceCgroupRule ? { DeviceCgroupRules: f.deviceCgroupRule } : {}),
   };
 }

@@ -18,6 +18,8 @@ export interface ResourceFlags {
   cpuQuota?: string;
   pidsLimit?: string;
   blkioWeight?: string;
+  cpuRtPeriod?: string;
+  cpuRtRuntime?: string;
 }
 
 export interface HostFlags extends ResourceFlags {
@@ -53,7 +55,9 @@ export function addResourceFlags(cmd: Command): Command {
     .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period')
     .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota')
     .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
-    .option('--blkio-weight <int>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable');
+    .option('--blkio-weight <int>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable')
+    .option('--cpu-rt-period <int>', 'Limit CPU real-time period in microseconds')
+    .option('--cpu-rt-runtime <int>', 'Limit CPU real-time runtime in microseconds');
 }
 
 /** The resource flags as HostConfig fields (`update` sends the same names). */
@@ -73,6 +77,8 @@ export function resourceBody(f: ResourceFlags): Record<string, unknown> {
   if (f.cpuQuota !== undefined) hc.CpuQuota = int(f.cpuQuota, '--cpu-quota');
   if (f.pidsLimit !== undefined) hc.PidsLimit = int(f.pidsLimit, '--pids-limit');
   if (f.blkioWeight !== undefined) hc.BlkioWeight = int(f.blkioWeight, '--blkio-weight');
+  if (f.cpuRtPeriod !== undefined) hc.CpuRealtimePeriod = int(f.cpuRtPeriod, '--cpu-rt-period');
+  if (f.cpuRtRuntime !== undefined) hc.CpuRealtimeRuntime = int(f.cpuRtRuntime, '--cpu-rt-runtime');
   return hc;
 }
 

@@ -17,6 +17,8 @@ export interface NetFlags {
   dnsOption?: string[];
   macAddress?: string;
   link?: string[];
+  ip6?: string;
+  linkLocalIp?: string[];
 }
 
 export function addNetFlags(cmd: Command): Command {
@@ -31,7 +33,9 @@ export function addNetFlags(cmd: Command): Command {
     .option('--dns-search <list>', 'Set custom DNS search domains', collect)
     .option('--dns-option <list>', 'Set DNS options', collect)
     .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
-    .option('--link <list>', 'Add link to another container', collectLink);
+    .option('--link <list>', 'Add link to another container', collectLink)
+    .option('--ip6 <address>', 'IPv6 address (berth\'s networks are IPv4 only: refused)')
+    .option('--link-local-ip <list>', 'Container IPv4/IPv6 link-local addresses (refused)', collect);
 }
 
 /** `--link NAME[:ALIAS]`, checked as the docker CLI checks it. */
@@ -69,10 +73,11 @@ export function netBody(f: NetFlags): { ExposedPorts?: Record<string, object>; H
       throw new Error(f.ip ? 'user specified IP address is supported on user defined networks only' : 'network-scoped alias is supported only for containers in user defined networks');
     }
   }
-  if (f.networkAlias?.length || f.ip || f.macAddress) {
+  const ipam = { ...(f.ip ? { IPv4Address: f.ip } : {}), ...(f.ip6 ? { IPv6Address: f.ip6 } : {}), ...(f.linkLocalIp?.length ? { LinkLocalIPs: f.linkLocalIp } : {}) };
+  if (f.networkAlias?.length || Object.keys(ipam).length || f.macAddress) {
     // As the docker CLI (API 1.44 and later): the endpoint of the network the container starts on.
     networking = { EndpointsConfig: { [f.network ?? 'default']: {
-      ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}), ...(f.macAddress ? { MacAddress: f.macAddress } : {}),
+      ...(f.networkAlias?.length ? { Aliases: f.networkAlias } : {}), ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}), ...(f.macAddress ? { MacAddress: f.macAddress } : {}),
     } } };
   }
   return { ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}), HostConfig: hostConfig, ...(networking ? { NetworkingConfig: networking } : {}) };

@@ -24,7 +24,7 @@ function familiar(image: string): string {
 export async function createContainer(client: Client, image: string, args: string[], flags: CreateFlags, detach: boolean): Promise<string> {
   const pull = flags.pull ?? 'missing';
   if (!['always', 'missing', 'never'].includes(pull)) throw new Error(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
-  const body = createBody(image, args, flags, detach);
+  const body = createBody(image, args, flags, detach, client.host);
   const query = { name: flags.name, platform: flags.platform };
   // As the docker CLI: an ID file left by another container is not overwritten.
   if (flags.cidfile && existsSync(flags.cidfile)) throw new Error(`container ID file found, make sure the other container isn't running or delete ${flags.cidfile}`);
