@@ -195,6 +195,21 @@ describe('run flags through the OCI spec', () => {
       const stopped = await d.berth(['start', '-a', 'linkw2']);
       assert.equal(stopped.code, 1);
       assert.match(stopped.stderr, /Cannot link to a non running container: \/linkdb AS \/linkw2\/linkdb/);
+      // rm --link: the parent forgets it, and starts without the stopped target.
+      const unlinked = await d.berth(['rm', '--link', '/linkw2/linkdb']);
+      assert.deepEqual([unlinked.code, unlinked.stdout], [0, '/linkw2/linkdb\n'], unlinked.stderr);
+      assert.equal((await d.berth(['inspect', '-f', '{{json .HostConfig.Links}}', 'linkw2'])).stdout, 'null\n');
+      assert.equal((await d.berth(['start', '-a', 'linkw2'])).code, 0);
+      const again = await d.berth(['rm', '--link', 'linkw2/linkdb']);
+      assert.deepEqual([again.code, again.stderr], [1, 'Error response from daemon: No such container: linkw2/linkdb\n']);
+      const own = await d.berth(['rm', '--link', 'linkdb']);
+      assert.deepEqual([own.code, own.stderr], [1, 'Error response from daemon: Conflict, cannot remove the default link name of the container\n']);
+      if (hasDocker) {
+        assert.equal((await d.berth(['create', '--name', 'linkw3', '--link', 'linkdb:x', 'busybox', 'true'])).code, 0);
+        const viaDocker = await d.docker(['rm', '--link', 'linkw3/x']);
+        assert.deepEqual([viaDocker.code, viaDocker.stdout], [0, 'linkw3/x\n'], viaDocker.stderr);
+        await d.berth(['rm', 'linkw3']);
+      }
     } finally {
       await d.berth(['rm', '-f', 'linkdb', 'linkw2']);
       await d.berth(['network', 'rm', net]);

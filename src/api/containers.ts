@@ -2,7 +2,7 @@
 import { humanDuration } from '../common/duration.js';
 import { dockerTimestamp, type ContainerRecord, type CreateRequest, type WaitCondition } from '../containers/index.js';
 import { familiarString } from '../images/index.js';
-import { ConflictError, errorMessage, errorStatus, InvalidParameterError } from '../errors/index.js';
+import { ConflictError, errorMessage, errorStatus, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
 import { pruneMatcher } from './prune-filters.js';
@@ -214,7 +214,15 @@ export function containerRoutes(r: Router, engine: Engine): void {
   });
 
   r.on('DELETE', '/containers/{id}', async ({ res, params, query }) => {
-    await cs.remove(params.id!, { force: boolParam(query, 'force'), volumes: boolParam(query, 'v') });
+    if (boolParam(query, 'link')) await cs.removeLink(params.id!);
+    else await cs.remove(params.id!, { force: boolParam(query, 'force'), volumes: boolParam(query, 'v') });
+    res.writeHead(204).end();
+  });
+
+  // `rm --link web/db`: a link's name has the parent's name in it, so the path has two segments.
+  r.on('DELETE', '/containers/{parent}/{alias}', async ({ res, params, query }) => {
+    if (!boolParam(query, 'link')) throw new NotFoundError(`No such container: ${params.parent}/${params.alias}`);
+    await cs.removeLink(`${params.parent}/${params.alias}`);
     res.writeHead(204).end();
   });
 

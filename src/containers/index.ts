@@ -625,6 +625,24 @@ export class ContainerService extends EventEmitter {
     this.emit(`removed:${c.Id}`);
   }
 
+  /**
+   * `rm --link /PARENT/ALIAS`: the parent forgets the link. As with dockerd, a running parent keeps its /etc/hosts
+   * and variables until it starts again; a container's own name (`/db`) is no link to remove.
+   */
+  async removeLink(name: string): Promise<void> {
+    const full = name.startsWith('/') ? name : `/${name}`;
+    const cut = full.lastIndexOf('/');
+    if (cut === 0) throw new ConflictError('Conflict, cannot remove the default link name of the container');
+    const parent = this.find(full.slice(1, cut));
+    const links = (parent?.HostConfig.Links as string[] | null | undefined) ?? [];
+    const kept = links.filter((l) => !l.endsWith(`:${full}`));
+    if (!parent || kept.length === links.length) throw new NotFoundError(`No such container: ${name}`);
+    await this.locked(parent.Id, async () => {
+      parent.HostConfig.Links = kept.length ? kept : null;
+      this.save(parent);
+    });
+  }
+
   async rename(ref: string, name: string): Promise<void> {
     const c = this.get(ref);
     const clean = name.replace(/^\//, '');

@@ -121,8 +121,10 @@ export function registerLifecycle(program: Command): void {
     .argument('<container...>')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
     .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
-    .action((ids: string[], o: { force?: boolean; volumes?: boolean }, cmd: Command) =>
-      echoEach(cmd, ids, 'DELETE', (id) => `/containers/${id}`, { force: !!o.force, v: !!o.volumes }));
+    .option('-l, --link', 'Remove the specified link')
+    .action((ids: string[], o: { force?: boolean; volumes?: boolean; link?: boolean }, cmd: Command) =>
+      // A link's name keeps its slash in the path (/PARENT/ALIAS), as the docker CLI sends it.
+      echoEach(cmd, ids, 'DELETE', (id) => `/containers/${o.link ? id.replace(/^\//, '') : id}`, { force: !!o.force, v: !!o.volumes, ...(o.link ? { link: true } : {}) }));
 
   program.command('wait').description('Block until one or more containers stop, then print their exit codes')
     .argument('<container...>')
