@@ -22,6 +22,16 @@ function jsonParam(q: URLSearchParams, name: string): Record<string, string> {
   }
 }
 
+/** A JSON list of strings (`cachefrom`), refused in dockerd's words when it is not one. */
+function listParam(q: URLSearchParams, name: string, what: string): string[] {
+  const raw = q.get(name);
+  if (!raw) return [];
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch (e) { throw new InvalidParameterError(`error reading ${what}: ${(e as Error).message}`); }
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`error reading ${what}: json: cannot unmarshal ${JSON.stringify(raw)} into Go value of type []string`);
+  return v as string[];
+}
+
 /**
  * `platform`: dockerd's classic builder would fetch base images for another platform and run their RUN
  * steps under whatever emulation the host has; berth runs none, so only the host's own is taken.
@@ -36,16 +46,56 @@ function checkPlatform(spec: string | null): void {
   throw new InvalidParameterError(`platform ${formatPlatform(want)} is not supported: this daemon builds for ${formatPlatform(host)} only`);
 }
 
+/** dockerd's Int64ValueOrZero: what does not parse as an integer counts as unset. */
+function int64OrZero(q: URLSearchParams, name: string): number {
+  const v = q.get(name)?.trim() ?? '';
+  return /^[-+]?\d+$/.test(v) ? Number(v) : 0;
+}
+
+/**
+ * The HostConfig of every RUN step's container, from the resource parameters, as dockerd's classic builder
+ * makes it (hostConfigFromOptions): zero means unset, and the values are checked where `run`'s are, when the
+ * first RUN step's container is made, in the same words.
+ */
+function stepHostConfig(query: URLSearchParams): Record<string, unknown> {
+  const hc: Record<string, unknown> = {};
+  const ints: [string, string][] = [['memory', 'Memory'], ['memswap', 'MemorySwap'], ['cpushares', 'CpuShares'], ['cpuperiod', 'CpuPeriod'], ['cpuquota', 'CpuQuota']];
+  for (const [param, field] of ints) { const n = int64OrZero(query, param); if (n) hc[field] = n; }
+  const strings: [string, string][] = [['cpusetcpus', 'CpusetCpus'], ['cpusetmems', 'CpusetMems'], ['cgroupparent', 'CgroupParent']];
+  for (const [param, field] of strings) { const v = query.get(param); if (v) hc[field] = v; }
+  const shm = query.get('shmsize');
+  if (shm) {
+    if (!/^[-+]?\d+$/.test(shm)) throw new InvalidParameterError(`strconv.ParseInt: parsing ${JSON.stringify(shm)}: invalid syntax`);
+    hc.ShmSize = Number(shm);
+  }
+  const ulimits = query.get('ulimits');
+  if (ulimits) {
+    try { hc.Ulimits = JSON.parse(ulimits) as unknown; } catch (e) {
+      throw new InvalidParameterError(`error reading ulimit settings: ${(e as Error).message}`);
+    }
+  }
+  return hc;
+}
+
 export function buildRoutes(r: Router, engine: Engine): void {
   // `docker system prune` and `docker builder prune` ask this. The classic builder's cache is made of
   // images (`image prune` takes them); there is no BuildKit cache, so nothing is ever deleted here.
   r.on('POST', '/build/prune', ({ res }) => sendJson(res, 200, { CachesDeleted: null, SpaceReclaimed: 0 }));
 
   r.on('POST', '/build', async ({ req, res, query }) => {
+    // In the order dockerd's newImageBuildOptions checks them, and in its words.
+    // SecurityOpt is only for Windows' credential specs: dockerd on Linux refuses any.
+    if (query.getAll('securityopt').length) throw new InvalidParameterError('security options are not supported on linux');
+    const hostConfig = stepHostConfig(query);
+    const isolation = query.get('isolation');
+    if (isolation && isolation.toLowerCase() !== 'default') throw new InvalidParameterError(`unsupported isolation: ${JSON.stringify(isolation)}`);
     const tags = query.getAll('t');
     for (const t of tags) parseReference(t);
     const buildArgs = jsonParam(query, 'buildargs');
     const labels = jsonParam(query, 'labels');
+    const cacheFrom = listParam(query, 'cachefrom', 'cache-from');
+    // berth has no experimental mode, so never squashes.
+    if (boolParam(query, 'squash')) throw new InvalidParameterError('squash is only supported with experimental mode');
     const quiet = boolParam(query, 'q');
     checkPlatform(query.get('platform'));
     // dockerd finds a bad one when the first RUN step's container is made; here it fails before any work, in the same words.
@@ -59,7 +109,7 @@ export function buildRoutes(r: Router, engine: Engine): void {
       const img = await build(engine.images, engine.containers, {
         context: req, dockerfile: query.get('dockerfile') || 'Dockerfile', tags, buildArgs,
         target: query.get('target') || undefined, noCache: boolParam(query, 'nocache'), labels, tmpRoot, out,
-        networkMode: query.get('networkmode') || 'default', extraHosts,
+        networkMode: query.get('networkmode') || 'default', extraHosts, hostConfig, cacheFrom,
         pull: async (ref) => {
           await pullImage(engine.images, engine.registry, ref, { onProgress: (ev) => out(`${ev.id ? `${ev.id}: ` : ''}${ev.status}\n`) });
         },

@@ -34,6 +34,10 @@ export interface BuildOptions {
   networkMode?: string;
   /** `name:ip` entries for every RUN step's /etc/hosts (`--add-host`). */
   extraHosts?: string[];
+  /** More HostConfig of every RUN step's container: the resource limits, `--ulimit`, `--shm-size`, `--cgroup-parent`. */
+  hostConfig?: Record<string, unknown>;
+  /** `--cache-from`: images, wherever they came from, whose history may stand in for steps (names not found are skipped). */
+  cacheFrom?: string[];
 }
 
 interface State {
@@ -111,6 +115,9 @@ async function glob(root: string, pattern: string, allowed?: Set<string>): Promi
 export class Builder {
   private readonly stageImages = new Map<string, Image>();
   private escape = '\\';
+  /** The `--cache-from` images found, and those this stage may still take steps from. */
+  private cacheFrom: Image[] = [];
+  private sources: Image[] = [];
 
   constructor(private readonly images: ImageService, private readonly containers: ContainerService, private readonly o: BuildOptions) {}
 
@@ -120,6 +127,11 @@ export class Builder {
     });
     const df = parseDockerfile(text);
     this.escape = df.escape;
+    for (const ref of this.o.cacheFrom ?? []) {
+      // As dockerd: a name that is not here is skipped, not an error.
+      const img = await this.images.find(ref);
+      if (img) this.cacheFrom.push(img);
+    }
     const ignoreText = await readFile(join(this.o.contextDir, '.dockerignore'), 'utf8').catch(() => '');
     const allowed = new Set(await walkContext(this.o.contextDir, parseDockerignore(ignoreText)));
 
@@ -176,6 +188,8 @@ export class Builder {
     const from = stage.from;
     const baseRef = expand(from.args[0] ?? '', (n) => globalArgs.get(n));
     this.say(`${stepPrefix()}FROM ${from.original}\n`);
+    // Every stage may again take steps from any of the --cache-from images, as dockerd resets its prober at FROM.
+    this.sources = [...this.cacheFrom];
     let state: State;
     if (baseRef === 'scratch') {
       state = { layers: [], config: { Env: [] }, history: [], shell: DEFAULT_SHELL, args: new Map() };
@@ -297,23 +311,61 @@ export class Builder {
     return sha(JSON.stringify([state.image?.id ?? 'scratch', state.layers.map((l) => l.diffId), ...parts]));
   }
 
-  /** Takes a step from the cache, or runs `make` and caches what it made. */
-  private async cached(state: State, key: string, make: () => Promise<Image>, after: State): Promise<State> {
-    const hit = this.o.noCache ? undefined : this.images.cachedBuildStep(key);
+  /**
+   * Takes a step from the cache, or runs `make` and caches what it made. `createdBy` is the history entry
+   * the step writes: what a --cache-from image's history is matched against.
+   */
+  private async cached(state: State, key: string, createdBy: string, make: () => Promise<Image>, after: State): Promise<State> {
+    const hit = this.o.noCache ? undefined : await this.fromCache(state, key, createdBy, after);
     if (hit) {
       this.say(' ---> Using cache\n');
-      const img = await this.images.resolve(hit);
-      return { ...(await this.stateOf(img, after.args)), shell: after.shell, cmdSet: after.cmdSet };
+      return { ...(await this.stateOf(hit, after.args)), shell: after.shell, cmdSet: after.cmdSet };
     }
     const img = await make();
     this.images.cacheBuildStep(key, img.id);
     return { ...(await this.stateOf(img, after.args)), shell: after.shell, cmdSet: after.cmdSet };
   }
 
+  /**
+   * The step's image from the cache, as dockerd's classic builder finds it. Without --cache-from: a step
+   * built here before (never a pulled or loaded image). With it: such a step only if it is in the chain of
+   * one of those images; else an image whose history starts with this one's and goes on with this step.
+   */
+  private async fromCache(state: State, key: string, createdBy: string, after: State): Promise<Image | undefined> {
+    const local = this.images.cachedBuildStep(key);
+    if (!this.cacheFrom.length) return local ? this.images.resolve(local) : undefined;
+    if (local && this.sources.some((s) => this.inChain(s.id, local))) return this.images.resolve(local);
+    const history = state.image?.config.history ?? [];
+    const diffIds = state.layers.map((l) => l.diffId);
+    for (const target of this.sources) {
+      const th = target.config.history ?? [];
+      const entry = th[history.length];
+      if (!entry || entry.created_by !== createdBy || !extends_(target, th, history, diffIds)) continue;
+      // The last entry is the image itself.
+      if (th.length - 1 === history.length) return target;
+      // A middle one: an image of this step's own, made from the entry and its layer, as dockerd restores it.
+      const layerIndex = th.slice(0, history.length).filter((h) => !h.empty_layer).length;
+      const layers = entry.empty_layer ? state.layers : [...state.layers, (await this.images.layersOf(target))[layerIndex]!];
+      const img = await this.images.commitImage(layers, {
+        config: normalConfig(after.config), history: [...history, entry], created: entry.created ?? new Date().toISOString(), parent: state.image?.id,
+      });
+      // dockerd follows one image once a middle step matched, rather than jump between them.
+      this.sources = [target];
+      return img;
+    }
+    return undefined;
+  }
+
+  /** Whether `id` is `top` or one of the images it was built on. */
+  private inChain(top: string, id: string): boolean {
+    for (let at: string | undefined = top, n = 0; at && n < 10_000; at = this.images.parentOf(at), n++) if (at === id) return true;
+    return false;
+  }
+
   /** A metadata-only step: the same layers, a new config, an empty-layer history entry. */
   private async cachedOrCommit(state: State, next: State, ins: Instruction, nop: string): Promise<State> {
     const key = this.cacheKey(state, [ins.cmd, nop, [...next.args.entries()]]);
-    return this.cached(state, key, () => this.commitConfigImage(state, next, nop), next);
+    return this.cached(state, key, `/bin/sh -c #(nop)  ${nop}`, () => this.commitConfigImage(state, next, nop), next);
   }
 
   private async commitConfig(state: State, cmd: string, what: string): Promise<State> {
@@ -345,7 +397,11 @@ export class Builder {
     }
     const usedArgs = [...state.args.entries()].filter(([k]) => !envMap(state.config.Env).has(k));
     const key = this.cacheKey(state, ['RUN', argv, usedArgs]);
-    return this.cached(state, key, async () => {
+    // The build args the step saw go first, as dockerd writes them (`|1 A=b /bin/sh -c …`): two runs under
+    // other values are other history, so a --cache-from image never stands in for a run under other args.
+    const argsPrefix = usedArgs.length ? `|${usedArgs.length} ${usedArgs.map(([k, v]) => `${k}=${v}`).sort().join(' ')} ` : '';
+    const createdBy = argsPrefix + (ins.json ? `RUN ${JSON.stringify(argv)}` : `/bin/sh -c ${ins.args[0] ?? ''}`);
+    return this.cached(state, key, createdBy, async () => {
       if (!state.image) throw new DockerfileError('RUN needs a base image with a shell: this stage starts FROM scratch', ins.line);
       let env = [...(state.config.Env ?? [])];
       for (const [k, v] of usedArgs) env = setEnv(env, k, v);
@@ -353,7 +409,7 @@ export class Builder {
         Image: state.image.id, Cmd: argv, Entrypoint: [], Env: env, WorkingDir: state.config.WorkingDir ?? '', User: state.config.User ?? '',
         AttachStdout: true, AttachStderr: true, Labels: { 'berth.build': 'step' },
         // Not part of the cache key, as in dockerd: a cached step is not run again under another network.
-        HostConfig: { NetworkMode: this.o.networkMode || 'default', ...(this.o.extraHosts?.length ? { ExtraHosts: this.o.extraHosts } : {}) },
+        HostConfig: { ...this.o.hostConfig, NetworkMode: this.o.networkMode || 'default', ...(this.o.extraHosts?.length ? { ExtraHosts: this.o.extraHosts } : {}) },
       });
       this.say(` ---> Running in ${short(Id)}\n`);
       const tail: string[] = [];
@@ -379,7 +435,7 @@ export class Builder {
         }
         const id = await this.containers.commit(Id, {
           config: normalConfig(state.config), pause: false, history: state.history,
-          createdBy: ins.json ? `RUN ${JSON.stringify(argv)}` : `/bin/sh -c ${ins.args[0] ?? ''}`,
+          createdBy,
         });
         return await this.images.resolve(id);
       } finally {
@@ -419,10 +475,19 @@ export class Builder {
         if (!found.length) throw new DockerfileError(`${ins.cmd} failed: file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`, ins.line);
         matches.push(...found);
       }
-      const hash = createHash('sha256');
-      for (const m of matches) await hashTree(root, m, hash, filter);
-      const key = this.cacheKey(state, [ins.cmd, sourceId, hash.digest('hex'), dest, ins.flags.chown ?? '', ins.flags.chmod ?? '']);
-      return await this.cached(state, key, async () => {
+      // Each source's content hash, named as dockerd's classic builder names it in the history (file:…, dir:…,
+      // multi:… for several), so the history says what was copied and a --cache-from image matches only the same files.
+      const hashes: string[] = [];
+      for (const m of matches) {
+        const hash = createHash('sha256');
+        await hashTree(root, m, hash, filter);
+        hashes.push(`${(await lstat(join(root, m))).isDirectory() ? 'dir' : 'file'}:${hash.digest('hex')}`);
+      }
+      const srcHash = hashes.length === 1 ? hashes[0]! : `multi:${sha(hashes.join(','))}`;
+      const key = this.cacheKey(state, [ins.cmd, sourceId, srcHash, dest, ins.flags.chown ?? '', ins.flags.chmod ?? '']);
+      const owner = `${ins.flags.chown ? `--chown=${ins.flags.chown} ` : ''}${ins.flags.chmod ? `--chmod=${ins.flags.chmod} ` : ''}`;
+      const createdBy = `/bin/sh -c #(nop) ${ins.cmd} ${owner}${srcHash} in ${dest} `;
+      return await this.cached(state, key, createdBy, async () => {
         const staging = await mkdtemp(join(this.o.tmpRoot, 'copy-'));
         try {
           const intoDir = dest.endsWith('/') || matches.length > 1;
@@ -452,7 +517,7 @@ export class Builder {
           const created = new Date().toISOString();
           return this.images.commitImage([...state.layers, layer], {
             config: normalConfig(state.config),
-            history: [...state.history, { created, created_by: `/bin/sh -c #(nop) ${ins.cmd} ${ins.original}` }],
+            history: [...state.history, { created, created_by: createdBy }],
             created, parent: state.image?.id,
           });
         } finally {
@@ -504,6 +569,20 @@ export class Builder {
   }
 }
 
+
+/** Whether `target`'s history and layers begin with `history` and `diffIds`, entry for entry (dockerd's isValidParent). */
+function extends_(target: Image, th: HistoryEntry[], history: HistoryEntry[], diffIds: string[]): boolean {
+  if (!th.length) return false;
+  if (!history.length && !diffIds.length) return true;
+  const tDiffs = target.config.rootfs?.diff_ids ?? [];
+  if (history.length >= th.length || diffIds.length > tDiffs.length) return false;
+  return history.every((h, i) => sameEntry(h, th[i]!)) && diffIds.every((d, i) => d === tDiffs[i]);
+}
+
+function sameEntry(a: HistoryEntry, b: HistoryEntry): boolean {
+  const keys = ['created', 'created_by', 'author', 'comment', 'empty_layer'] as const;
+  return keys.every((k) => (a[k] || undefined) === (b[k] || undefined));
+}
 
 function posixRel(root: string, p: string): string {
   return p.slice(root.length + 1).split('/').join('/');

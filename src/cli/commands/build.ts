@@ -2,15 +2,38 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import { clientOf, collect, ExitError } from '../context.js';
 import { humanSize } from '../format.js';
 import { extraHost } from './add-host.js';
+import { hostConfigBody, parseBytes, type HostFlags } from './host-flags.js';
 import { renderProgress, StreamError } from '../progress.js';
 
 interface BuildFlags {
   tag?: string[]; file?: string; buildArg?: string[]; target?: string; cache: boolean; label?: string[]; quiet?: boolean; pull?: boolean; iidfile?: string;
   network?: string; addHost?: string[]; platform?: string;
+  memory?: string; cgroupParent?: string; cacheFrom?: string[]; compress?: boolean; squash?: boolean; isolation?: string;
+  securityOpt?: string[];
+}
+
+type StepFlags = Pick<HostFlags, 'memorySwap' | 'cpuShares' | 'cpusetCpus' | 'cpusetMems' | 'cpuPeriod' | 'cpuQuota' | 'ulimit' | 'shmSize'>;
+
+/**
+ * The RUN steps' limits as the build endpoint's query parameters (docker's names; zero values left out, as
+ * the docker CLI leaves them), parsed by `run`'s own parsers so a bad value fails in the same words.
+ */
+function stepQuery(o: BuildFlags & StepFlags): Record<string, string | number | undefined> {
+  // securityOpt stays out: build sends the values as given (dockerd on Linux refuses any), not run's seccomp file reading.
+  const { memorySwap, cpuShares, cpusetCpus, cpusetMems, cpuPeriod, cpuQuota, ulimit, shmSize } = o;
+  const hc = hostConfigBody({ memorySwap, cpuShares, cpusetCpus, cpusetMems, cpuPeriod, cpuQuota, ulimit, shmSize }, false);
+  const n = (v: unknown) => (typeof v === 'number' && v !== 0 ? v : undefined);
+  return {
+    memory: o.memory !== undefined ? n(parseBytes(o.memory)) : undefined, memswap: n(hc.MemorySwap), cpushares: n(hc.CpuShares),
+    cpusetcpus: o.cpusetCpus || undefined, cpusetmems: o.cpusetMems || undefined, cpuperiod: n(hc.CpuPeriod), cpuquota: n(hc.CpuQuota),
+    shmsize: n(hc.ShmSize), cgroupparent: o.cgroupParent || undefined,
+    ulimits: Array.isArray(hc.Ulimits) && hc.Ulimits.length ? JSON.stringify(hc.Ulimits) : undefined,
+  };
 }
 
 function keyValues(list: string[] = []): Record<string, string> {
@@ -74,9 +97,26 @@ export function registerBuild(program: Command): void {
     .option('--network <string>', 'Set the networking mode for the RUN instructions during build', 'default')
     .option('--add-host <list>', 'Add a custom host-to-IP mapping ("host:ip")', collect)
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
-    .action(async (path: string, o: BuildFlags, cmd: Command) => {
+    .option('-m, --memory <bytes>', 'Memory limit')
+    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
+    .option('--cpu-period <int>', 'Limit the CPU CFS (Completely Fair Scheduler) period')
+    .option('--cpu-quota <int>', 'Limit the CPU CFS (Completely Fair Scheduler) quota')
+    .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
+    .option('--shm-size <bytes>', 'Size of "/dev/shm"')
+    .option('--ulimit <ulimit>', 'Ulimit options', collect)
+    .option('--cgroup-parent <string>', 'Set the parent cgroup for the "RUN" instructions during build')
+    .option('--security-opt <strings>', 'Security options (dockerd on Linux takes none)', collect)
+    .option('--cache-from <strings>', 'Images to consider as cache sources', collect)
+    .option('--compress', 'Compress the build context using gzip')
+    .option('--disable-content-trust', 'Skip image verification (berth does not verify: no Notary)')
+    .option('--squash', 'Squash newly built layers into a single new layer (needs an experimental daemon: berth has none)')
+    .option('--isolation <string>', 'Container isolation technology (Linux: default only)')
+    .action(async (path: string, o: BuildFlags & StepFlags, cmd: Command) => {
       // Checked before the context is read, as the docker CLI checks its flags.
       const extraHosts = (o.addHost ?? []).map(extraHost);
+      const limits = stepQuery(o);
       const dir = resolve(path);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ExitError(1, `ERROR: unable to prepare context: path "${path}" not found`);
       const dockerfile = o.file ? resolve(o.file) : join(dir, 'Dockerfile');
@@ -85,7 +125,8 @@ export function registerBuild(program: Command): void {
       // Held in memory to say its size first, as docker does; contexts are small next to images.
       const chunks: Buffer[] = [];
       for await (const c of stream) chunks.push(c as Buffer);
-      const body = Buffer.concat(chunks);
+      const tarred = Buffer.concat(chunks);
+      const body = o.compress ? gzipSync(tarred) : tarred;
       if (!o.quiet) process.stdout.write(`Sending build context to berth daemon  ${humanSize(body.length, 4)}\n`);
       const counted = new PassThrough();
       counted.end(body);
@@ -95,6 +136,8 @@ export function registerBuild(program: Command): void {
           nocache: !o.cache, labels: JSON.stringify(keyValues(o.label)), q: !!o.quiet, rm: true,
           // As the docker CLI: `default` is not sent, the daemon's default is the same.
           networkmode: o.network && o.network !== 'default' ? o.network : undefined, extrahosts: extraHosts, platform: o.platform || undefined,
+          ...limits, securityopt: o.securityOpt, isolation: o.isolation || undefined, squash: o.squash || undefined,
+          cachefrom: o.cacheFrom?.length ? JSON.stringify(o.cacheFrom) : undefined,
         },
         stream: counted,
         headers: { 'Content-Type': 'application/x-tar' },
