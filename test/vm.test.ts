@@ -183,6 +183,32 @@ describe('the vm runtime', () => {
     assert.match(other.stderr, /the vm kernel \/nonexistent\/vmlinuz does not exist/);
   });
 
+  test('pause stops the whole VM and unpause resumes it, as the freezer does a container', T, async () => {
+    const run = await d.berth(['run', '-d', '--runtime', 'vm', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    seen.push(id);
+    const ticks = async () => (await d.berth(['logs', id])).stdout.split('\n').filter(Boolean).length;
+    await waitFor(async () => (await ticks()) > 0, 240_000, 'the VM to boot and tick');
+    assert.equal((await d.berth(['pause', id])).code, 0);
+    assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', id])).stdout, 'paused true\n');
+    const frozen = await ticks();
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(await ticks(), frozen, 'no tick while paused');
+    const again = await d.berth(['pause', id]);
+    assert.match(again.stderr, /is already paused/);
+    assert.equal((await d.berth(['unpause', id])).code, 0);
+    await waitFor(async () => (await ticks()) > frozen, 60_000, 'ticks again after unpause');
+    // stop -t 1 of a paused VM keeps to its timeout: the guest cannot take SIGTERM (it waits for a resume, not for
+    // the guest's acknowledgement, 20 s), and the timeout's SIGKILL switches the VM off.
+    assert.equal((await d.berth(['pause', id])).code, 0);
+    const t0 = Date.now();
+    assert.equal((await d.berth(['stop', '-t', '1', id], BOOT)).code, 0);
+    assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
+    assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}', id])).stdout, 'exited false 137\n');
+    assert.equal((await d.berth(['rm', id], BOOT)).code, 0);
+  });
+
   test('kill switches the VM off; wait reports 137; rm -f of a running VM leaves nothing', T, async () => {
     const a = (await d.berth(['run', '-d', '--runtime', 'vm', 'busybox', 'sleep', '1000'])).stdout.trim();
     seen.push(a);

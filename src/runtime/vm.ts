@@ -414,6 +414,9 @@ export class VmRuntime extends OciRuntime {
       if (qemu) process.kill(qemu, 'SIGKILL'); else process.kill(wrapper, 'SIGKILL');
       return;
     }
+    // A paused guest cannot take it: it waits for the resume, as a signal to a frozen process waits for the thaw.
+    const held = this.heldSignals.get(id);
+    if (qemu && held) { held.push(sig); return; }
     // Anything else goes to the workload in the guest, through berth's init, which acknowledges it.
     if (qemu) {
       if (await this.request(id, ['sig', nextSeq(), sig])) return;
@@ -431,6 +434,32 @@ export class VmRuntime extends OciRuntime {
   override async state(id: string): Promise<RuntimeState | undefined> {
     if (await this.wrapperPid(id)) return (await this.qemuPid(id)) ? 'running' : 'created';
     return (await this.holds(id)) ? 'stopped' : undefined;
+  }
+
+  /**
+   * `pause`: the whole VM stops (QMP `stop`: its vCPUs halt, so the guest's clock and every process in it freeze,
+   * as the cgroup freezer freezes a container's), and `cont` resumes it. conmon and QEMU's own threads keep running.
+   */
+  override async pause(id: string): Promise<void> {
+    await this.monitor(id, 'stop');
+    this.heldSignals.set(id, []);
+  }
+
+  override async resume(id: string): Promise<void> {
+    await this.monitor(id, 'cont');
+    const held = this.heldSignals.get(id) ?? [];
+    this.heldSignals.delete(id);
+    for (const sig of held) await this.kill(id, sig).catch(() => {});
+  }
+
+  /** Signals sent to a paused VM, delivered at its resume (in memory: a daemon restart forgets that it is paused). */
+  private readonly heldSignals = new Map<string, string[]>();
+
+  private async monitor(id: string, command: string): Promise<void> {
+    const path = join(this.slotDir(id), 'qmp');
+    if (!existsSync(path)) throw new InvalidParameterError(`the VM of ${id.slice(0, 12)} was booted without a monitor: restart it to ${command === 'stop' ? 'pause' : 'unpause'} it`);
+    const qmp = await Qmp.open(path, 10_000);
+    try { await qmp.execute(command); } finally { qmp.close(); }
   }
 
   private readonly busySlots = new Map<string, Set<number>>();
@@ -546,6 +575,7 @@ export class VmRuntime extends OciRuntime {
   }
 
   protected override async runtimeDelete(id: string): Promise<void> {
+    this.heldSignals.delete(id);
     const reader = await pidOf(join(this.bundle(id), 'reader.pid'), this.bundle(id));
     const pids = [await this.qemuPid(id), await this.wrapperPid(id), reader].filter((p): p is number => !!p);
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
