@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hasDocker, startDaemon, teardown, type Result, type TestDaemon } from './harness.js';
@@ -154,13 +154,7 @@ describe('push -a and pull -a', () => {
     // dockerd pulls the tags in the registry's order and stops at the first failure: the last one's only layer is spoiled.
     const order = await tagsInRegistry(reg, 'all/bb') as string[];
     const last = order.at(-1)!;
-    const res = await fetch(`${reg.url}/v2/all/bb/manifests/${last}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
-    const manifest = await res.json() as { layers: { digest: string }[] };
-    const blob = reg.blobDataPath(manifest.layers[0]!.digest);
-    const good = readFileSync(blob);
-    const bad = Buffer.from(good);
-    bad[bad.length - 10] ^= 0xff;
-    writeFileSync(blob, bad);
+    const restore = await reg.corruptLayer('all/bb', last);
     const d = await daemon();
     try {
       const r = await d.berth(['pull', '-a', `${reg.host}/all/bb`]);
@@ -172,12 +166,12 @@ describe('push -a and pull -a', () => {
       assert.deepEqual(halfWritten(d), []);
       const check = await d.berth(['system', 'check']);
       assert.equal(check.code, 0, check.stdout + check.stderr);
-      writeFileSync(blob, good);
+      restore();
       const retry = await d.berth(['pull', '-a', `${reg.host}/all/bb`]);
       assert.equal(retry.code, 0, retry.stderr);
       assert.deepEqual(await localTags(d), [`${reg.host}/all/bb:1`, `${reg.host}/all/bb:2`]);
     } finally {
-      writeFileSync(blob, good);
+      restore();
       await teardown(d);
     }
   });

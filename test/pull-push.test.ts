@@ -1,6 +1,6 @@
 /** Push and pull through the real CNCF distribution registry, with berth and with the docker CLI. */
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync, readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hasDocker, startDaemon, teardown, type TestDaemon } from './harness.js';
@@ -93,13 +93,7 @@ describe('push and pull, anonymous registry', () => {
   });
 
   test('a corrupted blob fails the pull with a digest error and leaves no image', async () => {
-    const res = await fetch(`${reg.url}/v2/test/busybox/manifests/1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
-    const manifest = await res.json() as { layers: { digest: string }[] };
-    const blob = reg.blobDataPath(manifest.layers[0]!.digest);
-    const good = readFileSync(blob);
-    const bad = Buffer.from(good);
-    bad[bad.length - 10] ^= 0xff;
-    writeFileSync(blob, bad);
+    const restore = await reg.corruptLayer('test/busybox', '1');
     const d = await startDaemon();
     try {
       const r = await d.berth(['pull', `${reg.host}/test/busybox:1`]);
@@ -107,7 +101,7 @@ describe('push and pull, anonymous registry', () => {
       assert.match(r.stderr, /digest mismatch|failed to verify/);
       assert.equal((await d.berth(['images', '-q'])).stdout, '');
     } finally {
-      writeFileSync(blob, good);
+      restore();
       await teardown(d);
     }
   });

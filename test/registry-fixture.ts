@@ -7,7 +7,7 @@
  * even if a test forgets `stop()`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,8 @@ export interface TestRegistry {
   tokenServer?: TokenServer;
   /** The file that holds a blob's bytes in the registry's storage. */
   blobDataPath(digest: string): string;
+  /** Flips a byte of the first layer of `repo:tag` in the registry's storage; the result puts it back. */
+  corruptLayer(repo: string, tag: string): Promise<() => void>;
   log(): string;
   stop(): Promise<void>;
 }
@@ -140,14 +142,24 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
         await tokenServer?.stop();
         await rm(dir, { recursive: true, force: true });
       };
+      const blobDataPath = (digest: string) => {
+        const hex = digest.replace(/^sha256:/, '');
+        return join(storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+      };
       return {
-        host: `127.0.0.1:${port}`, url, auth, dir, storageDir, users, tokenServer,
-        blobDataPath: (digest) => {
-          const hex = digest.replace(/^sha256:/, '');
-          return join(storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
-        },
+        host: `127.0.0.1:${port}`, url, auth, dir, storageDir, users, tokenServer, blobDataPath,
         log: () => logText,
         stop,
+        corruptLayer: async (repo, tag) => {
+          const res = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+          const manifest = await res.json() as { layers: { digest: string }[] };
+          const blob = blobDataPath(manifest.layers[0]!.digest);
+          const good = readFileSync(blob);
+          const bad = Buffer.from(good);
+          bad[bad.length - 10]! ^= 0xff;
+          writeFileSync(blob, bad);
+          return () => writeFileSync(blob, good);
+        },
       };
     }
     proc.kill('SIGKILL');
