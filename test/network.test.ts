@@ -367,3 +367,149 @@ describe('egress', () => {
     assert.match(r.stdout, /Reading package lists/);
   });
 });
+
+describe('network create flags', () => {
+  // dockerd's IPAM flags and its answers to the swarm ones on a node without a swarm, from both CLIs.
+  let d: TestDaemon;
+  const seen: string[] = [];
+  before(async () => { d = await startDaemon({ busybox: true }); });
+  after(() => teardown(d, seen, { expectNone: true }));
+
+  /** The i-th /24's address ending in `host`. */
+  const addr = (i: number, host: number) => d.subnet(i).replace(/0\/24$/, String(host));
+  const inspectNet = async (name: string) => JSON.parse((await d.berth(['network', 'inspect', name])).stdout)[0];
+  const runOn = async (net: string, args: string[] = []) => {
+    const r = await d.berth(['run', '-d', '--network', net, ...args, 'busybox', 'sleep', '60']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    seen.push(id);
+    return id;
+  };
+  const ipOf = async (id: string) => (await d.berth(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id])).stdout.trim();
+  const names = async () => (await d.berth(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').filter(Boolean).sort();
+  /** A refused create: the CLI's exit code and message, and no network or bridge left of it. */
+  const refused = async (cli: 'berth' | 'docker', args: string[], message: string) => {
+    const before = await names();
+    const bridge = `bx-${Math.random().toString(36).slice(2, 8)}`;
+    // A network of another's configuration takes no options: its bridge is the other's to name.
+    const named = args.includes('--config-from') ? [] : ['-o', `com.docker.network.bridge.name=${bridge}`];
+    const r = await d[cli](['network', 'create', ...named, ...args, 'refused']);
+    assert.deepEqual([r.code, r.stderr.trim()], [1, message], `${cli} ${args.join(' ')}`);
+    assert.deepEqual(await names(), before);
+    assert.equal(existsSync(`/sys/class/net/${bridge}`), false, 'no bridge made');
+  };
+
+  test('--aux-address: shown in inspect, never handed out, not even by --ip', async () => {
+    const c = await d.berth(['network', 'create', '--subnet', d.subnet(12), '--ip-range', addr(12, 8).replace(/$/, '/29'),
+      '--aux-address', `router=${addr(12, 9)}`, '--aux-address', `printer=${addr(12, 11)}`, 'auxnet']);
+    assert.equal(c.code, 0, c.stderr);
+    const n = await inspectNet('auxnet');
+    assert.deepEqual(n.IPAM, {
+      Driver: 'default', Options: {},
+      Config: [{ Subnet: d.subnet(12), IPRange: `${addr(12, 8)}/29`, Gateway: addr(12, 1), AuxiliaryAddresses: { router: addr(12, 9), printer: addr(12, 11) } }],
+    });
+    // host-local hands out the range in order: .9 and .11 would come second and fourth.
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push(await runOn('auxnet'));
+    assert.deepEqual(await Promise.all(ids.map(ipOf)), [8, 10, 12, 13].map((h) => addr(12, h)));
+    const taken = await d.berth(['run', '--rm', '--network', 'auxnet', '--ip', addr(12, 9), 'busybox', 'true']);
+    assert.notEqual(taken.code, 0);
+    assert.match(taken.stderr, new RegExp(`Address already in use: ${addr(12, 9).replace(/\./g, '\\.')} is the network's auxiliary address router`));
+    // A fixed address outside the --ip-range is the container's, as with dockerd.
+    const fixed = await runOn('auxnet', ['--ip', addr(12, 100)]);
+    assert.equal(await ipOf(fixed), addr(12, 100));
+    for (const id of [...ids, fixed]) assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    assert.equal((await d.berth(['network', 'rm', 'auxnet'])).code, 0);
+    assert.deepEqual(networkLeftovers(d), { veths: [], netns: [], leases: [], rules: [] });
+  });
+
+  test('--aux-address outside the subnet or on a taken address is refused in docker\'s words, leaving nothing', async () => {
+    for (const cli of ['berth', 'docker'] as const) {
+      await refused(cli, ['--subnet', d.subnet(12), '--aux-address', 'far=10.255.0.1'], 'no matching subnet for aux-address 10.255.0.1');
+      await refused(cli, ['--aux-address', `x=${addr(12, 5)}`], `no matching subnet for aux-address ${addr(12, 5)}`);
+      await refused(cli, ['--subnet', d.subnet(12), '--aux-address', `gw=${addr(12, 1)}`],
+        `Error response from daemon: failed to allocate secondary ip address (gw:${addr(12, 1)}): Address already in use`);
+    }
+    // The daemon's own check, for API clients that skip the CLI's.
+    const r = await d.api('POST', '/networks/create', { Name: 'refused', IPAM: { Config: [{ Subnet: d.subnet(12), AuxiliaryAddresses: { far: '10.255.0.1' } }] } });
+    assert.deepEqual([r.status, JSON.parse(r.body).message],
+      [400, `invalid network config:\ninvalid auxiliary address far: parent subnet ${d.subnet(12)} doesn't contain this address`]);
+    assert.equal((await d.api('GET', '/networks/refused')).status, 404);
+  });
+
+  test('the docker CLI: --aux-address, --ipam-driver default and --ipam-opt in inspect; another IPAM driver is not found', async () => {
+    const c = await d.docker(['network', 'create', '--subnet', d.subnet(13), '--aux-address', `host1=${addr(13, 2)}`, '--ipam-driver', 'default',
+      '--ipam-opt', 'foo=bar', 'dauxnet']);
+    assert.equal(c.code, 0, c.stderr);
+    const n = JSON.parse((await d.docker(['network', 'inspect', 'dauxnet'])).stdout)[0];
+    assert.deepEqual(n.IPAM, { Driver: 'default', Options: { foo: 'bar' }, Config: [{ Subnet: d.subnet(13), Gateway: addr(13, 1), AuxiliaryAddresses: { host1: addr(13, 2) } }] });
+    assert.equal(n.EnableIPv4, true);
+    const r = await d.docker(['run', '--rm', '--network', 'dauxnet', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(` inet ${addr(13, 3).replace(/\./g, '\\.')}/24 `), 'the first address after the gateway and the aux address');
+    assert.equal((await d.docker(['network', 'rm', 'dauxnet'])).code, 0);
+    for (const cli of ['berth', 'docker'] as const) {
+      await refused(cli, ['--ipam-driver', 'dhcp'], 'Error response from daemon: plugin "dhcp" not found');
+    }
+  });
+
+  test('--ipv4=false is refused (berth has no IPv6 to stand in); EnableIPv4 shows true', async () => {
+    for (const cli of ['berth', 'docker'] as const) {
+      await refused(cli, ['--ipv4=false'], 'Error response from daemon: IPv4 or IPv6 must be enabled');
+      await refused(cli, ['--ipv4=false', '--ipv6'], 'Error response from daemon: IPv4 cannot be disabled: berth\'s bridge networks have IPv4 only (IPv6 is not supported yet)');
+      await refused(cli, ['-o', 'com.docker.network.enable_ipv4=0'], 'Error response from daemon: IPv4 or IPv6 must be enabled');
+      await refused(cli, ['-o', 'com.docker.network.enable_ipv4=maybe'], 'Error response from daemon: driver-opt "com.docker.network.enable_ipv4" is not a valid bool');
+    }
+    assert.equal((await d.berth(['network', 'create', '--ipv4=true', 'v4net'])).code, 0);
+    assert.equal((await d.docker(['network', 'inspect', '-f', '{{.EnableIPv4}}', 'v4net'])).stdout, 'true\n');
+    assert.equal((await d.berth(['network', 'ls', '--filter', 'name=v4net', '--format', '{{.Name}} {{.IPv4}}'])).stdout, 'v4net true\n');
+    assert.equal((await d.berth(['network', 'rm', 'v4net'])).code, 0);
+  });
+
+  test('--ingress and --scope swarm need a swarm; --scope local is recorded', async () => {
+    for (const cli of ['berth', 'docker'] as const) {
+      await refused(cli, ['--ingress'], 'Error response from daemon: Ingress network can only be global scope network');
+      await refused(cli, ['--scope', 'swarm'], 'Error response from daemon: cannot create a swarm scoped network when swarm is not active');
+      await refused(cli, ['--config-only', '--internal'],
+        'Error response from daemon: configuration network can only contain network specific fields. Network operator fields like [ ingress | internal | attachable | scope ] are not supported.');
+    }
+    assert.equal((await d.docker(['network', 'create', '--scope', 'local', 'localnet'])).code, 0);
+    assert.equal((await d.docker(['network', 'ls', '--filter', 'scope=local', '--filter', 'name=localnet', '--format', '{{.Name}} {{.Scope}}'])).stdout, 'localnet local\n');
+    assert.equal((await d.docker(['network', 'rm', 'localnet'])).code, 0);
+  });
+
+  test('--config-only holds a configuration no container joins; --config-from makes a bridge network of it', async () => {
+    const cfg = await d.berth(['network', 'create', '--config-only', '--subnet', d.subnet(14), '--gateway', addr(14, 254), '--aux-address', `r=${addr(14, 2)}`,
+      '--label', 'team=blue', 'cfg']);
+    assert.equal(cfg.code, 0, cfg.stderr);
+    const c = await inspectNet('cfg');
+    assert.deepEqual([c.Driver, c.Scope, c.ConfigOnly, c.Labels, c.Options, c.IPAM.Config], ['null', 'local', true, { team: 'blue' }, {},
+      [{ Subnet: d.subnet(14), Gateway: addr(14, 254), AuxiliaryAddresses: { r: addr(14, 2) } }]]);
+    // As dockerd: the container is made, and its start fails.
+    const run = await d.docker(['run', '--name', 'oncfg', '--network', 'cfg', 'busybox', 'true']);
+    assert.equal(run.code, 125);
+    assert.match(run.stderr, /cannot create endpoint on configuration-only network/);
+    assert.equal((await d.docker(['rm', 'oncfg'])).code, 0);
+
+    await refused('docker', ['--config-from', 'cfg', '--subnet', d.subnet(15)],
+      'Error response from daemon: user specified configurations are not supported if the network depends on a configuration network');
+    await refused('berth', ['--config-from', 'nope'], 'Error response from daemon: configuration network "nope" does not exist');
+    const from = await d.docker(['network', 'create', '--config-from', 'cfg', 'real']);
+    assert.equal(from.code, 0, from.stderr);
+    const n = JSON.parse((await d.docker(['network', 'inspect', 'real'])).stdout)[0];
+    assert.deepEqual([n.Driver, n.ConfigFrom, n.ConfigOnly, n.Labels, n.IPAM.Config], ['bridge', { Network: 'cfg' }, false, { team: 'blue' },
+      [{ Subnet: d.subnet(14), Gateway: addr(14, 254), AuxiliaryAddresses: { r: addr(14, 2) } }]]);
+    const ids = [await runOn('real'), await runOn('real')];
+    assert.deepEqual(await Promise.all(ids.map(ipOf)), [addr(14, 1), addr(14, 3)]);
+    const gw = await d.berth(['exec', ids[0]!, 'ip', 'route', 'show', 'default']);
+    assert.match(gw.stdout, new RegExp(`default via ${addr(14, 254).replace(/\./g, '\\.')} `));
+
+    const rm = await d.berth(['network', 'rm', 'cfg']);
+    assert.deepEqual([rm.code, rm.stderr.trim()], [1, 'Error response from daemon: error while removing network: configuration network "cfg" is in use']);
+    for (const id of ids) assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    const pruned = await d.berth(['network', 'prune', '-f']);
+    assert.equal(pruned.stdout, 'Deleted Networks:\nreal\n\n', 'prune passes config-only networks by');
+    assert.equal((await d.docker(['network', 'rm', 'cfg'])).code, 0);
+    assert.deepEqual(await names(), ['bridge', 'host', 'none']);
+  });
+});

@@ -13,7 +13,7 @@ function matches(engine: Engine, n: NetworkRecord, f: Filters): boolean {
         case 'name': return n.Name.includes(v);
         case 'id': return n.Id.startsWith(v);
         case 'driver': return n.Driver === v;
-        case 'scope': return v === 'local';
+        case 'scope': return n.Scope === v;
         case 'label': return labelMatch(n.Labels, v);
         case 'type': return v === 'builtin' ? engine.network.isPredefined(n) : v === 'custom' ? !engine.network.isPredefined(n) : false;
         case 'dangling': return (v === 'true' || v === '1') === (!engine.network.isPredefined(n) && !engine.network.inUse(n));
@@ -68,7 +68,8 @@ export function networkRoutes(r: Router, engine: Engine): void {
     const prunable = pruneMatcher(parseFilters(query.get('filters')));
     const deleted: string[] = [];
     for (const n of net.list()) {
-      if (net.isPredefined(n) || net.inUse(n)) continue;
+      // dockerd's prune passes config-only networks by: they hold no endpoints, and others may take their configuration.
+      if (net.isPredefined(n) || net.inUse(n) || n.ConfigOnly) continue;
       if (!prunable({ created: n.Created, labels: n.Labels })) continue;
       try { await net.remove(n.Id); deleted.push(n.Name); } catch { /* in use meanwhile */ }
     }

@@ -23,7 +23,8 @@ import { cniAdd, cniDel, containerSide, type CniResult, type PluginConf } from '
 import { DnsServer } from './dns.js';
 import { formatResolvConf, hostResolvConf, hostsFile, reachableNameservers } from './etc.js';
 import {
-  allocateSubnet, checkHostAddress, contains, formatCidr, formatIp, nth, overlaps, parseCidr, parsePool, type AddressPool, type Cidr,
+  allocateSubnet, auxErrors, broadcast, carve, checkHostAddress, contains, formatCidr, formatIp, joinErrors, nth, overlaps, parseCidr, parseIp, parsePool,
+  type AddressPool, type Cidr,
 } from './ipam.js';
 import { createNetns, removeNetns } from './netns.js';
 import { portsView, wantedMappings, type PortMapping } from './ports.js';
@@ -50,8 +51,13 @@ export interface NetworkOptions {
 export interface CreateNetworkRequest {
   Name?: string;
   Driver?: string;
+  Scope?: string;
   Internal?: boolean;
   Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network?: string } | null;
+  EnableIPv4?: boolean;
   EnableIPv6?: boolean;
   IPAM?: { Driver?: string; Config?: Partial<IpamConfig>[]; Options?: Record<string, string> | null };
   Options?: Record<string, string> | null;
@@ -94,6 +100,8 @@ interface LiveState {
 }
 
 const BRIDGE_NAME_OPT = 'com.docker.network.bridge.name';
+const ENABLE_IPV4_OPT = 'com.docker.network.enable_ipv4';
+const ENABLE_IPV6_OPT = 'com.docker.network.enable_ipv6';
 const DEFAULT_BIP = '172.30.0.1/16';
 const DEFAULT_POOLS = ['base=172.31.0.0/16,size=24'];
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -270,7 +278,14 @@ export class NetworkService {
     // (docker-compose compares Options with its own and would otherwise want every existing network recreated).
     const Options = { ...n.Options };
     if (Options[BRIDGE_NAME_OPT] === `br-${n.Id.slice(0, 12)}`) delete Options[BRIDGE_NAME_OPT];
-    return { ...n, Options, Containers: containers };
+    // dockerd's field order, and its omitempty on a config's fields (a config-only network's may be empty).
+    const Config = n.IPAM.Config.map((c) => Object.fromEntries(Object.entries({ Subnet: c.Subnet, IPRange: c.IPRange, Gateway: c.Gateway, AuxiliaryAddresses: c.AuxiliaryAddresses })
+      .filter(([, v]) => (typeof v === 'object' ? Object.keys(v).length : v)))) as unknown as IpamConfig[];
+    return {
+      Name: n.Name, Id: n.Id, Created: n.Created, Scope: n.Scope, Driver: n.Driver, EnableIPv4: n.EnableIPv4 ?? true, EnableIPv6: n.EnableIPv6,
+      IPAM: { ...n.IPAM, Config }, Internal: n.Internal, Attachable: n.Attachable, Ingress: n.Ingress, ConfigFrom: n.ConfigFrom, ConfigOnly: n.ConfigOnly,
+      Containers: containers, Options, Labels: n.Labels,
+    };
   }
 
   list(): NetworkRecord[] {
@@ -292,16 +307,56 @@ export class NetworkService {
     if (!name) throw new InvalidParameterError('network name is required');
     if (!VALID_NAME.test(name)) throw new InvalidParameterError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const driver = req.Driver || 'bridge';
-    if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
-    if (req.IPAM?.Driver && req.IPAM.Driver !== 'default') throw new NotFoundError(`plugin "${req.IPAM.Driver}" not found`);
+    const given = { ...(req.Options ?? {}) };
+    const ipv4 = enabled(req.EnableIPv4, given, ENABLE_IPV4_OPT, true);
+    const ipv6 = enabled(req.EnableIPv6, given, ENABLE_IPV6_OPT, false);
+    const from = req.ConfigFrom?.Network || '';
     // A null entry decodes in dockerd as a zero IPAMConfig: nothing asked for.
-    const configs = (req.IPAM?.Config ?? []).filter((c) => c?.Subnet || c?.Gateway || c?.IPRange);
-    if (configs.some((c) => c.Subnet?.includes(':'))) throw new InvalidParameterError('IPv6 subnets are not supported yet');
-    if (configs.length > 1) throw new InvalidParameterError('berth networks take one IPv4 subnet');
+    const asked = (req.IPAM?.Config ?? []).filter((c) => c?.Subnet || c?.Gateway || c?.IPRange || Object.keys(c?.AuxiliaryAddresses ?? {}).length);
+    if (asked.some((c) => c.Subnet?.includes(':'))) throw new InvalidParameterError('IPv6 subnets are not supported yet');
+    const invalid = asked.flatMap((c) => {
+      let subnet: Cidr | undefined;
+      try { subnet = c.Subnet ? parseCidr(c.Subnet) : undefined; } catch { /* berth's own check below says so */ }
+      return auxErrors(subnet, c.Subnet ?? '', c.AuxiliaryAddresses ?? {});
+    });
+    if (invalid.length) throw new InvalidParameterError(`invalid network config:\n${joinErrors(invalid)}`);
+    // libnetwork's validateConfiguration, in its order and words.
+    if (req.ConfigOnly && (req.Ingress || req.Internal || req.Attachable || req.Scope)) {
+      throw forbidden('configuration network can only contain network specific fields. Network operator fields like [ ingress | internal | attachable | scope ] are not supported.');
+    }
+    if (from) {
+      if (req.ConfigOnly) throw forbidden('a configuration network cannot depend on another configuration network');
+      if ((req.IPAM?.Driver || 'default') !== 'default' || !ipv4 || ipv6 || Object.keys(req.Labels ?? {}).length
+        || Object.keys(req.IPAM?.Options ?? {}).length || asked.length) {
+        throw forbidden('user specified configurations are not supported if the network depends on a configuration network');
+      }
+      if (Object.keys(given).length) throw forbidden('network driver options are not supported if the network depends on a configuration network');
+    }
     return this.serial(async () => {
       if (this.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
       const id = randomBytes(32).toString('hex');
-      const bridge = req.Options?.[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
+      if (req.ConfigOnly) return this.createConfigOnly(req, id, asked, given, ipv4, ipv6);
+      if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
+      // A bridge network's scope is local; dockerd records a `global` it is given, and a swarm scope needs a swarm.
+      if (req.Scope && !['local', 'global', 'swarm'].includes(req.Scope)) throw new InvalidParameterError(`invalid scope "${req.Scope}": it must be local, global or swarm`);
+      if (req.Ingress) throw forbidden('Ingress network can only be global scope network');
+      // From here on the network's configuration may be another's: a config-only network's, copied as dockerd copies it.
+      let src: { ipamDriver: string; ipamOptions: Record<string, string> | null; configs: Partial<IpamConfig>[]; options: Record<string, string>; labels: Record<string, string>; ipv4: boolean; ipv6: boolean } = {
+        ipamDriver: req.IPAM?.Driver || 'default', ipamOptions: req.IPAM ? req.IPAM.Options ?? null : null, configs: asked, options: given, labels: req.Labels ?? {}, ipv4, ipv6,
+      };
+      if (from) {
+        const cfg = [...this.nets.values()].find((n) => n.ConfigOnly && n.Name === from);
+        if (!cfg) throw new NotFoundError(`configuration network "${from}" does not exist`);
+        src = {
+          ipamDriver: cfg.IPAM.Driver, ipamOptions: cfg.IPAM.Options, configs: cfg.IPAM.Config, options: { ...cfg.Options }, labels: { ...cfg.Labels },
+          ipv4: cfg.EnableIPv4 ?? true, ipv6: cfg.EnableIPv6,
+        };
+      }
+      if (req.Scope === 'swarm') throw forbidden('cannot create a swarm scoped network when swarm is not active');
+      if (src.ipamDriver !== 'default') throw new NotFoundError(`plugin "${src.ipamDriver}" not found`);
+      const configs = src.configs;
+      if (configs.length > 1) throw new InvalidParameterError('berth networks take one IPv4 subnet');
+      const bridge = src.options[BRIDGE_NAME_OPT] || `br-${id.slice(0, 12)}`;
       if ([...this.nets.values()].some((n) => n.Options[BRIDGE_NAME_OPT] === bridge)) {
         throw forbidden(`bridge name ${bridge} is already in use by another network`);
       }
@@ -324,16 +379,34 @@ export class NetworkService {
         subnet = got;
       }
       const gateway = c?.Gateway ? formatIp(checkHostAddress(subnet, c.Gateway, 'gateway')) : formatIp(nth(subnet, 1));
-      const ipam: IpamConfig = { Subnet: formatCidr(subnet), Gateway: gateway };
+      let range: string | undefined;
       if (c?.IPRange) {
         const r = parseCidr(c.IPRange);
-        if (!contains(subnet, r.base) || r.bits < subnet.bits) throw new InvalidParameterError(`ip-range ${c.IPRange} is not inside subnet ${ipam.Subnet}`);
-        ipam.IPRange = formatCidr(r);
+        if (!contains(subnet, r.base) || r.bits < subnet.bits) throw new InvalidParameterError(`ip-range ${c.IPRange} is not inside subnet ${formatCidr(subnet)}`);
+        range = formatCidr(r);
       }
-      const rec = newRecord(name, 'bridge', [ipam], { ...(req.Options ?? {}), [BRIDGE_NAME_OPT]: bridge }, id);
+      const ipam: IpamConfig = { Subnet: formatCidr(subnet), ...(range ? { IPRange: range } : {}), Gateway: gateway };
+      const aux = c?.AuxiliaryAddresses ?? {};
+      if (Object.keys(aux).length) {
+        // dockerd reserves each in its IPAM when the network is made: the gateway, the subnet's own two addresses or another's fail.
+        const held = new Set([parseIp(gateway)!, subnet.base, broadcast(subnet)]);
+        for (const [k, v] of Object.entries(aux)) {
+          const n = parseIp(v)!;
+          if (held.has(n)) throw new BerthError(500, `failed to allocate secondary ip address (${k}:${v}): Address already in use`);
+          held.add(n);
+        }
+        ipam.AuxiliaryAddresses = { ...aux };
+      }
+      // The bridge driver's check, after the IPAM's; berth's bridges have no IPv6 to stand in for IPv4.
+      if (!src.ipv4 && !src.ipv6) throw new InvalidParameterError('IPv4 or IPv6 must be enabled');
+      if (!src.ipv4) throw new InvalidParameterError('IPv4 cannot be disabled: berth\'s bridge networks have IPv4 only (IPv6 is not supported yet)');
+      const rec = newRecord(name, 'bridge', [ipam], { ...src.options, [BRIDGE_NAME_OPT]: bridge }, id);
       rec.Internal = !!req.Internal;
       rec.Attachable = !!req.Attachable;
-      rec.Labels = req.Labels ?? {};
+      rec.Labels = src.labels;
+      rec.IPAM.Options = src.ipamOptions;
+      if (req.Scope) rec.Scope = req.Scope;
+      if (from) rec.ConfigFrom = { Network: from };
       await ensureBridge(bridge, gateway, subnet.bits, this.mtu);
       try {
         await this.firewall.apply(this.bridgeNetworks([...this.nets.values(), rec]));
@@ -346,13 +419,38 @@ export class NetworkService {
       }
       await this.dns.listen(gateway).catch((e: Error) => this.log(`network ${name}: no DNS on ${gateway}:53: ${e.message}`));
       this.onEvent?.('create', rec);
-      return { Id: id, Warning: req.EnableIPv6 ? 'IPv6 is not supported yet: the network has IPv4 only' : '' };
+      return { Id: id, Warning: src.ipv6 ? 'IPv6 is not supported yet: the network has IPv4 only' : '' };
     });
+  }
+
+  /**
+   * A config-only network, as dockerd keeps one: its configuration as given, driver `null`, no subnet picked, no
+   * bridge, nothing a container can join. A network made with `--config-from` takes it over.
+   */
+  private createConfigOnly(req: CreateNetworkRequest, id: string, asked: Partial<IpamConfig>[], options: Record<string, string>, ipv4: boolean, ipv6: boolean): { Id: string; Warning: string } {
+    const config = asked.map((c) => ({
+      Subnet: c.Subnet ?? '', ...(c.IPRange ? { IPRange: c.IPRange } : {}), Gateway: c.Gateway ?? '',
+      ...(Object.keys(c.AuxiliaryAddresses ?? {}).length ? { AuxiliaryAddresses: { ...c.AuxiliaryAddresses } } : {}),
+    }));
+    const rec = newRecord(req.Name!, 'null', config, options, id);
+    Object.assign(rec, { ConfigOnly: true, EnableIPv4: ipv4, EnableIPv6: ipv6, Labels: req.Labels ?? {} });
+    rec.IPAM = { Driver: req.IPAM?.Driver || 'default', Options: req.IPAM ? req.IPAM.Options ?? null : null, Config: config };
+    this.insert(rec);
+    this.onEvent?.('create', rec);
+    return { Id: id, Warning: '' };
   }
 
   async remove(ref: string): Promise<void> {
     const n = this.get(ref);
     if (this.isPredefined(n)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+    if (n.ConfigOnly) {
+      await this.serial(async () => {
+        if ([...this.nets.values()].some((o) => o.ConfigFrom?.Network === n.Name)) throw forbidden(`error while removing network: configuration network "${n.Name}" is in use`);
+        this.store.deleteNetwork(n.Id);
+        this.nets.delete(n.Id);
+      });
+      return; // dockerd reports no destroy event for a config-only network
+    }
     await this.serial(async () => {
       if (this.endpointsOn(n.Id).length) throw forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
       this.dns.close(n.IPAM.Config[0]!.Gateway);
@@ -402,7 +500,7 @@ export class NetworkService {
     for (const ref of Object.keys(eps)) {
       if (ref === m) continue;
       const n = this.get(ref);
-      if (n.Driver !== 'bridge') throw new InvalidParameterError(`container cannot be disconnected from host network or connected to host network`);
+      if (n.Driver !== 'bridge' && !n.ConfigOnly) throw new InvalidParameterError(`container cannot be disconnected from host network or connected to host network`);
       if (!names.includes(n.Name)) names.push(n.Name);
     }
     const macs: Record<string, string> = {};
@@ -435,8 +533,14 @@ export class NetworkService {
     const ip = given.IPAMConfig?.IPv4Address;
     if (ip) {
       if (n.Name === 'bridge') throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
-      checkHostAddress(parseCidr(n.IPAM.Config[0]!.Subnet), ip, 'IP address');
-      if (ip === n.IPAM.Config[0]!.Gateway) throw new InvalidParameterError(`Address already in use: ${ip} is the network's gateway`);
+      // A config-only network has no endpoints: starting on it fails, whatever the address.
+      if (!n.ConfigOnly) {
+        const cfg = n.IPAM.Config[0]!;
+        checkHostAddress(parseCidr(cfg.Subnet), ip, 'IP address');
+        if (ip === cfg.Gateway) throw new InvalidParameterError(`Address already in use: ${ip} is the network's gateway`);
+        const aux = Object.entries(cfg.AuxiliaryAddresses ?? {}).find(([, v]) => parseIp(v) === parseIp(ip));
+        if (aux) throw new InvalidParameterError(`Address already in use: ${ip} is the network's auxiliary address ${aux[0]}`);
+      }
       ep.IPAMConfig = { IPv4Address: ip };
     }
     return ep;
@@ -472,6 +576,7 @@ export class NetworkService {
     const nets = Object.keys(s.Networks).map((name) => {
       const n = this.find(name);
       if (!n) throw notFound(name);
+      if (n.ConfigOnly) throw configOnlyEndpoint();
       return n;
     });
     const primary = nets[0]!;
@@ -543,16 +648,22 @@ export class NetworkService {
   /** The CNI chain of a network: bridge with host-local addresses, portmap for published ports. NAT and forwarding are the network's rules (firewall.ts). */
   private pluginsFor(n: NetworkRecord, ip: string | undefined, ports: PortMapping[], mac?: string): PluginConf[] {
     const cfg = n.IPAM.Config[0]!;
-    const range: Record<string, string> = { subnet: cfg.Subnet, gateway: cfg.Gateway };
-    if (cfg.IPRange) {
-      const r = parseCidr(cfg.IPRange);
-      range.rangeStart = formatIp(Math.max(r.base, nth(parseCidr(cfg.Subnet), 1)));
-      range.rangeEnd = formatIp((r.base + 2 ** (32 - r.bits) - 2) >>> 0);
+    const whole = { subnet: cfg.Subnet, gateway: cfg.Gateway };
+    let ranges: Record<string, string>[] = [whole];
+    // A fixed address may be anywhere in the subnet, as with dockerd: host-local only has to find it in a range, free.
+    const aux = Object.values(cfg.AuxiliaryAddresses ?? {}).map((a) => parseIp(a)!);
+    if (!ip && (cfg.IPRange || aux.length)) {
+      const subnet = parseCidr(cfg.Subnet);
+      const r = cfg.IPRange ? parseCidr(cfg.IPRange) : subnet;
+      // The whole ip-range, as dockerd hands it out, but never the subnet's own two addresses.
+      const runs = carve(Math.max(r.base, subnet.base + 1), Math.min(broadcast(r), broadcast(subnet) - 1), aux);
+      if (!runs.length) throw new BerthError(503, 'no available addresses on this pool');
+      ranges = runs.map(([a, b]) => ({ ...whole, rangeStart: formatIp(a), rangeEnd: formatIp(b) }));
     }
     const plugins: PluginConf[] = [
       {
         type: 'bridge', bridge: n.Options[BRIDGE_NAME_OPT], isGateway: true, hairpinMode: true, mtu: this.mtu,
-        ipam: { type: 'host-local', ranges: [[range]], routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }], dataDir: this.ipamDir },
+        ipam: { type: 'host-local', ranges: [ranges], routes: n.Internal ? [] : [{ dst: '0.0.0.0/0' }], dataDir: this.ipamDir },
         // The bridge plugin's CNI_ARGS-style `args`: a fixed address and MAC for this container.
         ...(ip || mac ? { args: { cni: { ...(ip ? { ips: [ip] } : {}), ...(mac ? { mac } : {}) } } } : {}),
       },
@@ -657,9 +768,11 @@ export class NetworkService {
   /** `network connect`: records the endpoint, and plumbs it at once into a running container. */
   async connect(ref: string, c: ContainerNetInfo, cfg: Partial<EndpointSettings> | undefined, running: boolean): Promise<void> {
     const n = this.get(ref);
-    if (n.Driver !== 'bridge' || c.mode === 'host' || c.mode === 'none') {
+    if ((n.Driver !== 'bridge' && !n.ConfigOnly) || c.mode === 'host' || c.mode === 'none') {
       throw forbidden('container cannot be disconnected from host network or connected to host network');
     }
+    // As dockerd: a stopped container may name a config-only network, and fails when it starts.
+    if (n.ConfigOnly && running) throw configOnlyEndpoint();
     if (c.settings.Networks[n.Name]) throw forbidden(`endpoint with name ${c.name} already exists in network ${n.Name}`);
     const ep = this.endpointConfig(n, cfg ?? {});
     if (running) {
@@ -684,7 +797,7 @@ export class NetworkService {
 
   async disconnect(ref: string, c: ContainerNetInfo): Promise<void> {
     const n = this.get(ref);
-    if (n.Driver !== 'bridge') throw forbidden('container cannot be disconnected from host network or connected to host network');
+    if (n.Driver !== 'bridge' && !n.ConfigOnly) throw forbidden('container cannot be disconnected from host network or connected to host network');
     if (!c.settings.Networks[n.Name]) throw forbidden(`container ${c.id} is not connected to network ${n.Name}`);
     const state = this.live.get(c.id);
     const ep = state?.endpoints.find((e) => e.networkId === n.Id);
@@ -806,11 +919,26 @@ export class NetworkService {
 
 function newRecord(name: string, driver: NetworkRecord['Driver'], config: IpamConfig[], options: Record<string, string>, id = randomBytes(32).toString('hex')): NetworkRecord {
   return {
-    Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: driver, EnableIPv6: false,
+    Name: name, Id: id, Created: new Date().toISOString(), Scope: 'local', Driver: driver, EnableIPv4: true, EnableIPv6: false,
     IPAM: { Driver: 'default', Options: null, Config: config }, Internal: false, Attachable: false, Ingress: false,
     ConfigFrom: { Network: '' }, ConfigOnly: false, Options: options, Labels: {},
   };
 }
+
+/**
+ * `EnableIPv4`/`EnableIPv6` as dockerd reads them: the request's field when given (the driver option of the same
+ * meaning is then dropped), else the `com.docker.network.enable_ipv*` option, a Go bool.
+ */
+function enabled(field: boolean | undefined, options: Record<string, string>, opt: string, dflt: boolean): boolean {
+  if (field !== undefined) { delete options[opt]; return field; }
+  const v = options[opt];
+  if (v === undefined) return dflt;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  throw new InvalidParameterError(`driver-opt "${opt}" is not a valid bool`);
+}
+
+const configOnlyEndpoint = () => forbidden('cannot create endpoint on configuration-only network');
 
 /** The CNI network name: host-local keeps its leases under it, and the plugins tag their rules with it. */
 function cniName(n: NetworkRecord): string {

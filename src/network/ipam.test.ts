@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allocateSubnet, checkHostAddress, formatCidr, formatIp, overlaps, parseCidr, parseIp, parsePool } from './ipam.js';
+import { allocateSubnet, auxErrors, carve, checkHostAddress, formatCidr, formatIp, overlaps, parseCidr, parseIp, parsePool } from './ipam.js';
 
 test('addresses and CIDRs parse and print', () => {
   assert.equal(formatIp(parseIp('10.1.2.3')!), '10.1.2.3');
@@ -34,4 +34,23 @@ test('the pool hands out the first subnet nothing overlaps', () => {
   assert.equal(allocateSubnet(parsePool('base=10.20.0.0/24,size=24'), [parseCidr('10.0.0.0/8')]), undefined);
   assert.throws(() => parsePool('base=10.20.0.0/16'), /invalid default address pool/);
   assert.throws(() => parsePool('base=10.20.0.0/16,size=8'), /invalid default address pool size/);
+});
+
+test('carve leaves auxiliary addresses out of the runs host-local may hand out', () => {
+  const ip = (s: string) => parseIp(s)!;
+  const runs = (first: string, last: string, holes: string[]) => carve(ip(first), ip(last), holes.map(ip)).map((r) => r.map(formatIp).join('-'));
+  assert.deepEqual(runs('10.0.0.8', '10.0.0.15', ['10.0.0.9', '10.0.0.11']), ['10.0.0.8-10.0.0.8', '10.0.0.10-10.0.0.10', '10.0.0.12-10.0.0.15']);
+  assert.deepEqual(runs('10.0.0.8', '10.0.0.15', ['10.0.0.8', '10.0.0.15', '10.0.0.200', '10.0.0.8']), ['10.0.0.9-10.0.0.14']);
+  assert.deepEqual(runs('10.0.0.8', '10.0.0.9', ['10.0.0.8', '10.0.0.9']), []);
+});
+
+test('auxiliary addresses are checked against their subnet in dockerd\'s words', () => {
+  const s = parseCidr('10.0.0.0/24');
+  assert.deepEqual(auxErrors(s, '10.0.0.0/24', { a: '10.0.0.5' }), []);
+  assert.deepEqual(auxErrors(s, '10.0.0.0/24', { a: '10.0.1.5', b: 'x', c: 'fe80::1' }), [
+    "invalid auxiliary address a: parent subnet 10.0.0.0/24 doesn't contain this address",
+    'invalid auxiliary address b: invalid address',
+    'invalid auxiliary address c: parent subnet is an IPv4 block',
+  ]);
+  assert.deepEqual(auxErrors(undefined, '', { a: '10.0.0.5' }), ['invalid subnet : invalid CIDR block notation']);
 });

@@ -86,3 +86,40 @@ export function allocateSubnet(pool: AddressPool, taken: Cidr[]): Cidr | undefin
   }
   return undefined;
 }
+
+/**
+ * The runs of consecutive addresses in [first, last] once `holes` are taken out. host-local has no exclusion
+ * list, but takes a set of ranges in one subnet and never hands out an address outside them: auxiliary
+ * addresses become the gaps between runs, with no state on disk to get out of step with the network.
+ */
+export function carve(first: number, last: number, holes: number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = first;
+  for (const h of [...new Set(holes)].sort((a, b) => a - b)) {
+    if (h < start || h > last) continue;
+    if (h > start) runs.push([start, h - 1]);
+    start = h + 1;
+  }
+  if (start <= last) runs.push([start, last]);
+  return runs;
+}
+
+/**
+ * dockerd's ValidateIPAM for auxiliary addresses: each must parse and lie in its subnet. The messages, one per
+ * address, are joined as dockerd joins them under "invalid network config:".
+ */
+export function auxErrors(subnet: Cidr | undefined, subnetText: string, aux: Record<string, string>): string[] {
+  if (!Object.keys(aux).length) return [];
+  if (!subnet) return [`invalid subnet ${subnetText}: invalid CIDR block notation`];
+  return Object.entries(aux).flatMap(([name, ip]) => {
+    const n = parseIp(ip);
+    // An IPv6 address parses in dockerd, and is then of the wrong family.
+    if (n === undefined) return [`invalid auxiliary address ${name}: ${/^[0-9a-f:.]*:[0-9a-f:.]*$/i.test(ip) ? 'parent subnet is an IPv4 block' : 'invalid address'}`];
+    return contains(subnet, n) ? [] : [`invalid auxiliary address ${name}: parent subnet ${formatCidr(subnet)} doesn't contain this address`];
+  });
+}
+
+/** dockerd's joined validation errors: one as it is, several as a bullet list. */
+export function joinErrors(errs: string[]): string {
+  return errs.length === 1 ? errs[0]! : `* ${errs.join('\n* ')}`;
+}

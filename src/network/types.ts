@@ -1,16 +1,24 @@
 /** Networks and endpoints in the shapes of docker's API (`/networks/{id}`, a container's `NetworkSettings`). */
 
-export interface IpamConfig { Subnet: string; Gateway: string; IPRange?: string }
+/**
+ * In dockerd's order of fields; `AuxiliaryAddresses` are addresses the IPAM must never hand out, by name. A config-only
+ * network keeps what it was given: its empty fields are left out of the API's answers, as dockerd's omitempty does.
+ */
+export interface IpamConfig { Subnet: string; IPRange?: string; Gateway: string; AuxiliaryAddresses?: Record<string, string> }
 
 /** `GET /networks/{id}`, without `Containers`, which is computed from the live endpoints. */
 export interface NetworkRecord {
   Name: string;
   Id: string;
   Created: string;
-  Scope: 'local';
+  /** `local`, or `global` when asked for: dockerd records it for a bridge network too. */
+  Scope: string;
+  /** `null` for a config-only network, as dockerd records it whatever driver was asked for. */
   Driver: 'bridge' | 'host' | 'null';
+  /** Absent in records of a berth from before `--ipv4`: they have IPv4. */
+  EnableIPv4?: boolean;
   EnableIPv6: boolean;
-  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: IpamConfig[] };
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfig[] };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;

@@ -1,12 +1,83 @@
 /** `berth network create|ls|inspect|rm|connect|disconnect|prune` */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { clientOf, collect, forEachArg, keyValues } from '../context.js';
 import { goTime, shortId, table } from '../format.js';
 import { formatList, labelMethod } from '../go-format.js';
+import { parseIp } from '../../network/ipam.js';
 import { filterQuery } from './images.js';
 import { inspectEach } from './inspect.js';
 
-interface Network { Name: string; Id: string; Driver: string; Scope: string; Created?: string; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null }
+interface Network { Name: string; Id: string; Driver: string; Scope: string; Created?: string; EnableIPv4?: boolean; EnableIPv6?: boolean; Internal?: boolean; Labels?: Record<string, string> | null }
+
+interface IpamConfig { Subnet: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses: Record<string, string> }
+
+/** Whether `data` (an address, or a CIDR's address) is inside `subnet`: the docker CLI's subnetMatches, for IPv4. */
+function subnetMatches(subnet: string, data: string): boolean {
+  const [ip = '', len = '', ...rest] = subnet.split('/');
+  const base = parseIp(ip);
+  const bits = Number(len);
+  if (subnet.includes(':')) return false; // berth's daemon refuses IPv6 subnets in its own words
+  if (base === undefined || rest.length || !/^\d+$/.test(len) || bits > 32) throw new Error(`invalid subnet: invalid CIDR address: ${subnet}`);
+  let addr = data;
+  if (data.includes('/')) {
+    const [a = '', l = ''] = data.split('/');
+    if (parseIp(a) === undefined || !/^\d+$/.test(l) || Number(l) > 32) throw new Error(`invalid CIDR address: ${data}`);
+    addr = a;
+  }
+  const n = parseIp(addr);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return n !== undefined && ((n & mask) >>> 0) === ((base & mask) >>> 0);
+}
+
+/**
+ * The docker CLI's createIPAMConfig: each --ip-range, --gateway and --aux-address goes with the --subnet that
+ * holds it, in its words when none does or two would.
+ */
+export function ipamConfigs(subnets: string[], ranges: string[], gateways: string[], aux: Record<string, string>): IpamConfig[] {
+  if (subnets.length < ranges.length || subnets.length < gateways.length) throw new Error('every ip-range or gateway must have a corresponding subnet');
+  const by = new Map<string, IpamConfig>();
+  for (const s of subnets) {
+    for (const k of by.keys()) if (subnetMatches(s, k) || subnetMatches(k, s)) throw new Error('multiple overlapping subnet configuration is not supported');
+    by.set(s, { Subnet: s, AuxiliaryAddresses: {} });
+  }
+  for (const r of ranges) {
+    let match = false;
+    for (const s of subnets) {
+      if (!subnetMatches(s, r)) continue;
+      const d = by.get(s)!;
+      if (d.IPRange) throw new Error(`cannot configure multiple ranges (${r}, ${d.IPRange}) on the same subnet (${s})`);
+      d.IPRange = r;
+      match = true;
+    }
+    if (!match) throw new Error(`no matching subnet for range ${r}`);
+  }
+  for (const g of gateways) {
+    let match = false;
+    for (const s of subnets) {
+      if (!subnetMatches(s, g)) continue;
+      const d = by.get(s)!;
+      if (d.Gateway) throw new Error(`cannot configure multiple gateways (${g}, ${d.Gateway}) for the same subnet (${s})`);
+      d.Gateway = g;
+      match = true;
+    }
+    if (!match) throw new Error(`no matching subnet for gateway ${g}`);
+  }
+  for (const [k, a] of Object.entries(aux)) {
+    let match = false;
+    for (const s of subnets) {
+      if (!subnetMatches(s, a)) continue;
+      by.get(s)!.AuxiliaryAddresses[k] = a;
+      match = true;
+    }
+    if (!match) throw new Error(`no matching subnet for aux-address ${a}`);
+  }
+  return [...by.values()];
+}
+
+/** pflag's string slices: each use of the flag, split at commas. */
+function slice(list: string[] = []): string[] {
+  return list.flatMap((v) => v.split(',')).filter(Boolean);
+}
 
 /** The docker CLI's column names for the fields of `network ls --format`. */
 const NETWORK_HEADERS: Record<string, string> = {
@@ -19,7 +90,7 @@ function networkRow(n: Network, id: string): Record<string, unknown> {
     CreatedAt: n.Created ? goTime(Date.parse(n.Created) / 1000) : '',
     Driver: n.Driver,
     ID: id,
-    IPv4: 'true',
+    IPv4: String(n.EnableIPv4 ?? true),
     IPv6: String(!!n.EnableIPv6),
     Internal: String(!!n.Internal),
     Labels: Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
@@ -29,26 +100,45 @@ function networkRow(n: Network, id: string): Record<string, unknown> {
   };
 }
 
+interface CreateOptions {
+  driver: string; subnet?: string[]; gateway?: string[]; ipRange?: string[]; auxAddress?: string[]; ipamDriver: string; ipamOpt?: string[];
+  internal?: boolean; attachable?: boolean; ipv4?: boolean; ipv6?: boolean; ingress?: boolean; scope?: string; configOnly?: boolean; configFrom?: string;
+  label?: string[]; opt?: string[];
+}
+
 export function registerNetwork(program: Command): void {
   const net = program.command('network').description('Manage networks').usage('COMMAND');
 
   net.command('create').description('Create a network').usage('[OPTIONS] NETWORK')
     .argument('<name>')
     .option('-d, --driver <driver>', 'Driver to manage the Network', 'bridge')
-    .option('--subnet <cidr>', 'Subnet in CIDR format that represents a network segment')
-    .option('--gateway <ip>', 'IPv4 Gateway for the master subnet')
-    .option('--ip-range <cidr>', 'Allocate container ip from a sub-range')
+    .option('--subnet <cidr>', 'Subnet in CIDR format that represents a network segment', collect)
+    .option('--gateway <ip>', 'IPv4 Gateway for the master subnet', collect)
+    .option('--ip-range <cidr>', 'Allocate container ip from a sub-range', collect)
+    .option('--aux-address <name=ip>', 'Auxiliary IPv4 addresses used by Network driver', collect)
+    .option('--ipam-driver <driver>', 'IP Address Management Driver', 'default')
+    .option('--ipam-opt <list>', 'Set IPAM driver specific options', collect)
     .option('--internal', 'Restrict external access to the network')
     .option('--attachable', 'Enable manual container attachment')
-    .option('--ipv6', 'Enable IPv6 networking')
+    .option('--ipv4', 'Enable or disable IPv4 address assignment (--ipv4=false: disable)')
+    .addOption(new Option('--no-ipv4').hideHelp())
+    .option('--ipv6', 'Enable or disable IPv6 address assignment')
+    .addOption(new Option('--no-ipv6').hideHelp())
+    .option('--ingress', 'Create swarm routing-mesh network')
+    .option('--scope <scope>', "Control the network's scope")
+    .option('--config-only', 'Create a configuration only network')
+    .option('--config-from <network>', 'The network from which to copy the configuration')
     .option('--label <list>', 'Set metadata on a network', collect)
     .option('-o, --opt <list>', 'Set driver specific options', collect)
-    .action(async (name: string, o: { driver: string; subnet?: string; gateway?: string; ipRange?: string; internal?: boolean; attachable?: boolean; ipv6?: boolean; label?: string[]; opt?: string[] }, cmd: Command) => {
-      const config = o.subnet || o.gateway || o.ipRange ? [{ ...(o.subnet ? { Subnet: o.subnet } : {}), ...(o.gateway ? { Gateway: o.gateway } : {}), ...(o.ipRange ? { IPRange: o.ipRange } : {}) }] : [];
+    .action(async (name: string, o: CreateOptions, cmd: Command) => {
+      const config = ipamConfigs(slice(o.subnet), slice(o.ipRange), slice(o.gateway), keyValues(o.auxAddress));
       const out = await clientOf(cmd).json<{ Id: string; Warning?: string }>('POST', '/networks/create', {
         body: {
-          Name: name, Driver: o.driver, Internal: !!o.internal, Attachable: !!o.attachable, EnableIPv6: !!o.ipv6,
-          IPAM: { Driver: 'default', Config: config, Options: {} }, Options: keyValues(o.opt), Labels: keyValues(o.label), CheckDuplicate: true,
+          Name: name, Driver: o.driver, Internal: !!o.internal, Attachable: !!o.attachable,
+          // Only when given, as the docker CLI: the daemon then drops a driver option of the same meaning.
+          ...(o.ipv4 === undefined ? {} : { EnableIPv4: o.ipv4 }), ...(o.ipv6 === undefined ? {} : { EnableIPv6: o.ipv6 }),
+          Ingress: !!o.ingress, Scope: o.scope ?? '', ConfigOnly: !!o.configOnly, ...(o.configFrom ? { ConfigFrom: { Network: o.configFrom } } : {}),
+          IPAM: { Driver: o.ipamDriver, Config: config, Options: keyValues(o.ipamOpt) }, Options: keyValues(o.opt), Labels: keyValues(o.label), CheckDuplicate: true,
         },
       });
       if (out.Warning) process.stderr.write(`WARNING: ${out.Warning}\n`);
