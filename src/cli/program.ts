@@ -195,12 +195,17 @@ function commandIndex(argv: string[]): number {
  * `--disable-content-trust` does nothing either way here (berth verifies no signatures): its value just goes.
  */
 const VALUED_BOOLS = ['sig-proxy'];
+/** The same for one command's own flags, rewritten only after its words: `network create --ipv4=false`. */
+const COMMAND_VALUED_BOOLS: Record<string, string[]> = { 'network create': ['ipv4', 'ipv6'] };
 
 export function expandGroups(argv: string[]): string[] {
-  argv = argv.map((a) => {
-    const m = /^--([a-z-]+)=(true|false|1|0)$/.exec(a);
+  const at = commandIndex(argv);
+  const own = COMMAND_VALUED_BOOLS[`${argv[at]} ${argv[at + 1]}`] ?? [];
+  argv = argv.map((a, k) => {
+    const m = /^--([a-z0-9-]+)=(true|false|1|0)$/.exec(a);
     if (m?.[1] === 'disable-content-trust') return `--${m[1]}`;
-    return m && VALUED_BOOLS.includes(m[1]!) ? (m[2] === 'false' || m[2] === '0' ? `--no-${m[1]}` : `--${m[1]}`) : a;
+    const valued = m && (VALUED_BOOLS.includes(m[1]!) || (k > at + 1 && own.includes(m[1]!)));
+    return valued ? (m[2] === 'false' || m[2] === '0' ? `--no-${m[1]}` : `--${m[1]}`) : a;
   });
   const i = commandIndex(argv);
   const group = GROUPS[argv[i] ?? ''];
