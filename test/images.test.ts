@@ -94,6 +94,33 @@ describe('images', () => {
     assert.equal(missing.stderr, 'Error response from daemon: No such image: mine:plain\n');
   });
 
+  test('import --platform records the platform; another OS is refused, even before a large upload ends', async () => {
+    const dir = join(d.dir, 'plat');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'f'), 'x');
+    writeFileSync(join(dir, 'big'), Buffer.alloc(16 * 2 ** 20));
+    const tar = join(d.dir, 'plat.tar');
+    execFileSync('tar', ['-C', dir, '-cf', tar, '.']);
+    assert.equal((await d.berth(['import', '--platform', 'linux/arm/v7', tar, 'plat:arm'])).code, 0);
+    assert.equal((await d.berth(['inspect', '-f', '{{.Os}}/{{.Architecture}}/{{.Variant}}', 'plat:arm'])).stdout, 'linux/arm/v7\n');
+    assert.equal((await d.berth(['import', '--platform', 'x86_64', tar, 'plat:x86'])).code, 0);
+    assert.equal((await d.berth(['inspect', '-f', '{{.Os}}/{{.Architecture}}', 'plat:x86'])).stdout, 'linux/amd64\n', 'containerd\'s alias, normalized');
+    // Refused when the request arrives; the CLI still gets the answer, not a broken pipe, while its 16 MiB go up.
+    const win = await d.berth(['import', '--platform', 'windows/amd64', tar, 'plat:win']);
+    assert.deepEqual([win.code, win.stderr], [1, 'Error response from daemon: operating system is not supported\n']);
+    assert.doesNotMatch((await d.berth(['images'])).stdout, /win/);
+    // Flags the docker CLI sends only to a newer API than berth's: refused as it refuses them against berth.
+    for (const [args, why] of [
+      [['save', '--platform', 'linux/amd64', 'plat:arm'], '"--platform" requires API version 1.48, but the Docker daemon API version is 1.45'],
+      [['images', '--tree'], '"--tree" requires API version 1.47, but the Docker daemon API version is 1.45'],
+      [['start', '--checkpoint', 'c1', 'x'], '"--checkpoint" is only supported on a Docker daemon with experimental features enabled'],
+    ] as [string[], string][]) {
+      const r = await d.berth(args);
+      assert.deepEqual([r.code, r.stderr], [1, `${why}\n`], args.join(' '));
+    }
+    assert.equal((await d.berth(['rmi', 'plat:arm', 'plat:x86'])).code, 0);
+  });
+
   test('a bad tarball is rejected and leaves no image', async () => {
     const r = await d.berth(['import', '-', 'broken:1'], { input: '' });
     assert.notEqual(r.code, 0);

@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { parseReference, type Image } from '../images/index.js';
+import { normalizePlatform, parsePlatformSpecifier } from '../registry/index.js';
 import { pullFromRegistry } from './distribution.js';
 import { summary as containerSummary } from './containers.js';
 import { volumeView } from './volumes.js';
@@ -43,6 +44,7 @@ function inspect(img: Image) {
       Entrypoint: cfg.Entrypoint ?? null, OnBuild: null, Labels: cfg.Labels ?? null, StopSignal: cfg.StopSignal,
     },
     Architecture: img.config.architecture,
+    ...(img.config.variant ? { Variant: img.config.variant } : {}),
     Os: img.config.os,
     Size: img.size,
     VirtualSize: img.size,
@@ -50,6 +52,14 @@ function inspect(img: Image) {
     RootFS: { Type: 'layers', Layers: img.config.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   };
+}
+
+/** `import --platform`: containerd's parse, normalized (x86_64 is amd64); only Linux, in dockerd's words. */
+function importPlatform(spec: string | null): { os: string; architecture: string; variant?: string } | undefined {
+  if (!spec) return undefined;
+  const p = normalizePlatform(parsePlatformSpecifier(spec));
+  if (p.os !== 'linux') throw new InvalidParameterError('operating system is not supported');
+  return { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) };
 }
 
 export function imageRoutes(r: Router, engine: Engine): void {
@@ -187,7 +197,7 @@ export function imageRoutes(r: Router, engine: Engine): void {
       const ref = repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined;
       if (ref) parseReference(ref);
       const img = await images.importTarball(req as unknown as Readable, {
-        tag: ref, changes: query.getAll('changes'), message: query.get('message') ?? undefined, source: '-',
+        tag: ref, changes: query.getAll('changes'), message: query.get('message') ?? undefined, source: '-', platform: importPlatform(query.get('platform')),
       });
       await imageEvent(engine, 'import', img.id);
       res.writeHead(200, { 'Content-Type': 'application/json' });

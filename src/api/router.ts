@@ -67,9 +67,20 @@ export class Router {
         res.destroy();
         return;
       }
+      // A refusal before the body was read (an import's bad platform, a load's bad name): the rest of the upload is
+      // read and dropped first. Answered at once, the connection would close under a client still writing, which
+      // then sees EPIPE instead of the answer (Go's client reads it anyway; Node's does not).
+      if (!upgrade && hasBody(req) && !req.readableEnded) {
+        req.resume();
+        await new Promise<void>((resolve) => { req.once('end', resolve); req.once('close', resolve); });
+      }
       sendError(res, errorStatus(err), errorMessage(err));
     }
   }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
 }
 
 export function sendError(res: ServerResponse, status: number, message: string): void {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { API_VERSION } from '../api/index.js';
 import { ApiError, Client, DaemonUnreachable, resolveHost, type TlsConfig } from './client.js';
 
 interface RootOptions { host?: string; tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string }
@@ -53,6 +54,14 @@ export function describe(err: unknown): string {
 
 /** A flag's value the CLI itself refuses (`--cpus abc`): docker prints these with the command's usage and exits 125. */
 export class FlagError extends Error {}
+
+/**
+ * A flag the docker CLI sends only to a daemon of a newer API than berth's: refused as the docker CLI
+ * refuses it against berth's socket, before any request.
+ */
+export function needsApi(flag: string, version: string): never {
+  throw new ExitError(1, `"--${flag}" requires API version ${version}, but the Docker daemon API version is ${API_VERSION}`);
+}
 
 /** Runs a verb over several containers/images, printing each failure and exiting 1 if any failed. */
 export async function forEachArg(args: string[], fn: (arg: string) => Promise<void>): Promise<void> {

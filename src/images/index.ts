@@ -36,6 +36,8 @@ export interface ImportOptions {
   changes?: string[];
   message?: string;
   source?: string;       // for history: "-" or a file name
+  /** `import --platform`: what the config claims; the layer is taken as it is (dockerd runs nothing to check it). */
+  platform?: { os: string; architecture: string; variant?: string };
 }
 
 export interface DeleteResponseItem { Untagged?: string; Deleted?: string }
@@ -123,19 +125,20 @@ export class ImageService {
     let cfg: ContainerConfigSection = applyChanges({}, opts.changes ?? []);
     if (!cfg.Env?.some((e) => e.startsWith('PATH='))) cfg = { ...cfg, Env: [`PATH=${DEFAULT_PATH}`, ...(cfg.Env ?? [])] };
     const history: HistoryEntry = { created, created_by: '', comment: opts.message || `Imported from ${opts.source ?? '-'}` };
-    return this.commitImage([layer], { config: cfg, history: [history], created }, ref ? canonical(ref) : undefined);
+    return this.commitImage([layer], { config: cfg, history: [history], created, platform: opts.platform }, ref ? canonical(ref) : undefined);
   }
 
   /** Builds config and manifest for layers berth made itself, then adds the image. */
   async commitImage(
     layers: LayerBlob[],
-    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string; parent?: string; author?: string },
+    meta: { config: ContainerConfigSection; history: HistoryEntry[]; created: string; parent?: string; author?: string; platform?: ImportOptions['platform'] },
     tag?: string,
   ): Promise<Image> {
     const config: ImageConfig = {
       ...(meta.author ? { author: meta.author } : {}),
-      architecture: goArch(),
-      os: 'linux',
+      architecture: meta.platform?.architecture ?? goArch(),
+      ...(meta.platform?.variant ? { variant: meta.platform.variant } : {}),
+      os: meta.platform?.os ?? 'linux',
       created: meta.created,
       config: meta.config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },

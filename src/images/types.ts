@@ -22,6 +22,7 @@ export interface HistoryEntry {
 
 export interface ImageConfig {
   architecture: string;
+  variant?: string;
   os: string;
   created?: string;
   author?: string;

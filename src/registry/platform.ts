@@ -15,7 +15,7 @@ const NODE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: '
 
 interface Normal { os: string; architecture: string; variant: string }
 
-function normalize(p: Partial<Platform>): Normal {
+export function normalize(p: Partial<Platform>): Normal {
   const os = (p.os ?? 'linux').toLowerCase();
   const raw = (p.architecture ?? '').toLowerCase();
   const [architecture, aliasVariant] = ARCH_ALIASES[raw] ?? [raw];

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { jsonLines } from '../client.js';
 import { ago, ellipsis, goTime, humanSize, shortId, table } from '../format.js';
 import { formatList } from '../go-format.js';
-import { clientOf, collect, ExitError, forEachArg } from '../context.js';
+import { clientOf, collect, ExitError, forEachArg, needsApi } from '../context.js';
 
 interface ImageSummary { Id: string; RepoTags: string[] | null; RepoDigests: string[] | null; Created: number; Size: number; SharedSize?: number; Containers?: number }
 
@@ -48,7 +48,9 @@ export function registerImages(program: Command): void {
     .option('-f, --filter <filter>', 'Filter output based on conditions provided (dangling, reference, label, before, since)', collect)
     .option('--no-trunc', "Don't truncate output")
     .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
-    .action(async (repo: string | undefined, o: { quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[]; format?: string }, cmd: Command) => {
+    .option('--tree', 'List multi-platform images as a tree (API 1.47)')
+    .action(async (repo: string | undefined, o: { quiet?: boolean; trunc?: boolean; digests?: boolean; filter?: string[]; format?: string; tree?: boolean }, cmd: Command) => {
+      if (o.tree) needsApi('tree', '1.47');
       const filters = filterQuery([...(o.filter ?? []), ...(repo ? [`reference=${repo}`] : [])]);
       const list = await clientOf(cmd).json<ImageSummary[]>('GET', '/images/json', { query: { filters } });
       const rows = [['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE']];
@@ -128,7 +130,9 @@ export function registerImages(program: Command): void {
     .argument('<image...>')
     .option('-f, --force', 'Force removal of the image')
     .option('--no-prune', 'Do not delete untagged parents')
-    .action(async (names: string[], o: { force?: boolean; prune: boolean }, cmd: Command) => {
+    .option('--platform <platform>', 'Remove only the given platform variant (API 1.50)')
+    .action(async (names: string[], o: { force?: boolean; prune: boolean; platform?: string }, cmd: Command) => {
+      if (o.platform) needsApi('platform', '1.50');
       const client = clientOf(cmd);
       await forEachArg(names, async (n) => {
         const out = await client.json<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${n}`, { query: { force: !!o.force, noprune: !o.prune || undefined } });
@@ -147,18 +151,19 @@ export function registerImages(program: Command): void {
     .argument('<file>', 'a tarball (plain or gzip), or - for stdin').argument('[reference]')
     .option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image', collect)
     .option('-m, --message <text>', 'Set commit message for imported image')
-    .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string }, cmd: Command) => {
+    .option('--platform <string>', 'Set platform if server is multi-platform capable')
+    .action(async (file: string, ref: string | undefined, o: { change?: string[]; message?: string; platform?: string }, cmd: Command) => {
       if (file !== '-' && !existsSync(file)) throw new ExitError(1, `open ${file}: no such file or directory`);
       const stream: Readable = file === '-' ? process.stdin : createReadStream(file);
-      const id = await importTarball(clientOf(cmd), stream, ref, o.change ?? [], o.message);
+      const id = await importTarball(clientOf(cmd), stream, ref, o.change ?? [], o.message, o.platform);
       process.stdout.write(`${id}\n`);
     });
 }
 
-export async function importTarball(client: import('../client.js').Client, stream: Readable, ref: string | undefined, changes: string[], message?: string): Promise<string> {
+export async function importTarball(client: import('../client.js').Client, stream: Readable, ref: string | undefined, changes: string[], message?: string, platform?: string): Promise<string> {
   const [repo, tag] = ref ? splitTag(ref) : [undefined, undefined];
   const res = await client.raw('POST', '/images/create', {
-    query: { fromSrc: '-', repo, tag, changes, message },
+    query: { fromSrc: '-', repo, tag, changes, message, platform },
     stream,
     headers: { 'Content-Type': 'application/x-tar' },
   });

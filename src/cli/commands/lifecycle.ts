@@ -19,7 +19,12 @@ export function registerLifecycle(program: Command): void {
     .option('-a, --attach', "Attach STDOUT/STDERR and forward signals")
     .option('-i, --interactive', "Attach container's STDIN")
     .option('--detach-keys <keys>', 'Override the key sequence for detaching a container')
-    .action(async (ids: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string }, cmd: Command) => {
+    .option('--checkpoint <string>', 'Restore from this checkpoint (needs an experimental daemon: berth has none)')
+    .option('--checkpoint-dir <string>', 'Use a custom checkpoint storage directory')
+    .action(async (ids: string[], o: { attach?: boolean; interactive?: boolean; detachKeys?: string; checkpoint?: string; checkpointDir?: string }, cmd: Command) => {
+      for (const flag of ['checkpoint', 'checkpoint-dir'] as const) {
+        if (o[flag === 'checkpoint' ? 'checkpoint' : 'checkpointDir'] !== undefined) throw new ExitError(1, `"--${flag}" is only supported on a Docker daemon with experimental features enabled`);
+      }
       const client = clientOf(cmd);
       if (o.attach || o.interactive) {
         if (ids.length > 1) throw new ExitError(1, 'you cannot start and attach multiple containers at once');

@@ -5,7 +5,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { encodeRegistryAuth, readCredentials, removeCredentials, storeCredentials, type Credentials } from '../../registry/index.js';
 import type { Client } from '../client.js';
-import { clientOf, ExitError } from '../context.js';
+import { clientOf, ExitError, needsApi } from '../context.js';
 import { renderProgress } from '../progress.js';
 
 /** ~/.berth/config.json (or $BERTH_CONFIG/config.json), mode 0600, in docker's config.json shape. */
@@ -72,7 +72,9 @@ export function registerPull(program: Command): void {
   program.command('push').description('Upload an image to a registry').usage('[OPTIONS] NAME[:TAG]').argument('<name>')
     .option('-a, --all-tags', 'Push all tags of an image to the repository')
     .option('-q, --quiet', 'Suppress verbose output')
-    .action(async (image: string, o: { allTags?: boolean; quiet?: boolean }, cmd: Command) => {
+    .option('--platform <string>', 'Push a platform-specific manifest as a single-platform image (API 1.46)')
+    .action(async (image: string, o: { allTags?: boolean; quiet?: boolean; platform?: string }, cmd: Command) => {
+      if (o.platform) needsApi('platform', '1.46');
       checkAllTags(image, o.allTags, o.quiet);
       const { name, tag } = splitRef(image);
       // Without a tag the daemon pushes every local tag of the repository.

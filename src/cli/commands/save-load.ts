@@ -3,14 +3,16 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { jsonLines } from '../client.js';
-import { clientOf, ExitError } from '../context.js';
+import { clientOf, collect, ExitError, needsApi } from '../context.js';
 import { checkOutput, writeTar } from '../tar-output.js';
 
 export function registerSaveLoad(program: Command): void {
   program.command('save').description('Save one or more images to a tar archive (streamed to STDOUT by default)')
     .argument('<image...>')
     .option('-o, --output <file>', 'Write to a file, instead of STDOUT')
-    .action(async (names: string[], o: { output?: string }, cmd: Command) => {
+    .option('--platform <platform>', 'Save only the given platform variant (API 1.48)', collect)
+    .action(async (names: string[], o: { output?: string; platform?: string[] }, cmd: Command) => {
+      if (o.platform) needsApi('platform', '1.48');
       await checkOutput(o.output);
       const res = await clientOf(cmd).raw('GET', '/images/get', { query: { names } });
       await writeTar(res, o.output);
@@ -19,7 +21,9 @@ export function registerSaveLoad(program: Command): void {
   program.command('load').description('Load an image from a tar archive or STDIN')
     .option('-i, --input <file>', 'Read from tar archive file, instead of STDIN')
     .option('-q, --quiet', 'Suppress the load output')
-    .action(async (o: { input?: string; quiet?: boolean }, cmd: Command) => {
+    .option('--platform <platform>', 'Load only the given platform variant (API 1.48)', collect)
+    .action(async (o: { input?: string; quiet?: boolean; platform?: string[] }, cmd: Command) => {
+      if (o.platform) needsApi('platform', '1.48');
       if (!o.input && process.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
       // Opened first, so a missing file is an error message rather than a failed upload.
       const stream: Readable = o.input ? (await open(o.input).catch((e: NodeJS.ErrnoException) => {
