@@ -183,18 +183,24 @@ describe('the vm runtime', () => {
     assert.match(other.stderr, /the vm kernel \/nonexistent\/vmlinuz does not exist/);
   });
 
-  test('pause stops the whole VM and unpause resumes it, as the freezer does a container', T, async () => {
-    const run = await d.berth(['run', '-d', '--runtime', 'vm', '--network', 'none', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
+  test('stats shows the VM\'s QEMU (CPU, memory against the VM\'s RAM); pause stops the whole VM and unpause resumes it', T, async () => {
+    const run = await d.berth(['run', '-d', '--runtime', 'vm', '--network', 'none', '-m', '192m', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.2; done']);
     assert.equal(run.code, 0, run.stderr);
     const id = run.stdout.trim();
     seen.push(id);
     const ticks = async () => (await d.berth(['logs', id])).stdout.split('\n').filter(Boolean).length;
     await waitFor(async () => (await ticks()) > 0, 240_000, 'the VM to boot and tick');
+    const cpu = (s: string) => Number(/^([\d.]+)%/.exec(s)?.[1]);
+    const stats = await d.berth(['stats', '--no-stream', '--format', '{{.CPUPerc}} {{.MemUsage}} {{.PIDs}}', id]);
+    assert.match(stats.stdout, /^[\d.]+% [\d.]+[KMG]iB \/ 192MiB 1\n$/, stats.stderr);
+    assert.ok(cpu(stats.stdout) > 0, 'a ticking guest under QEMU uses CPU');
     assert.equal((await d.berth(['pause', id])).code, 0);
     assert.equal((await d.berth(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', id])).stdout, 'paused true\n');
     const frozen = await ticks();
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(await ticks(), frozen, 'no tick while paused');
+    const idle = await d.berth(['stats', '--no-stream', '--format', '{{.CPUPerc}}', id]);
+    assert.ok(cpu(idle.stdout) < cpu(stats.stdout), `paused: ${idle.stdout.trim()} against ${stats.stdout.trim()}`);
     const again = await d.berth(['pause', id]);
     assert.match(again.stderr, /is already paused/);
     assert.equal((await d.berth(['unpause', id])).code, 0);

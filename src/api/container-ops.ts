@@ -1,7 +1,7 @@
 /** `/containers/{id}/stats`, `/update` and `/archive` (cp): what people do to a container's resources and files. */
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { archivePath, encodeStat, extractInto, sampleStats, statPath, type StatsSample } from '../containers/index.js';
+import { archivePath, encodeStat, extractInto, statPath, type StatsSample } from '../containers/index.js';
 import { InvalidParameterError } from '../errors/index.js';
 import type { Engine } from './engine.js';
 import { boolParam, readJson, sendJson, type Router } from './router.js';
@@ -28,13 +28,13 @@ export function containerOpsRoutes(r: Router, engine: Engine): void {
     res.on('close', () => { closed = true; });
     const first = current();
     if (!first) { res.end(); return; }
-    let prev: StatsSample = await sampleStats(first);
+    let prev: StatsSample = await cs.stats(first);
     if (!stream) {
       // As dockerd: without one-shot, a second sample a tick later, so precpu_stats is filled and CPU % means something.
       if (!oneShot && first.State.Running) {
         await sleep(STATS_INTERVAL_MS);
         const again = current();
-        if (again) prev = await sampleStats(again, prev);
+        if (again) prev = await cs.stats(again, prev);
       }
       res.end(`${JSON.stringify(prev)}\n`);
       return;
@@ -44,7 +44,7 @@ export function containerOpsRoutes(r: Router, engine: Engine): void {
       await sleep(STATS_INTERVAL_MS);
       const c = current();
       if (closed || !c || !c.State.Running) break;
-      prev = await sampleStats(c, prev);
+      prev = await cs.stats(c, prev);
       res.write(`${JSON.stringify(prev)}\n`);
     }
     res.end();

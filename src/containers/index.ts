@@ -27,6 +27,7 @@ import { Execs } from './exec.js';
 import { buildSpec } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
 import { cgroupsPath, oomKilled } from './cgroups.js';
+import { sampleStats, type StatsSample } from './stats.js';
 import { createLinks, linkEnv, startLinks } from './links.js';
 import { resolveInRoot } from '../common/rootpath.js';
 import { RestartManager } from './restart.js';
@@ -48,7 +49,7 @@ export * from './types.js';
 export type { ExecConfig } from './exec.js';
 export type { Comparison, Side } from './compare.js';
 export { dockerTimestamp, type LogEntry } from './logs.js';
-export { sampleStats, type StatsSample } from './stats.js';
+export { type StatsSample } from './stats.js';
 export { archivePath, encodeStat, extractInto, statPath, type CopyTarget, type PathStat } from './copy.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -785,6 +786,12 @@ export class ContainerService extends EventEmitter {
     const c = this.get(ref);
     if (!c.State.Running) return undefined;
     return this.runtimeOf(c).memoryUsage?.(c.Id);
+  }
+
+  /** One `stats` sample of a container; `prev` becomes precpu_stats. */
+  async stats(c: ContainerRecord, prev?: StatsSample): Promise<StatsSample> {
+    const rt = this.runtimeOf(c);
+    return sampleStats(c, prev, rt.usage ? () => rt.usage!(c.Id) : undefined);
   }
 
   /** `berth compare`: the same image and command under each runtime. */

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { cgroupsPath, cgroupV2, keyValues, readCgroup } from './cgroups.js';
+import type { RuntimeUsage } from '../runtime/index.js';
 import type { ContainerRecord } from './types.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -127,15 +128,19 @@ async function blkio(path: string): Promise<StatsSample['blkio_stats']> {
   return out;
 }
 
-/** The container's interfaces, read through its init process's view of /proc/net/dev; none for `host` and `none`. */
-async function networks(c: ContainerRecord): Promise<StatsSample['networks']> {
+/**
+ * The container's interfaces, read through its init process's view of /proc/net/dev (or `pid`'s: a VM's QEMU);
+ * none for `host` and `none`.
+ */
+async function networks(c: ContainerRecord, pid = c.State.Pid): Promise<StatsSample['networks']> {
   const mode = c.HostConfig.NetworkMode;
-  if (mode === 'host' || mode === 'none' || !c.State.Pid) return undefined;
-  const text = await readFile(`/proc/${c.State.Pid}/net/dev`, 'utf8').catch(() => '');
+  if (mode === 'host' || mode === 'none' || !pid) return undefined;
+  const text = await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => '');
   const out: Record<string, Record<string, number>> = {};
   for (const line of text.split('\n').slice(2)) {
     const [name, rest] = line.split(':');
-    if (!name || rest === undefined || name.trim() === 'lo') continue;
+    // A VM's namespace also holds the taps that carry eth0's traffic into the guest: counted once, as eth0.
+    if (!name || rest === undefined || name.trim() === 'lo' || name.trim().startsWith('tap')) continue;
     const f = rest.trim().split(/\s+/).map(Number);
     out[name.trim()] = {
       rx_bytes: f[0]!, rx_packets: f[1]!, rx_errors: f[2]!, rx_dropped: f[3]!,
@@ -145,9 +150,15 @@ async function networks(c: ContainerRecord): Promise<StatsSample['networks']> {
   return Object.keys(out).length ? out : undefined;
 }
 
-/** One sample of a running container; `prev` becomes precpu_stats. */
-export async function sampleStats(c: ContainerRecord, prev?: StatsSample): Promise<StatsSample> {
-  if (!c.State.Running || (c.HostConfig.Runtime || 'oci') !== 'oci') return { ...emptySample(c), ...(prev ? { precpu_stats: prev.cpu_stats, preread: prev.read } : {}) };
+/**
+ * One sample of a running container; `prev` becomes precpu_stats. A runtime without a cgroup per workload (the vm
+ * driver) gives its own `usage`.
+ */
+export async function sampleStats(c: ContainerRecord, prev?: StatsSample, usage?: () => Promise<RuntimeUsage | undefined>): Promise<StatsSample> {
+  const oci = (c.HostConfig.Runtime || 'oci') === 'oci';
+  const own = !oci && c.State.Running && usage ? await usage() : undefined;
+  if (own) return runtimeSample(c, own, prev);
+  if (!c.State.Running || !oci) return { ...emptySample(c), ...(prev ? { precpu_stats: prev.cpu_stats, preread: prev.read } : {}) };
   const path = cgroupsPath(c);
   const cpu = cgroupV2() ? await cpuV2(path) : await cpuV1(path);
   cpu.system_cpu_usage = await systemCpuUsage();
@@ -165,6 +176,25 @@ export async function sampleStats(c: ContainerRecord, prev?: StatsSample): Promi
     memory_stats: await memory(path),
     name: c.Name,
     id: c.Id,
+    ...(net ? { networks: net } : {}),
+  };
+}
+
+/** A sample from a runtime's own figures, in the same shape. */
+async function runtimeSample(c: ContainerRecord, u: RuntimeUsage, prev?: StatsSample): Promise<StatsSample> {
+  const net = await networks(c, u.netPid);
+  return {
+    ...emptySample(c),
+    read: new Date().toISOString(),
+    preread: prev?.read ?? ZERO_TIME,
+    pids_stats: { current: u.pids },
+    cpu_stats: {
+      cpu_usage: { total_usage: u.cpuNs, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+      system_cpu_usage: await systemCpuUsage(), online_cpus: cpus().length,
+      throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+    },
+    precpu_stats: prev?.cpu_stats ?? emptyCpu(),
+    memory_stats: { usage: u.memory, limit: u.memoryLimit || totalmem(), stats: {} },
     ...(net ? { networks: net } : {}),
   };
 }

@@ -52,6 +52,17 @@ export interface ExecHandle {
 
 export type RuntimeState = 'created' | 'running' | 'paused' | 'stopped';
 
+export interface RuntimeUsage {
+  /** CPU time spent, user and system, in ns. */
+  cpuNs: number;
+  memory: number;
+  memoryLimit: number;
+  /** Host processes the workload is. */
+  pids: number;
+  /** A process in the workload's network namespace, whose /proc/PID/net/dev counts its traffic. */
+  netPid?: number;
+}
+
 export interface Runtime extends EventEmitter {
   readonly name: string;
   /** Sets the workload up without starting it; resolves with its PID. Rejects with the runtime's message on failure. */
@@ -69,6 +80,11 @@ export interface Runtime extends EventEmitter {
   resume?(id: string): Promise<void>;
   /** Host memory the running workload holds right now, in bytes (its cgroup, or its VM's RSS). */
   memoryUsage?(id: string): Promise<number | undefined>;
+  /**
+   * What `stats` shows of a workload berth cannot read from a cgroup of its own (a VM: its QEMU process). The
+   * oci runtime has none: stats reads the container's cgroup.
+   */
+  usage?(id: string): Promise<RuntimeUsage | undefined>;
   /** The most host memory the workload held, read once it exited and before `delete`: a run too short to sample has it too. */
   peakMemoryUsage?(id: string): Promise<number | undefined>;
   /** Applies new resource limits (the OCI `linux.resources` shape) to the running workload. Optional. */

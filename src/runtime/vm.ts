@@ -26,7 +26,7 @@ import { ConflictError, InvalidParameterError, SystemError } from '../errors/ind
 import { run } from '../host/index.js';
 import { OciRuntime } from './oci.js';
 import { ExecStartError } from './oci-exec.js';
-import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState } from './types.js';
+import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState, RuntimeUsage } from './types.js';
 import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
 import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
 import { vmNetwork } from './vm-net.js';
@@ -357,6 +357,22 @@ export class VmRuntime extends OciRuntime {
     const pid = await this.qemuPid(id);
     if (!pid) return undefined;
     return statusBytes(`/proc/${pid}/status`, 'VmRSS');
+  }
+
+  /**
+   * `stats` of a VM: QEMU's CPU time (every vCPU thread is QEMU's) and RSS against the VM's RAM; QEMU runs in the
+   * container's network namespace, so its view of /proc/net/dev is the container's traffic.
+   */
+  async usage(id: string): Promise<RuntimeUsage | undefined> {
+    const pid = await this.qemuPid(id);
+    if (!pid) return undefined;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // After the command name in parentheses (which may hold spaces): utime and stime are fields 14 and 15, in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    const memory = await statusBytes(`/proc/${pid}/status`, 'VmRSS') ?? 0;
+    const limit = (await this.describe(id))?.MemoryBytes ?? 0;
+    return { cpuNs: ticks * 1e7, memory, memoryLimit: limit, pids: 1, netPid: pid };
   }
 
   /** QEMU's peak RSS (VmHWM), which the wrapper reads when the guest reports the exit, just before it stops QEMU. */
