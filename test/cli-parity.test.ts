@@ -44,6 +44,9 @@ step rename same; $D rename par2 par2; echo "rc=$?"
 step port none; $D port par2 80; echo "rc=$?"
 step inspect range; $D inspect --format '{{range .Config.Env}}{{println .}}{{end}}' par2
 step inspect missing; $D inspect -f '{{.Id}}' nope; echo "rc=$?"
+step inspect missing key; $D inspect -f '{{.Name}} {{.Config.Nope}}' par2 2>&1; echo "rc=$?"; $D inspect -f '{{.State.Health.Status}}' par2 2>&1; echo "rc=$?"
+step inspect missing map key; $D inspect -f '{{.Config.Labels.nope}} {{.NetworkSettings.Networks.nope}}' par2; echo "rc=$?"
+step inspect nil; $D inspect -f '{{.HostConfig.Links.X}}' par2 2>&1; echo "rc=$?"; $D image inspect -f '{{.Config.Labels.x}}' busybox; echo "rc=$?"
 step inspect json missing; $D inspect nope; echo "rc=$?"
 step inspect --format json; $D inspect --format json nope par2 | cut -c1-7
 step network inspect missing; $D network inspect -f '{{.Name}}' nope; echo "rc=$?"
@@ -62,6 +65,7 @@ step volume; $D volume create parvol; echo "rc=$?"
 step volume ls -q; $D volume ls -q
 step volume ls --format; $D volume ls --format '{{.Name}} {{.Driver}}'
 step volume inspect; $D volume inspect -f '{{.Name}} {{.Driver}} {{.Scope}}' parvol
+step volume inspect missing; $D volume inspect -f '{{.Nope}} {{.Options.x}}' parvol 2>&1; echo "rc=$?"; $D network inspect -f '{{.Options.nope}}' parnet; $D network inspect -f '{{.Nope}}' parnet 2>&1; echo "rc=$?"
 step volume inspect json; $D volume inspect parvol | sed 's/"CreatedAt": "[^"]*"/"CreatedAt": T/'
 step volume rm; $D volume rm parvol; echo "rc=$?"
 step network rm; $D network rm parnet; echo "rc=$?"

@@ -17,9 +17,9 @@ function headerLabel(name: unknown): string {
   return String(name).split('.').pop()!.replace(/[-_]/g, ' ');
 }
 
-function parse(tpl: string) {
+function parse(tpl: string, opts?: Parameters<typeof parseTemplate>[1]) {
   try {
-    return parseTemplate(tpl);
+    return parseTemplate(tpl, opts);
   } catch (e) {
     if (e instanceof TemplateError) throw new Error(`template parsing error: ${e.message}`);
     throw e;
@@ -56,7 +56,10 @@ export function formatList(format: string, rows: Record<string, unknown>[], head
   return tabwrite(`${head}\n${body}`);
 }
 
-/** `inspect -f`/`--format` on decoded JSON (a map: a missing key is `<no value>`), with a newline after each value. */
-export function formatValue(format: string, value: unknown): string {
-  return run(parse(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n')), value);
+/**
+ * `--format` on decoded JSON (a map): a missing key is `<no value>`, or with `missingKey: 'error'` (inspect's)
+ * Go's "map has no entry for key" error.
+ */
+export function formatValue(format: string, value: unknown, opts?: { missingKey?: 'error'; rootType?: string }): string {
+  return run(parse(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'), opts), value);
 }

@@ -5,8 +5,8 @@
  * gt ge len index slice print printf println`) and the docker CLI's own functions (`json split join
  * title lower upper pad truncate`). Values print as Go's fmt prints decoded JSON (`[a b]`,
  * `map[k:v]`); a field name finds a key that differs only in case (Go's `ID` for the JSON's `Id`);
- * a missing key of a map is `<no value>`, a missing field of a struct (an object made
- * with `goStruct`) is an error, as in docker. Object properties that are functions are methods:
+ * a missing key of a map is `<no value>` (or, with `missingKey: 'error'`, Go's error, as `inspect -f` has it),
+ * a missing field of a struct (an object made with `goStruct`) is an error, as in docker. Object properties that are functions are methods:
  * `{{.Label "com.example.x"}}` calls them with the arguments.
  */
 
@@ -22,9 +22,12 @@ export function goStruct<T extends object>(o: T, typeName = 'formatter.Context')
 
 // ---------------------------------------------------------------- lexing
 
+/** Where a field chain is, for Go's error (`template: :1:9: executing "" at <.A.B>`): line, column, the chain's text. */
+interface Where { line: number; col: number; text: string }
+
 type Tok =
-  | { k: 'field'; v: string[] } // .A.B, or [] for "."
-  | { k: 'var'; v: string; chain: string[] }
+  | { k: 'field'; v: string[]; at: Where } // .A.B, or [] for "."
+  | { k: 'var'; v: string; chain: string[]; at: Where }
   | { k: 'ident'; v: string }
   | { k: 'str'; v: string }
   | { k: 'num'; v: number }
@@ -35,13 +38,16 @@ type Tok =
 
 type Piece = { text: string } | { action: Tok[]; src: string; line: number };
 
-function lexAction(src: string, line: number): Tok[] {
+function lexAction(src: string, line: number, place: (offset: number) => { line: number; col: number } = () => ({ line, col: 0 })): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
   const err = (m: string) => new TemplateError(`template: :${line}: ${m}`);
+  let starts: number[] = [];
   const fieldChain = (): string[] => {
     const out: string[] = [];
+    starts = [];
     while (src[i] === '.') {
+      starts.push(i);
       i++;
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i));
       if (!m) { if (out.length === 0) return out; throw err(`bad character ${JSON.stringify(src[i] ?? 'EOF')}`); }
@@ -84,15 +90,19 @@ function lexAction(src: string, line: number): Tok[] {
         const m = /^\.[0-9]+/.exec(src.slice(i))!;
         toks.push({ k: 'num', v: Number(m[0]) }); i += m[0].length; continue;
       }
+      const from = i;
       const chain = fieldChain();
       if (chain.length === 0) i++; // a lone "."
-      toks.push({ k: 'field', v: chain });
+      // Go's parser places a chain at its second link (where the chain node starts), a lone field at itself.
+      toks.push({ k: 'field', v: chain, at: { ...place(starts[1] ?? from), text: src.slice(from, i) } });
       continue;
     }
     if (c === '$') {
+      const from = i;
       const m = /^\$[A-Za-z0-9_]*/.exec(src.slice(i))!;
       i += m[0].length;
-      toks.push({ k: 'var', v: m[0], chain: fieldChain() });
+      const chain = fieldChain();
+      toks.push({ k: 'var', v: m[0], chain, at: { ...place(starts[0] ?? from), text: src.slice(from, i) } });
       continue;
     }
     const num = /^[-+]?(0x[0-9a-fA-F]+|[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?)/.exec(src.slice(i));
@@ -137,7 +147,12 @@ function lex(src: string): Piece[] {
     if (/\s-$/.test(inner)) { inner = inner.slice(0, -2); trimNext = true; }
     i = j + 2;
     if (/^\s*\/\*[\s\S]*\*\/\s*$/.test(inner)) continue; // a comment
-    out.push({ action: lexAction(inner, line), src: inner.trim(), line });
+    // Go's ErrorContext: the line, and the byte offset within it.
+    const place = (offset: number) => {
+      const abs = start + offset;
+      return { line: src.slice(0, abs).split('\n').length, col: abs - (src.lastIndexOf('\n', abs - 1) + 1) };
+    };
+    out.push({ action: lexAction(inner, line, place), src: inner.trim(), line });
   }
   return out;
 }
@@ -145,8 +160,8 @@ function lex(src: string): Piece[] {
 // ---------------------------------------------------------------- parsing
 
 type Arg =
-  | { k: 'field'; chain: string[] }
-  | { k: 'var'; name: string; chain: string[] }
+  | { k: 'field'; chain: string[]; at?: Where }
+  | { k: 'var'; name: string; chain: string[]; at?: Where }
   | { k: 'ident'; name: string }
   | { k: 'lit'; v: unknown }
   | { k: 'pipe'; pipe: Pipe; chain: string[] };
@@ -188,8 +203,8 @@ function parsePipe(toks: Tok[], line: number, allowDecl: boolean): Pipe {
         case '|':
           if (!args.length) throw err('missing command');
           cmds.push({ args }); args = []; break;
-        case 'field': args.push({ k: 'field', chain: t.v }); break;
-        case 'var': args.push({ k: 'var', name: t.v, chain: t.chain }); break;
+        case 'field': args.push({ k: 'field', chain: t.v, at: t.at }); break;
+        case 'var': args.push({ k: 'var', name: t.v, chain: t.chain, at: t.at }); break;
         case 'ident':
           if (!BUILTINS.has(t.v)) throw err(`function "${t.v}" not defined`);
           args.push({ k: 'ident', name: t.v }); break;
@@ -406,6 +421,19 @@ export const HEADER_FUNCS: Funcs = {
 
 // ---------------------------------------------------------------- execution
 
+/**
+ * The docker CLI runs inspect's template on docker's Go types first, and only when that fails on the JSON as a map
+ * with missingkey=error. So a key missing from one of the types' own maps (labels, options, ports by name) prints
+ * `<no value>`, while a field no type has is an error: these are the maps, by the field that holds them.
+ */
+const GO_MAPS = new Set(['Labels', 'ExposedPorts', 'Volumes', 'PortBindings', 'Sysctls', 'StorageOpt', 'Annotations', 'Tmpfs',
+  'Networks', 'Ports', 'Data', 'Options', 'Containers', 'DriverOpts', 'Status', 'AuxiliaryAddresses', 'LogConfig.Config']);
+
+function goMap(path: string[]): boolean {
+  const last = path.at(-1);
+  return !!last && (GO_MAPS.has(last) || GO_MAPS.has(path.slice(-2).join('.')));
+}
+
 class Break { }
 class Continue { }
 
@@ -413,11 +441,16 @@ interface Scope { vars: [string, unknown][] }
 
 class Exec {
   out = '';
-  constructor(private readonly funcs: Funcs) {}
+  constructor(private readonly funcs: Funcs, private readonly strict = false, private readonly rootType?: string) {}
 
-  field(recv: unknown, name: string, args: unknown[] | undefined, final: unknown, hasFinal: boolean): unknown {
+  field(recv: unknown, name: string, args: unknown[] | undefined, final: unknown, hasFinal: boolean, at?: Where, path: string[] = []): unknown {
+    const fail = (why: string) => new TemplateError(`template: :${at?.line ?? 1}:${at?.col ?? 0}: executing "" at <${at?.text ?? `.${name}`}>: ${why}`);
     // Lenient where Go would say "nil pointer evaluating": a field of a missing value is missing too (`<no value>`).
-    if (recv === null || recv === undefined) return undefined;
+    if (recv === null || recv === undefined) {
+      // A nil Go map answers every key with its zero value; a nil pointer fails.
+      if (this.strict && !goMap(path)) throw fail(`nil pointer evaluating interface {}.${name}`);
+      return undefined;
+    }
     if (typeof recv !== 'object') throw new TemplateError(`template: executing: can't evaluate field ${name} in type ${typeof recv}`);
     const o = recv as Record<string | symbol, unknown>;
     // docker runs templates on Go structs, whose field names differ from the JSON's keys only in case
@@ -433,14 +466,17 @@ class Exec {
     }
     if (args?.length || hasFinal) throw new TemplateError(`template: executing: ${name} has arguments but cannot be invoked as function`);
     if (!(name in o) && STRUCT in o && !Array.isArray(recv)) throw new TemplateError(`template: executing: can't evaluate field ${name} in type ${String(o[STRUCT])}`);
+    if (!(name in o) && this.strict && !Array.isArray(recv) && !goMap(path)) {
+      throw fail(this.rootType && !path.length ? `can't evaluate field ${name} in type ${this.rootType}` : `map has no entry for key ${JSON.stringify(name)}`);
+    }
     return v;
   }
 
-  chain(v: unknown, chain: string[], args?: unknown[], final?: unknown, hasFinal = false): unknown {
+  chain(v: unknown, chain: string[], args?: unknown[], final?: unknown, hasFinal = false, at?: Where): unknown {
     let x = v;
     chain.forEach((name, i) => {
       const last = i === chain.length - 1;
-      x = this.field(x, name, last ? args : undefined, final, last && hasFinal);
+      x = this.field(x, name, last ? args : undefined, final, last && hasFinal, at, chain.slice(0, i));
     });
     return x;
   }
@@ -452,8 +488,8 @@ class Exec {
 
   arg(a: Arg, dot: unknown, scope: Scope): unknown {
     switch (a.k) {
-      case 'field': return a.chain.length ? this.chain(dot, a.chain) : dot;
-      case 'var': return this.chain(this.lookupVar(scope, a.name), a.chain);
+      case 'field': return a.chain.length ? this.chain(dot, a.chain, undefined, undefined, false, a.at) : dot;
+      case 'var': return this.chain(this.lookupVar(scope, a.name), a.chain, undefined, undefined, false, a.at);
       case 'lit': return a.v;
       case 'pipe': return this.chain(this.pipe(a.pipe, dot, scope), a.chain);
       case 'ident': {
@@ -489,11 +525,11 @@ class Exec {
     }
     if (head!.k === 'field' && head!.chain.length) {
       const args = rest.map((r) => this.arg(r, dot, scope));
-      return this.chain(dot, head!.chain, args, final, hasFinal);
+      return this.chain(dot, head!.chain, args, final, hasFinal, head!.at);
     }
     if (head!.k === 'var' && head!.chain.length) {
       const args = rest.map((r) => this.arg(r, dot, scope));
-      return this.chain(this.lookupVar(scope, head!.name), head!.chain, args, final, hasFinal);
+      return this.chain(this.lookupVar(scope, head!.name), head!.chain, args, final, hasFinal, head!.at);
     }
     if (rest.length || hasFinal) throw new TemplateError(`template: can't give argument to non-function ${head!.k === 'lit' ? JSON.stringify(head!.v) : '.'}`);
     return this.arg(head!, dot, scope);
@@ -570,12 +606,16 @@ class Exec {
 
 export interface Template { execute(data: unknown, funcs?: Funcs): string }
 
-/** Parses a template once; `execute` runs it on a value (`$` is that value). */
-export function parseTemplate(src: string): Template {
+/**
+ * Parses a template once; `execute` runs it on a value (`$` is that value). `missingKey: 'error'` is Go's
+ * `missingkey=error`, which the docker CLI sets for `inspect -f`: a key the JSON lacks fails the template.
+ * `rootType` names the Go type of the value itself where the docker CLI has no map to fall back on (`volume.Volume`).
+ */
+export function parseTemplate(src: string, opts: { missingKey?: 'error'; rootType?: string } = {}): Template {
   const nodes = parse(src);
   return {
     execute(data, funcs = FUNCS) {
-      const ex = new Exec(funcs);
+      const ex = new Exec(funcs, opts.missingKey === 'error', opts.rootType);
       ex.list(nodes, data, { vars: [['$', data]] });
       return ex.out;
     },

@@ -22,6 +22,17 @@ test('{{json .X}} is compact JSON without HTML escaping', () => {
   assert.equal(formatTemplate('{{json .Nope}}', ctr), 'null');
 });
 
+test('inspect\'s missingkey=error: a field docker\'s types lack fails where Go fails it; a key their maps lack is <no value>', () => {
+  const strict = (tpl: string, v: unknown, rootType?: string) => formatTemplate(tpl, v, { missingKey: 'error', rootType });
+  assert.throws(() => strict('{{.Nope}}', ctr), /^Error: template parsing error: template: :1:2: executing "" at <\.Nope>: map has no entry for key "Nope"$/);
+  assert.throws(() => strict('{{ .State.Nope.X }}', ctr), /template: :1:9: executing "" at <\.State\.Nope\.X>: map has no entry for key "Nope"$/);
+  assert.throws(() => strict('x\n{{$s := .State}}{{$s.Nope}}', ctr), /template: :2:20: executing "" at <\$s\.Nope>: map has no entry for key "Nope"$/);
+  assert.throws(() => strict('{{.Config.Healthcheck.Test}}', ctr), /at <\.Config\.Healthcheck\.Test>: nil pointer evaluating interface \{\}\.Test$/);
+  assert.equal(strict('{{.Config.Labels.nope}}', ctr), '<no value>');
+  assert.throws(() => strict('{{.Gone}}', { Name: 'v' }, 'volume.Volume'), /can't evaluate field Gone in type volume\.Volume$/);
+  assert.equal(strict('{{.Options.x}}', { Options: null }, 'volume.Volume'), '<no value>');
+});
+
 test('missing or null values print <no value>', () => {
   assert.equal(formatTemplate('{{.Nope}}', ctr), '<no value>');
   assert.equal(formatTemplate('{{.State.Nope}}', ctr), '<no value>');

@@ -104,8 +104,11 @@ function vmInfoLines(vm: Record<string, unknown> | undefined): string[] {
   ];
 }
 
-/** `network inspect`, `volume inspect`: each name's document, printed as `inspect` prints them, then the names that failed. */
-export async function inspectEach(names: string[], fetch: (name: string) => Promise<unknown>, format: string | undefined): Promise<void> {
+/**
+ * `network inspect`, `volume inspect`: each name's document, printed as `inspect` prints them, then the names that failed.
+ * `rootType`: the Go type the docker CLI's template runs on with no map to fall back on (volumes').
+ */
+export async function inspectEach(names: string[], fetch: (name: string) => Promise<unknown>, format: string | undefined, rootType?: string): Promise<void> {
   const out: unknown[] = [];
   const errors: string[] = [];
   for (const n of names) {
@@ -114,7 +117,7 @@ export async function inspectEach(names: string[], fetch: (name: string) => Prom
       errors.push(describe(e));
     }
   }
-  printInspected(out, format);
+  printInspected(out, format, rootType);
   if (errors.length) throw new ExitError(1, errors.join('\n'));
 }
 
@@ -123,14 +126,24 @@ export async function inspectEach(names: string[], fetch: (name: string) => Prom
  * (docker 28), or the template once per document (docker's template inspector writes an empty line when it
  * found nothing at all).
  */
-export function printInspected(out: unknown[], format: string | undefined): void {
+export function printInspected(out: unknown[], format: string | undefined, rootType?: string): void {
   if (format === 'json') process.stdout.write(`${JSON.stringify(out)}\n`);
   else if (!format) process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
   else if (!out.length) process.stdout.write('\n');
-  else for (const v of out) process.stdout.write(`${formatTemplate(format, v)}\n`);
+  else {
+    for (const v of out) {
+      let text: string;
+      // As the docker CLI's: inspect's template runs with missingkey=error, and a failure still ends the output's line.
+      try { text = formatTemplate(format, v, { missingKey: 'error', rootType }); } catch (e) { process.stdout.write('\n'); throw new ExitError(1, (e as Error).message); }
+      process.stdout.write(`${text}\n`);
+    }
+  }
 }
 
-/** `-f`/`--format` on an inspect document: the Go template engine, a missing key printing `<no value>`; `json` is `{{json .}}`. */
-export function formatTemplate(tpl: string, value: unknown): string {
-  return formatValue(tpl === 'json' ? '{{json .}}' : tpl, value);
+/**
+ * `-f`/`--format` on an inspect document (or the version or info document): the Go template engine, a missing key
+ * printing `<no value>` unless `missingKey` says otherwise; `json` is `{{json .}}`.
+ */
+export function formatTemplate(tpl: string, value: unknown, opts?: { missingKey?: 'error'; rootType?: string }): string {
+  return formatValue(tpl === 'json' ? '{{json .}}' : tpl, value, opts);
 }

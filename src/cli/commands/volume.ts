@@ -68,7 +68,7 @@ export function registerVolume(program: Command): void {
     .option('-f, --format <template>', 'Format output using a Go-style template path')
     .action(async (names: string[], o: { format?: string }, cmd: Command) => {
       const client = clientOf(cmd);
-      await inspectEach(names, (n) => client.json('GET', `/volumes/${encodeURIComponent(n)}`), o.format);
+      await inspectEach(names, (n) => client.json('GET', `/volumes/${encodeURIComponent(n)}`), o.format, 'volume.Volume');
     });
 
   vol.command('rm').alias('remove').description('Remove one or more volumes')
