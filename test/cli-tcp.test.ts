@@ -70,8 +70,8 @@ describe('the CLI over tcp:// with TLS', () => {
     const nobody = await d!.berth(['-H', `tcp://127.0.0.1:${await freePort()}`, '--tlsverify', ...tcp.slice(3), 'ps']);
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, /^Cannot connect to the berth daemon at tcp:\/\/127\.0\.0\.1:\d+\. Is the berth daemon running\?\n$/);
-    const scheme = await d!.berth(['-H', 'ssh://somewhere', 'ps']);
+    const scheme = await d!.berth(['-H', 'fd://', 'ps']);
     assert.equal(scheme.code, 1);
-    assert.match(scheme.stderr, /unsupported host ssh:\/\/somewhere: use unix:\/\/\/path\/to\/berth\.sock or tcp:\/\/HOST:PORT/);
+    assert.match(scheme.stderr, /unsupported host fd:\/\/: use unix:\/\/\/path\/to\/berth\.sock, tcp:\/\/HOST:PORT or ssh:\/\/\[USER@\]HOST\[:PORT\]/);
   });
 });

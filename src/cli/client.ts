@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { API_VERSION } from '../api/index.js';
+import { dialSsh, parseSshUrl, sshArgs } from './ssh.js';
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 
@@ -49,18 +50,26 @@ export interface RequestOptions {
 }
 
 export class Client {
-  private readonly dial: () => Socket;
+  private readonly dial: () => Duplex;
   private readonly plainTcp: boolean = false;
 
-  /** `unix:///path` (or a bare path), or `tcp://HOST[:PORT]` (2375, or 2376 with TLS) with `tls` when the daemon serves TLS. */
+  /**
+   * `unix:///path` (or a bare path), `tcp://HOST[:PORT]` (2375, or 2376 with TLS) with `tls` when the daemon
+   * serves TLS, or `ssh://[USER@]HOST[:PORT][/SOCKET]` (see ssh.ts).
+   */
   constructor(readonly host: string, tls?: TlsConfig) {
     if (host.startsWith('unix://') || host.startsWith('/')) {
       const path = host.startsWith('/') ? host : host.slice('unix://'.length);
       this.dial = () => connect(path);
       return;
     }
+    if (host.startsWith('ssh://')) {
+      const args = sshArgs(parseSshUrl(host));
+      this.dial = () => dialSsh(host, args);
+      return;
+    }
     const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
-    if (!m) throw new Error(`unsupported host ${host}: use unix:///path/to/berth.sock or tcp://HOST:PORT`);
+    if (!m) throw new Error(`unsupported host ${host}: use unix:///path/to/berth.sock, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]`);
     const hostname = m[1]!.replace(/^\[|\]$/g, '');
     const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
     if (!tls) {
@@ -82,11 +91,17 @@ export class Client {
    * cost 8 ms of every short command's start-up.
    */
   private target(method: string, path: string, headers: Record<string, string>): HttpOptions {
-    return { method, path, headers, createConnection: () => this.dial() };
+    // node:http takes any Duplex as the connection; its type names Socket only.
+    return { method, path, headers, createConnection: () => this.dial() as Socket };
+  }
+
+  /** A raw connection to the daemon, as `system dial-stdio` relays; a failure to connect comes as its 'error' (see connectError). */
+  connect(): Duplex {
+    return this.dial();
   }
 
   /** A connection error as the user should see it: nobody there, a TLS handshake that failed (and why), or as it came. */
-  private connectError(e: NodeJS.ErrnoException): Error {
+  connectError(e: NodeJS.ErrnoException): Error {
     if (UNREACHABLE.includes(e.code ?? '')) return new DaemonUnreachable(this.host);
     if (/CERT|SSL|TLS|SIGNATURE|ISSUER/.test(e.code ?? '')) return new Error(`error during connect: ${this.host}: ${e.message}`);
     // A TLS listener drops a plain HTTP request without a word.

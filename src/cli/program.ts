@@ -49,7 +49,7 @@ export const COMMANDS: [Register, string[]][] = [
   [registerExport, ['export']],
   [registerBootstrap, ['bootstrap']],
   [registerDaemon, ['daemon']],
-  [registerSystem, ['system-check', 'system-df', 'system-prune']],
+  [registerSystem, ['system-check', 'system-df', 'system-prune', 'system-dial-stdio']],
   [registerNetwork, ['network']],
   [registerPort, ['port']],
   [registerVolume, ['volume']],
@@ -63,7 +63,7 @@ export function program(argv: string[] = []): Command {
   const p = new Command('berth')
     .description('A container engine: containers and micro-VMs, Docker-compatible')
     .usage('[OPTIONS] COMMAND')
-    .option('-H, --host <socket>', 'Daemon socket to connect to: unix://PATH or tcp://HOST:PORT (default unix:///run/berth/berth.sock, or $BERTH_HOST)')
+    .option('-H, --host <socket>', 'Daemon socket to connect to: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (default unix:///run/berth/berth.sock, or $BERTH_HOST)')
     .option('--tls', 'Use TLS; implied by --tlsverify')
     .option('--tlsverify', 'Use TLS and verify the remote')
     .option('--tlscacert <file>', 'Trust certs signed only by this CA (default ~/.docker/ca.pem)')
@@ -176,7 +176,7 @@ const GROUPS: Record<string, Record<string, string[]>> = {
     create: ['create'], exec: ['exec'], start: ['start'], attach: ['attach'], restart: ['restart'], rename: ['rename'],
     pause: ['pause'], unpause: ['unpause'], port: ['port'], top: ['top'], stats: ['stats'], cp: ['cp'], update: ['update'], prune: ['prune-containers'], commit: ['commit'], diff: ['diff'], stop: ['stop'], kill: ['kill'], wait: ['wait'], logs: ['logs'], export: ['export'],
   },
-  system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'], prune: ['system-prune'] },
+  system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'], prune: ['system-prune'], 'dial-stdio': ['system-dial-stdio'] },
 };
 
 /** berth's own options that take a value, before the command: the command word comes after their values. */

@@ -1,8 +1,8 @@
-/** `berth system df` and `berth system check [--repair]` */
+/** `berth system df`, `berth system check [--repair]`, `berth system prune` and the hidden `berth system dial-stdio` */
 import type { Command } from 'commander';
 import { humanSize } from '../format.js';
 import { formatList } from '../go-format.js';
-import { clientOf, collect, ExitError } from '../context.js';
+import { clientOf, collect, describe, ExitError } from '../context.js';
 import { filterQuery } from './images.js';
 
 interface Df {
@@ -20,6 +20,30 @@ interface CheckProblem { Kind: string; Subject: string; Message: string; Repaire
 interface CheckReport { Checked: Record<string, number>; Problems: CheckProblem[]; Remaining: CheckProblem[] }
 
 export function registerSystem(program: Command): void {
+  // What an ssh:// client runs on this host (ssh.ts, or the docker CLI's connhelper): our stdin and stdout
+  // become a connection to the daemon. As docker's: stdin's end half-closes the connection and the relay goes
+  // on until the daemon's side ends, which ends it without waiting for stdin (a terminal's never ends).
+  program.command('system-dial-stdio', { hidden: true }).description('Proxy the stdio stream to the daemon connection. Should not be invoked manually.')
+    .action(async (_o: unknown, cmd: Command) => {
+      const client = clientOf(cmd);
+      const conn = client.connect();
+      await new Promise<void>((resolve, reject) => {
+        let received = false;
+        conn.on('error', (e: NodeJS.ErrnoException) => {
+          const why = received ? `error while Copy (stream to stdout): ${e.message}` : `failed to open the raw stream connection: ${describe(client.connectError(e))}`;
+          reject(new ExitError(1, why));
+        });
+        conn.on('data', (b: Buffer) => {
+          received = true;
+          if (!process.stdout.write(b)) { conn.pause(); process.stdout.once('drain', () => conn.resume()); }
+        });
+        conn.on('end', () => process.stdout.write('', () => resolve()));
+        // ssh has gone: nobody is left to read what the daemon sends.
+        process.stdout.on('error', () => resolve());
+        process.stdin.pipe(conn);
+      });
+    });
+
   program.command('system-check', { hidden: true }).description('Check the consistency of berth\'s store')
     .option('--repair', 'remove orphans and broken images, unpack missing layers again, and list what was done')
     .action(async (o: { repair?: boolean }, cmd: Command) => {
