@@ -11,11 +11,14 @@ fi
 # command:package pairs; busybox must be Debian's static build, which goes into images.
 # docker-registry (CNCF distribution), htpasswd and openssl are for the registry tests, which run their own registry.
 # docker-compose (the Python v1 client, 1.29) is for test/compose.test.ts.
+# libcap2-bin (setcap, getcap) is for the extended-attribute tests, which give files a capability and read it back.
 # skopeo is the independent reader and writer of image archives and layouts that the save/load tests check against.
+# openssh-server (sshd) is for test/cli-ssh.test.ts, which runs a private sshd on a loopback port; Debian's package
+# would also start the system's sshd where services may start.
 need=()
-for pair in runc:runc conmon:conmon setfattr:attr debootstrap:debootstrap python3:python3 stty:coreutils mount:mount \
+for pair in runc:runc conmon:conmon setfattr:attr setcap:libcap2-bin debootstrap:debootstrap python3:python3 stty:coreutils mount:mount \
             docker-registry:docker-registry htpasswd:apache2-utils openssl:openssl skopeo:skopeo \
-            docker-compose:docker-compose; do
+            docker-compose:docker-compose sshd:openssh-server ssh:openssh-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
