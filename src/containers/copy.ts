@@ -4,6 +4,7 @@
  * resolved as the container sees them (rootpath.ts): symlinks never lead out of its root, and volumes
  * and bind mounts show their host directories. node-tar refuses entries with `..`, absolute names and
  * writes through a symlink, so a hostile archive cannot reach outside the target directory either.
+ * File capabilities and `user.*` attributes go both ways as `SCHILY.xattr.*` records (tar-xattrs.ts).
  */
 import { lstatSync, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import { basename, dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { create as tarCreate } from 'tar';
 import { extractTar } from '../common/tar-extract.js';
+import { applyXattrs, collectXattrs, copiedXattr, injectXattrs, readXattrs, type Runner } from '../common/tar-xattrs.js';
+import { run } from '../host/index.js';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { resolveInContainer, type RootMount } from '../common/rootpath.js';
 
@@ -67,14 +70,17 @@ export async function archivePath(t: CopyTarget, path: string): Promise<{ stat: 
   const { host } = await locate(t, path);
   const top = s.name === '/' ? '.' : s.name;
   const base = basename(host);
-  const onWriteEntry = (e: { path: string }) => {
-    if (e.path === base) e.path = top;
-    else if (e.path.startsWith(`${base}/`)) e.path = `${top}/${e.path.slice(base.length + 1)}`;
-  };
+  const rename = (p: string) => (p === base ? top : p.startsWith(`${base}/`) ? `${top}/${p.slice(base.length + 1)}` : p);
+  const onWriteEntry = (e: { path: string }) => { e.path = rename(e.path); };
   const tar = host === t.root
     ? tarCreate({ cwd: host, portable: false, follow: false }, ['.'])
     : tarCreate({ cwd: dirname(host), portable: false, follow: false, onWriteEntry }, [base]);
-  return { stat: s, tar: tar as unknown as Readable };
+  const xattrs = host === t.root
+    ? readXattrs(runner, host, host, { keep: copiedXattr })
+    : readXattrs(runner, dirname(host), host, { keep: copiedXattr, nameOf: rename });
+  const withXattrs = (tar as unknown as Readable).pipe(injectXattrs(xattrs));
+  (tar as unknown as Readable).on('error', (e: Error) => withXattrs.destroy(e));
+  return { stat: s, tar: withXattrs };
 }
 
 /** Extracts a tar into the directory `path` of the container. */
@@ -88,7 +94,9 @@ export async function extractInto(t: CopyTarget, path: string, body: Readable, o
     throw new InvalidParameterError('container rootfs is marked read-only');
   }
   let refused: Error | undefined;
-  await extractTar(body, host, {
+  const xattrs = collectXattrs(copiedXattr);
+  body.on('error', (e) => xattrs.destroy(e));
+  await extractTar(body.pipe(xattrs), host, {
     preserveOwner: opts.copyUIDGID,
     filter: (p, type) => {
       if (refused) return false;
@@ -101,7 +109,10 @@ export async function extractInto(t: CopyTarget, path: string, body: Readable, o
     },
   });
   if (refused) throw refused;
+  await applyXattrs(runner, host, xattrs.collected);
 }
+
+const runner: Runner = (cmd, args, input) => run(cmd, args, { input, allowFailure: true });
 
 function statSyncSafe(p: string): Stats | undefined {
   try { return lstatSync(p); } catch { return undefined; }

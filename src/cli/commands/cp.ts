@@ -50,13 +50,22 @@ async function statInContainer(client: Client, ctr: string, path: string): Promi
  */
 async function tarOf(src: string, top: string, follow: boolean): Promise<Readable> {
   const { create: tarCreate } = await import('tar');
-  if (top === '.') return tarCreate({ cwd: src, portable: false, follow }, ['.']) as unknown as Readable;
-  const base = basename(src);
-  const onWriteEntry = (e: { path: string }) => {
-    if (e.path === base) e.path = top;
-    else if (e.path.startsWith(`${base}/`)) e.path = `${top}/${e.path.slice(base.length + 1)}`;
+  const { copiedXattr, injectXattrs, readXattrs, spawnRunner } = await import('../../common/tar-xattrs.js');
+  // File capabilities and user.* attributes go along as SCHILY.xattr records, which node-tar cannot write itself.
+  const withXattrs = (tar: Readable, xattrs: ReturnType<typeof readXattrs>) => {
+    const out = tar.pipe(injectXattrs(xattrs));
+    tar.on('error', (e: Error) => out.destroy(e));
+    return out;
   };
-  return tarCreate({ cwd: dirname(src), portable: false, follow, onWriteEntry }, [base]) as unknown as Readable;
+  if (top === '.') {
+    return withXattrs(tarCreate({ cwd: src, portable: false, follow }, ['.']) as unknown as Readable,
+      readXattrs(spawnRunner, src, src, { keep: copiedXattr, follow }));
+  }
+  const base = basename(src);
+  const rename = (p: string) => (p === base ? top : p.startsWith(`${base}/`) ? `${top}/${p.slice(base.length + 1)}` : p);
+  const onWriteEntry = (e: { path: string }) => { e.path = rename(e.path); };
+  return withXattrs(tarCreate({ cwd: dirname(src), portable: false, follow, onWriteEntry }, [base]) as unknown as Readable,
+    readXattrs(spawnRunner, dirname(src), src, { keep: copiedXattr, follow, nameOf: rename }));
 }
 
 function counted(stream: Readable, onBytes: (n: number) => void): Readable {
@@ -108,7 +117,13 @@ async function fromContainer(client: Client, ctr: string, src: string, dest: str
     }
   })();
   const { extractTar } = await import('../../common/tar-extract.js');
-  const extract = (cwd: string) => extractTar(body, cwd, { preserveOwner: !!o.archive });
+  const { applyXattrs, collectXattrs, copiedXattr, spawnRunner } = await import('../../common/tar-xattrs.js');
+  const extract = async (cwd: string) => {
+    const xattrs = collectXattrs(copiedXattr);
+    body.on('error', (e) => xattrs.destroy(e));
+    await extractTar(body.pipe(xattrs), cwd, { preserveOwner: !!o.archive });
+    await applyXattrs(spawnRunner, cwd, xattrs.collected);
+  };
   if (destStat?.isDirectory()) { await extract(dest); return bytes; }
   if (!destStat && /\/$/.test(dest)) throw new ExitError(1, 'no such directory');
   if (destStat && stat && isDir(stat)) throw new ExitError(1, `cannot overwrite non-directory "${dest}" with directory "${src}"`);
