@@ -11,7 +11,9 @@ import { basename, dirname, join, posix } from 'node:path';
 import type { ContainerService } from '../containers/index.js';
 import { isMounted, run, unmount } from '../host/index.js';
 import type { ContainerConfigSection, HistoryEntry, Image, ImageService, LayerBlob } from '../images/index.js';
-import { resolveInScope } from './context.js';
+import { applyXattrs, injectXattrs, readXattrs, type Xattrs } from '../common/tar-xattrs.js';
+import { keepXattr, TAR_XATTR_ARGS } from '../images/xattrs.js';
+import { resolveInScope, runner } from './context.js';
 import { parseDockerignore, walkContext } from './dockerignore.js';
 import { expand, splitWords } from './expand.js';
 import { heredocCommand, parseArgDecls, parseDockerfile, parseKeyValues } from './parser.js';
@@ -478,9 +480,18 @@ export class Builder {
       // Each source's content hash, named as dockerd's classic builder names it in the history (file:…, dir:…,
       // multi:… for several), so the history says what was copied and a --cache-from image matches only the same files.
       const hashes: string[] = [];
+      const attrs: Map<string, Xattrs>[] = [];
       for (const m of matches) {
         const hash = createHash('sha256');
         await hashTree(root, m, hash, filter);
+        // Attributes are content, as dockerd's file hash counts a capability: a setcap on a source is a new step.
+        // Only sources that have any hash them, so every other step keeps the key it had.
+        const found = await readXattrs(runner, join(root, m), join(root, m), { keep: keepXattr });
+        for (const p of [...found.keys()]) if (filter && !filter.has(p === '.' ? m : posix.join(m, p))) found.delete(p);
+        for (const [p, list] of [...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+          for (const [n, v] of list) hash.update(Buffer.concat([Buffer.from(`\0xattr\0${p}\0${n}\0`), v]));
+        }
+        attrs.push(found);
         hashes.push(`${(await lstat(join(root, m))).isDirectory() ? 'dir' : 'file'}:${hash.digest('hex')}`);
       }
       const srcHash = hashes.length === 1 ? hashes[0]! : `multi:${sha(hashes.join(','))}`;
@@ -491,14 +502,15 @@ export class Builder {
         const staging = await mkdtemp(join(this.o.tmpRoot, 'copy-'));
         try {
           const intoDir = dest.endsWith('/') || matches.length > 1;
-          for (const m of matches) {
+          for (const [i, m] of matches.entries()) {
             const from = join(root, m);
             const st = await lstat(from);
             const target = st.isDirectory() ? join(staging, dest) : join(staging, intoDir ? posix.join(dest, basename(m)) : dest);
             await mkdir(st.isDirectory() ? target : dirname(target), { recursive: true });
-            if (ins.cmd === 'ADD' && st.isFile() && await isArchive(from)) {
+            const unpacked = ins.cmd === 'ADD' && st.isFile() && await isArchive(from);
+            if (unpacked) {
               await mkdir(intoDir ? join(staging, dest) : dirname(target), { recursive: true });
-              await run('tar', ['-x', '-f', from, '-C', intoDir ? join(staging, dest) : dirname(target), '--no-same-owner']);
+              await run('tar', ['-x', '-f', from, '-C', intoDir ? join(staging, dest) : dirname(target), '--no-same-owner', ...TAR_XATTR_ARGS]);
             } else if (st.isDirectory()) {
               for (const e of await readdir(from)) {
                 const rel = m ? `${m}/${e}` : e;
@@ -508,12 +520,21 @@ export class Builder {
             } else {
               await cp(from, target, { verbatimSymlinks: true, preserveTimestamps: true });
             }
+            // fs.cp copies no extended attributes: they follow from the source (before any --chown, which
+            // clears a file capability, as it does under dockerd's COPY --chown).
+            if (!unpacked) {
+              const to = posixRel(staging, target);
+              await applyXattrs(runner, staging, [...attrs[i]!].map(([path, xattrs]) => ({ path: posix.join(to, path), type: '0', xattrs })));
+            }
           }
           if (ins.flags.chown) await chownTree(staging, dest, await this.owner(state, x(ins.flags.chown)));
           if (ins.flags.chmod) await chmodTree(staging, dest, parseInt(ins.flags.chmod, 8));
           const entries = await readdir(staging);
           const { createTar } = await import('../images/layers.js');
-          const layer = await this.images.storeLayer(createTar({ cwd: staging, mtime: undefined }, entries.sort()));
+          const tar = createTar({ cwd: staging, mtime: undefined }, entries.sort());
+          const withXattrs = tar.pipe(injectXattrs(readXattrs(runner, staging, staging, { keep: keepXattr })));
+          tar.on('error', (e: Error) => withXattrs.destroy(e));
+          const layer = await this.images.storeLayer(withXattrs);
           const created = new Date().toISOString();
           return this.images.commitImage([...state.layers, layer], {
             config: normalConfig(state.config),

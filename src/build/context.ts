@@ -2,7 +2,9 @@
  * The build context: the tar the client sends (plain or gzip, as the docker
  * CLI sends it), unpacked into a private temporary directory. Entries that
  * would land outside it are refused by node-tar; owners are dropped, since
- * COPY makes files root's unless told otherwise.
+ * COPY makes files root's unless told otherwise. Extended attributes the tar
+ * carries (`SCHILY.xattr.*`: the docker CLI sends file capabilities, berth's
+ * also `user.*`) are set on the unpacked files, for COPY to take along.
  */
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +13,12 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
 import { resolveInContainer } from '../common/rootpath.js';
+import { applyXattrs, collectXattrs, type Runner } from '../common/tar-xattrs.js';
+import { run } from '../host/index.js';
+import { keepXattr } from '../images/xattrs.js';
+
+/** getfattr and setfattr through the host layer, their failures left to the caller to judge. */
+export const runner: Runner = (cmd, args, input) => run(cmd, args, { input, allowFailure: true });
 
 export interface Context {
   dir: string;
@@ -43,7 +51,9 @@ export async function unpackContext(body: Readable, tmpRoot: string): Promise<Co
         return false;
       },
     } as Parameters<typeof tar.x>[0]) as unknown as NodeJS.WritableStream;
-    await pipeline([peek, ...(gz ? [createGunzip()] : []), x]);
+    const xattrs = collectXattrs(keepXattr);
+    await pipeline([peek, ...(gz ? [createGunzip()] : []), xattrs, x]);
+    await applyXattrs(runner, dir, xattrs.collected);
     for (const l of links) await placeLink(dir, l.path, l.target);
     return { dir, dispose };
   } catch (e) {

@@ -59,7 +59,11 @@ async function contextTar(dir: string, dockerfile: string): Promise<{ stream: Re
   }
   const tar = await import('tar');
   const create = tar.c as unknown as (o: Record<string, unknown>, f: string[]) => Readable;
-  const body = create({ cwd: dir, noDirRecurse: true, portable: false }, [...files, ...extra]);
+  // File capabilities and user.* attributes go along as SCHILY.xattr records, which node-tar cannot write itself.
+  const { copiedXattr, injectXattrs, readXattrs, spawnRunner } = await import('../../common/tar-xattrs.js');
+  const packed = create({ cwd: dir, noDirRecurse: true, portable: false }, [...files, ...extra]);
+  const body = packed.pipe(injectXattrs(readXattrs(spawnRunner, dir, dir, { keep: copiedXattr })));
+  packed.on('error', (e: Error) => body.destroy(e));
   if (!dockerfileName.startsWith('.dockerfile.')) return { stream: body, dockerfileName };
   // Append the outside Dockerfile by packing it from its own directory after the context.
   const out = new PassThrough();
