@@ -13,14 +13,16 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { runStream } from '../host/index.js';
 
-// Entries without a leading "./" and no entry for the root, as docker's export; only security.capability
-// among the xattrs, as docker keeps; owners as numbers, because the host's names mean nothing in an image.
+// Entries without a leading "./" and no entry for the root, as docker's export; of the xattrs, file capabilities
+// (all docker's export keeps) and user.* but overlay's own, as cp carries them; owners as numbers, because the
+// host's names mean nothing in an image.
 const SCRIPT = `
 set -u
 mountpoint -q "$2" || mount -t overlay overlay -o "ro,index=off,lowerdir=$1" "$2" || exit
 cd "$2" || exit
 find . -mindepth 1 -maxdepth 1 -printf '%P\\0' | LC_ALL=C sort -z | tar -cf - --null -T - --sort=name --numeric-owner \\
-  --format=posix --pax-option=delete=atime,delete=ctime,delete=mtime --xattrs --xattrs-include=security.capability
+  --format=posix --pax-option=delete=atime,delete=ctime,delete=mtime --xattrs \\
+  --xattrs-include=security.capability --xattrs-include='user.*' --xattrs-exclude='user.overlay.*'
 s=("\${PIPESTATUS[@]}")
 # tar exits 1 when a file changed while it was read (a running container): the archive is still complete.
 [ "\${s[0]}" = 0 ] && [ "\${s[1]}" = 0 ] && [ "\${s[2]}" -le 1 ]
