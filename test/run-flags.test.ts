@@ -258,4 +258,16 @@ describe('run flags through the OCI spec', () => {
     const tcp = await d.berth(['-H', 'tcp://127.0.0.1:1', 'run', '--rm', '--use-api-socket', 'busybox', 'true']);
     assert.equal(tcp.stderr.split('\n')[0], 'berth: flag --use-api-socket can only be used with unix sockets: docker endpoint tcp://127.0.0.1:1 incompatible');
   });
+
+  test('inspect shows every HostConfig field docker has, so a template on one the client never sent works', async () => {
+    const made = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'] });
+    assert.equal(made.status, 201, made.body);
+    const id = (JSON.parse(made.body) as { Id: string }).Id;
+    seen.push(id);
+    const r = await d.berth(['inspect', '-f', '{{.HostConfig.Dns}}|{{.HostConfig.CgroupParent}}|{{.HostConfig.PidMode}}|{{json .HostConfig.DeviceRequests}}', id]);
+    assert.deepEqual([r.code, r.stdout], [0, '[]|||null\n'], r.stderr);
+    const missing = await d.berth(['inspect', '-f', '{{.HostConfig.Nope}}', id]);
+    assert.match(missing.stderr, /map has no entry for key "Nope"/);
+    assert.equal((await d.berth(['rm', id])).code, 0);
+  });
 });

@@ -1,6 +1,6 @@
 /** `/containers/…` endpoints. */
 import { humanDuration } from '../common/duration.js';
-import { dockerTimestamp, type ContainerRecord, type CreateRequest, type WaitCondition } from '../containers/index.js';
+import { dockerTimestamp, inspectedHostConfig, type ContainerRecord, type CreateRequest, type WaitCondition } from '../containers/index.js';
 import { familiarString } from '../images/index.js';
 import { ConflictError, errorMessage, errorStatus, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
@@ -122,7 +122,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const { HasBeenManuallyStopped: _m, HasBeenStartedBefore: _s, DesiredMacs: _d, ...shown } = c;
     // `inspect --size`
     const sized = boolParam(query, 'size') ? await sizes(engine, c) : {};
-    sendJson(res, 200, { ...shown, ...sized, State: { ...c.State }, Mounts: c.Mounts ?? [] });
+    sendJson(res, 200, { ...shown, ...sized, State: { ...c.State }, HostConfig: inspectedHostConfig(c.HostConfig), Mounts: c.Mounts ?? [] });
   });
 
   r.on('POST', '/containers/{id}/start', async ({ res, params }) => {

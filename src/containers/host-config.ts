@@ -85,3 +85,34 @@ export function updatedHostConfig(current: HostConfig, body: Record<string, unkn
   const warnings = checkResources(hc, { update: true });
   return { hostConfig: hc, warnings };
 }
+
+/**
+ * Every field of docker's HostConfig, in its order, with what a container the docker CLI made shows for one it
+ * did not set: dockerd's inspect always has them all, and `inspect -f '{{.HostConfig.Dns}}'` must not fail on a
+ * container another client made with fewer. `undefined` only places a field berth always sets.
+ */
+const HOST_CONFIG_SHAPE: Record<string, unknown> = {
+  AutoRemove: undefined, Runtime: undefined, NetworkMode: undefined, RestartPolicy: undefined, Privileged: false,
+  ReadonlyRootfs: false, CapAdd: null, CapDrop: null, Binds: null, LogConfig: undefined, ConsoleSize: undefined,
+  ContainerIDFile: '', PortBindings: {}, VolumeDriver: '', VolumesFrom: null, CgroupnsMode: '', Dns: [],
+  DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null, IpcMode: '', Cgroup: '', Links: null,
+  OomScoreAdj: 0, PidMode: '', PublishAllPorts: false, SecurityOpt: null, UTSMode: '', UsernsMode: '',
+  ShmSize: undefined, Isolation: '', CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: '', BlkioWeight: 0,
+  BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [], BlkioDeviceReadIOps: [],
+  BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0, CpusetCpus: '',
+  CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0, MemorySwap: 0,
+  MemorySwappiness: null, OomKillDisable: null, PidsLimit: null, Ulimits: null, CpuCount: 0, CpuPercent: 0,
+  IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
+};
+
+/** The HostConfig as inspect shows it: docker's fields in docker's order, those not set with their defaults, then berth's others. */
+export function inspectedHostConfig(hc: HostConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(HOST_CONFIG_SHAPE)) {
+    const mine = hc[k];
+    if (mine !== undefined) out[k] = mine;
+    else if (v !== undefined) out[k] = v;
+  }
+  for (const [k, v] of Object.entries(hc)) if (!(k in out)) out[k] = v;
+  return out;
+}

@@ -50,6 +50,7 @@ export type { ExecConfig } from './exec.js';
 export type { Comparison, Side } from './compare.js';
 export { dockerTimestamp, type LogEntry } from './logs.js';
 export { type StatsSample } from './stats.js';
+export { inspectedHostConfig } from './host-config.js';
 export { archivePath, encodeStat, extractInto, statPath, type CopyTarget, type PathStat } from './copy.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
