@@ -46,7 +46,8 @@ step inspect range; $D inspect --format '{{range .Config.Env}}{{println .}}{{end
 step inspect missing; $D inspect -f '{{.Id}}' nope; echo "rc=$?"
 step inspect missing key; $D inspect -f '{{.Name}} {{.Config.Nope}}' par2 2>&1; echo "rc=$?"; $D inspect -f '{{.State.Health.Status}}' par2 2>&1; echo "rc=$?"
 step inspect missing map key; $D inspect -f '{{.Config.Labels.nope}} {{.NetworkSettings.Networks.nope}}' par2; echo "rc=$?"
-step inspect nil; $D inspect -f '{{.HostConfig.Links.X}}' par2 2>&1; echo "rc=$?"; $D image inspect -f '{{.Config.Labels.x}}' busybox; echo "rc=$?"
+step inspect nil; $D inspect -f '{{.HostConfig.Links.X}}' par2 2>&1; echo "rc=$?"
+step inspect omitted; $D inspect -f '{{.State.Health}} {{.SizeRw}} [{{.Config.StopSignal}}] {{if .State.Health}}h{{else}}n{{end}} {{json .Config.Healthcheck}}' par2; echo "rc=$?"; $D image inspect -f '[{{.Variant}}]' busybox; $D image inspect -f '{{.Config.Labels.x}}' busybox; echo "rc=$?"
 step inspect json missing; $D inspect nope; echo "rc=$?"
 step inspect --format json; $D inspect --format json nope par2 | cut -c1-7
 step network inspect missing; $D network inspect -f '{{.Name}}' nope; echo "rc=$?"

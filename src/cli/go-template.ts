@@ -286,6 +286,7 @@ function parse(src: string): Node[] {
 
 /** Go's fmt %v for decoded JSON and the formatter's values. */
 export function goString(v: unknown, top = true): string {
+  if (v instanceof GoNil) return '<nil>';
   if (v === undefined) return top ? '<no value>' : '<nil>';
   if (v === null) return top ? '<no value>' : '<nil>';
   if (typeof v === 'string') return v;
@@ -298,7 +299,7 @@ export function goString(v: unknown, top = true): string {
 }
 
 function truth(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
+  if (v === null || v === undefined || v === false || v === 0 || v === '' || v instanceof GoNil) return false;
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === 'object' && !(STRUCT in v)) return Object.keys(v).length > 0;
   return true;
@@ -429,6 +430,51 @@ export const HEADER_FUNCS: Funcs = {
 const GO_MAPS = new Set(['Labels', 'ExposedPorts', 'Volumes', 'PortBindings', 'Sysctls', 'StorageOpt', 'Annotations', 'Tmpfs',
   'Networks', 'Ports', 'Data', 'Options', 'Containers', 'DriverOpts', 'Status', 'AuxiliaryAddresses', 'LogConfig.Config']);
 
+/**
+ * Field names of docker's inspect types (containers, images, networks, volumes) that a document may lack (omitempty,
+ * or not kept by berth): the typed template prints their zero value where the map one would fail, so only a chain
+ * that goes on past a missing one (a nil pointer in the typed run) fails.
+ */
+const DOCKER_FIELDS = new Set([
+  'Aliases', 'Annotations', 'AppArmorProfile', 'Architecture', 'Args', 'ArgsEscaped', 'AttachStderr', 'AttachStdin',
+  'AttachStdout', 'Attachable', 'Author', 'AutoRemove', 'Binds', 'BlkioDeviceReadBps', 'BlkioDeviceReadIOps',
+  'BlkioDeviceWriteBps', 'BlkioDeviceWriteIOps', 'BlkioWeight', 'BlkioWeightDevice', 'Bridge', 'CapAdd', 'CapDrop',
+  'Cgroup', 'CgroupParent', 'CgroupnsMode', 'ClusterVolume', 'Cmd', 'Comment', 'Config', 'ConfigFrom', 'ConfigOnly',
+  'ConsoleSize', 'Container', 'ContainerConfig', 'ContainerIDFile', 'Containers', 'CpuCount', 'CpuPercent',
+  'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpuShares', 'CpusetCpus', 'CpusetMems',
+  'Created', 'CreatedAt', 'DNSNames', 'Data', 'Dead', 'Descriptor', 'DeviceCgroupRules', 'DeviceRequests', 'Devices',
+  'Dns', 'DnsOptions', 'DnsSearch', 'DockerVersion', 'Domainname', 'Driver', 'DriverOpts', 'EnableIPv4',
+  'EnableIPv6', 'EndpointID', 'Entrypoint', 'Env', 'Error', 'ExecIDs', 'ExitCode', 'ExposedPorts', 'ExtraHosts',
+  'FinishedAt', 'Gateway', 'GlobalIPv6Address', 'GlobalIPv6PrefixLen', 'GraphDriver', 'GroupAdd', 'HairpinMode',
+  'Health', 'Healthcheck', 'HostConfig', 'Hostname', 'HostnamePath', 'HostsPath', 'IOMaximumBandwidth',
+  'IOMaximumIOps', 'IPAM', 'IPAMConfig', 'IPAddress', 'IPPrefixLen', 'IPv6Gateway', 'Id', 'Image',
+  'ImageManifestDescriptor', 'Ingress', 'Init', 'Internal', 'IpcMode', 'Isolation', 'Labels', 'LastTagTime',
+  'Layers', 'LinkLocalIPv6Address', 'LinkLocalIPv6PrefixLen', 'Links', 'LogConfig', 'LogPath', 'MacAddress',
+  'Manifests', 'MaskedPaths', 'MaximumRetryCount', 'Memory', 'MemoryReservation', 'MemorySwap', 'MemorySwappiness',
+  'Metadata', 'MountLabel', 'Mountpoint', 'Mounts', 'Name', 'NanoCpus', 'NetworkDisabled', 'NetworkID',
+  'NetworkMode', 'NetworkSettings', 'Networks', 'OOMKilled', 'OnBuild', 'OomKillDisable', 'OomScoreAdj',
+  'OpenStdin', 'Options', 'Os', 'OsVersion', 'Parent', 'Path', 'Paused', 'Peers', 'Pid', 'PidMode', 'PidsLimit',
+  'Platform', 'PortBindings', 'Ports', 'Privileged', 'ProcessLabel', 'PublishAllPorts', 'ReadonlyPaths',
+  'ReadonlyRootfs', 'RepoDigests', 'RepoTags', 'ResolvConfPath', 'RestartCount', 'RestartPolicy', 'Restarting',
+  'RootFS', 'Running', 'Runtime', 'SandboxID', 'SandboxKey', 'Scope', 'SecondaryIPAddresses',
+  'SecondaryIPv6Addresses', 'SecurityOpt', 'Services', 'Shell', 'ShmSize', 'Size', 'SizeRootFs', 'SizeRw',
+  'StartedAt', 'State', 'Status', 'StdinOnce', 'StopSignal', 'StopTimeout', 'Subnet', 'Tty', 'Type', 'UTSMode',
+  'Ulimits', 'UsageData', 'User', 'UsernsMode', 'Variant', 'VirtualSize', 'VolumeDriver', 'Volumes', 'VolumesFrom',
+  'WorkingDir',
+]);
+
+/** A nil pointer of docker's types: prints `<nil>`, is false, and is null in json. */
+class GoNil { toJSON(): null { return null; } }
+const GO_NIL = new GoNil();
+
+/** What the typed template prints for docker's omitempty fields when a document lacks them (others: `<no value>`). */
+const OMITTED: Record<string, unknown> = {
+  Health: GO_NIL, Healthcheck: GO_NIL, SizeRw: GO_NIL, SizeRootFs: GO_NIL, StopTimeout: GO_NIL, Init: GO_NIL,
+  ImageManifestDescriptor: GO_NIL, Descriptor: GO_NIL, ClusterVolume: GO_NIL, UsageData: GO_NIL,
+  Variant: '', OsVersion: '', StopSignal: '', MacAddress: '', Comment: '', DockerVersion: '', Author: '', Parent: '',
+  ArgsEscaped: false, NetworkDisabled: false, Shell: [], OnBuild: [], ExecIDs: [], Annotations: {},
+};
+
 function goMap(path: string[]): boolean {
   const last = path.at(-1);
   return !!last && (GO_MAPS.has(last) || GO_MAPS.has(path.slice(-2).join('.')));
@@ -443,7 +489,7 @@ class Exec {
   out = '';
   constructor(private readonly funcs: Funcs, private readonly strict = false, private readonly rootType?: string) {}
 
-  field(recv: unknown, name: string, args: unknown[] | undefined, final: unknown, hasFinal: boolean, at?: Where, path: string[] = []): unknown {
+  field(recv: unknown, name: string, args: unknown[] | undefined, final: unknown, hasFinal: boolean, at?: Where, path: string[] = [], last = true): unknown {
     const fail = (why: string) => new TemplateError(`template: :${at?.line ?? 1}:${at?.col ?? 0}: executing "" at <${at?.text ?? `.${name}`}>: ${why}`);
     // Lenient where Go would say "nil pointer evaluating": a field of a missing value is missing too (`<no value>`).
     if (recv === null || recv === undefined) {
@@ -467,6 +513,7 @@ class Exec {
     if (args?.length || hasFinal) throw new TemplateError(`template: executing: ${name} has arguments but cannot be invoked as function`);
     if (!(name in o) && STRUCT in o && !Array.isArray(recv)) throw new TemplateError(`template: executing: can't evaluate field ${name} in type ${String(o[STRUCT])}`);
     if (!(name in o) && this.strict && !Array.isArray(recv) && !goMap(path)) {
+      if (last && DOCKER_FIELDS.has(name)) return OMITTED[name];
       throw fail(this.rootType && !path.length ? `can't evaluate field ${name} in type ${this.rootType}` : `map has no entry for key ${JSON.stringify(name)}`);
     }
     return v;
@@ -476,7 +523,7 @@ class Exec {
     let x = v;
     chain.forEach((name, i) => {
       const last = i === chain.length - 1;
-      x = this.field(x, name, last ? args : undefined, final, last && hasFinal, at, chain.slice(0, i));
+      x = this.field(x, name, last ? args : undefined, final, last && hasFinal, at, chain.slice(0, i), last);
     });
     return x;
   }
