@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { after, test } from 'node:test';
 import { create } from 'tar';
@@ -64,4 +65,14 @@ test('applyXattrs sets nothing through a symlink, nor on one', async () => {
   ]);
   assert.equal(getfattr(join(outside, 'f')), '');
   assert.match(getfattr(join(root, 'real', 'f')), /user\.t="v"/);
+});
+
+test('a stream that is no tar passes the collector unchanged, for the reader after it to refuse', async () => {
+  // Its first block reads as a PAX header of no size at all ('x' typeflag, letters where the size goes).
+  const garbage = Buffer.concat([Buffer.alloc(512, 'z'), randomBytes(64 * 1024)]);
+  garbage[156] = 'x'.charCodeAt(0);
+  const collector = collectXattrs(() => true);
+  const out = await buffer(Readable.from([garbage]).pipe(collector));
+  assert.ok(out.equals(garbage));
+  assert.deepEqual(collector.collected, []);
 });

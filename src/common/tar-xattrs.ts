@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { posix, relative } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
+import { InvalidParameterError } from '../errors/index.js';
 
 export type Xattrs = [name: string, value: Buffer][];
 export type XattrFilter = (name: string) => boolean;
@@ -89,6 +90,13 @@ function octal(b: Buffer, off: number, len: number): number {
   }
   const s = field(b, off, len).toString('latin1').trim();
   return s ? parseInt(s, 8) : 0;
+}
+
+/** A header's checksum as tar computes it: the bytes' unsigned sum, the checksum field counted as spaces. */
+function checksumOk(h: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  return octal(h, 148, 8) === sum;
 }
 
 function setChecksum(h: Buffer): void {
@@ -182,11 +190,19 @@ class TarWalk extends Transform {
       this.state = 'end';
       return;
     }
+    // Not a tar header (a bad checksum): nothing more is read into it; the reader on the other side refuses the stream.
+    if (!checksumOk(block)) {
+      for (const h of this.held) this.push(Buffer.concat([h.header, h.body]));
+      this.held = [];
+      this.push(block);
+      this.state = 'end';
+      return;
+    }
     const raw = String.fromCharCode(block[156]!);
     const type = raw === '\0' ? '0' : raw;
     const size = octal(block, 124, 12);
     if ('xgLK'.includes(type)) {
-      if (!Number.isSafeInteger(size) || size > MAX_META) throw new Error(`a ${size}-byte tar metadata header is too large`);
+      if (!Number.isSafeInteger(size) || size > MAX_META) throw new InvalidParameterError(`a ${size}-byte tar metadata header is too large`);
       this.meta = { type, header: block, body: Buffer.alloc(roundUp(size)), fill: 0 };
       this.state = 'meta';
       if (!size) { this.held.push(this.meta); this.meta = undefined; this.state = 'header'; }
