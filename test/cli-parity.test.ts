@@ -79,6 +79,8 @@ step rmi unknown; $D rmi nope:1; echo "rc=$?"
 step version; $D version --format '{{.Server.APIVersion}}'; echo "rc=$?"
 step version client; $D version --format '{{.Client.APIVersion}}'
 step image ID; $D inspect -f '{{.ID}}' busybox
+step history raw; $D history --human=false busybox; $D image history --human=false --format '{{.Size}} {{.CreatedSince}}' busybox
+step newer api flags; $D history --platform linux/amd64 busybox; echo "rc=$?"; $D network connect --gw-priority 1 bridge nope; echo "rc=$?"
 `;
 
 /** What differs between two runs by nature: IDs, the host's times. */

@@ -196,15 +196,15 @@ function commandIndex(argv: string[]): number {
  */
 const VALUED_BOOLS = ['sig-proxy'];
 /** The same for one command's own flags, rewritten only after its words: `network create --ipv4=false`. */
-const COMMAND_VALUED_BOOLS: Record<string, string[]> = { 'network create': ['ipv4', 'ipv6'] };
+const COMMAND_VALUED_BOOLS: Record<string, string[]> = { 'network create': ['ipv4', 'ipv6'], history: ['human'], 'image history': ['human'] };
 
 export function expandGroups(argv: string[]): string[] {
   const at = commandIndex(argv);
-  const own = COMMAND_VALUED_BOOLS[`${argv[at]} ${argv[at + 1]}`] ?? [];
+  const own = COMMAND_VALUED_BOOLS[`${argv[at]} ${argv[at + 1]}`] ?? COMMAND_VALUED_BOOLS[argv[at] ?? ''] ?? [];
   argv = argv.map((a, k) => {
     const m = /^--([a-z0-9-]+)=(true|false|1|0)$/.exec(a);
     if (m?.[1] === 'disable-content-trust') return `--${m[1]}`;
-    const valued = m && (VALUED_BOOLS.includes(m[1]!) || (k > at + 1 && own.includes(m[1]!)));
+    const valued = m && (VALUED_BOOLS.includes(m[1]!) || (k > at && own.includes(m[1]!)));
     return valued ? (m[2] === 'false' || m[2] === '0' ? `--no-${m[1]}` : `--${m[1]}`) : a;
   });
   const i = commandIndex(argv);

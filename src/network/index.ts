@@ -521,7 +521,7 @@ export class NetworkService {
 
   /** An endpoint's recorded configuration: aliases and a fixed address, checked against the network. */
   private endpointConfig(n: NetworkRecord, given: Partial<EndpointSettings>): EndpointSettings {
-    const ep = { ...emptyEndpoint(), NetworkID: n.Id };
+    const ep = { ...emptyEndpoint(), NetworkID: n.Id, ...(given.DriverOpts && Object.keys(given.DriverOpts).length ? { DriverOpts: given.DriverOpts } : {}) };
     const aliases = (given.Aliases ?? []).filter(Boolean);
     if (aliases.length) {
       if (n.Name === 'bridge') throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');

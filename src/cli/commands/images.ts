@@ -81,7 +81,11 @@ export function registerImages(program: Command): void {
     .option('-q, --quiet', 'Only show image IDs')
     .option('--no-trunc', "Don't truncate output")
     .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
-    .action(async (name: string, o: { quiet?: boolean; trunc?: boolean; format?: string }, cmd: Command) => {
+    .option('-H, --human', 'Print sizes and dates in human readable format (default true; --human=false: bytes and RFC 3339)')
+    .option('--no-human', 'Print sizes in bytes and dates in RFC 3339')
+    .option('--platform <string>', 'Show history for the given platform (API 1.48)')
+    .action(async (name: string, o: { quiet?: boolean; trunc?: boolean; format?: string; human?: boolean; platform?: string }, cmd: Command) => {
+      if (o.platform) needsApi('platform', '1.48');
       const hist = await clientOf(cmd).json<{ Id: string; Created: number; CreatedBy: string; Size: number; Comment: string }[]>('GET', `/images/${name}/history`);
       if (o.quiet) { process.stdout.write(hist.map((h) => `${h.Id === '<missing>' || o.trunc === false ? h.Id : shortId(h.Id)}\n`).join('')); return; }
       if (o.format) {
@@ -90,11 +94,11 @@ export function registerImages(program: Command): void {
           const by = h.CreatedBy.replace(/\t/g, ' ');
           return {
             Comment: h.Comment,
-            CreatedAt: new Date(h.Created * 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
+            CreatedAt: rfc3339(h.Created),
             CreatedBy: o.trunc === false ? by : ellipsis(by, 45),
-            CreatedSince: ago(h.Created),
+            CreatedSince: o.human === false ? rfc3339(h.Created) : ago(h.Created),
             ID: h.Id === '<missing>' || o.trunc === false ? h.Id : shortId(h.Id),
-            Size: humanSize(h.Size),
+            Size: o.human === false ? String(h.Size) : humanSize(h.Size),
           };
         });
         const headers = { Comment: 'COMMENT', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', CreatedSince: 'CREATED', ID: 'IMAGE', Size: 'SIZE' };
@@ -102,10 +106,11 @@ export function registerImages(program: Command): void {
         process.stdout.write(formatList(format, rows, headers, 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', '*formatter.historyContext'));
         return;
       }
-      const rows = [['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']];
+      const rows = [['IMAGE', o.human === false ? 'CREATED AT' : 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']];
       for (const h of hist) {
         const by = o.trunc === false ? h.CreatedBy : ellipsis(h.CreatedBy, 45);
-        rows.push([h.Id === '<missing>' ? h.Id : o.trunc === false ? h.Id : shortId(h.Id), ago(h.Created), by, humanSize(h.Size), h.Comment]);
+        rows.push([h.Id === '<missing>' ? h.Id : o.trunc === false ? h.Id : shortId(h.Id), o.human === false ? rfc3339(h.Created) : ago(h.Created), by,
+          o.human === false ? String(h.Size) : humanSize(h.Size), h.Comment]);
       }
       process.stdout.write(table(rows));
     });
@@ -189,4 +194,9 @@ export function filterMap(flags: string[]): Record<string, string[]> {
 export function filterQuery(flags: string[]): string | undefined {
   const filters = filterMap(flags);
   return Object.keys(filters).length ? JSON.stringify(filters) : undefined;
+}
+
+/** Unix seconds as Go's time.RFC3339 prints them in UTC. */
+function rfc3339(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 }

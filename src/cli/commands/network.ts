@@ -186,9 +186,17 @@ export function registerNetwork(program: Command): void {
     .argument('<network>').argument('<container>')
     .option('--alias <list>', 'Add network-scoped alias for the container', collect)
     .option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)')
-    .action(async (network: string, container: string, o: { alias?: string[]; ip?: string }, cmd: Command) => {
+    .option('--ip6 <address>', "IPv6 address (berth's networks are IPv4 only: refused)")
+    .option('--link-local-ip <list>', 'Add a link-local address for the container (refused)', collect)
+    .option('--driver-opt <list>', 'driver options for the network', collect)
+    .option('--gw-priority <int>', 'Highest gw-priority provides the default gateway (recorded only: berth routes through the first network)')
+    .action(async (network: string, container: string, o: { alias?: string[]; ip?: string; ip6?: string; linkLocalIp?: string[]; driverOpt?: string[]; gwPriority?: string }, cmd: Command) => {
+      const ipam = { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.ip6 ? { IPv6Address: o.ip6 } : {}), ...(o.linkLocalIp ? { LinkLocalIPs: o.linkLocalIp } : {}) };
       await clientOf(cmd).call('POST', `/networks/${encodeURIComponent(network)}/connect`, {
-        body: { Container: container, EndpointConfig: { ...(o.alias ? { Aliases: o.alias } : {}), ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}) } },
+        body: { Container: container, EndpointConfig: {
+          ...(o.alias ? { Aliases: o.alias } : {}), ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}), ...(o.driverOpt ? { DriverOpts: keyValues(o.driverOpt) } : {}),
+          ...(o.gwPriority !== undefined ? { GwPriority: Number(o.gwPriority) } : {}),
+        } },
       });
     });
 

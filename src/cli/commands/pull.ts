@@ -63,6 +63,7 @@ export function registerPull(program: Command): void {
     .option('-a, --all-tags', 'Download all tagged images in the repository')
     .option('--platform <platform>', 'Set platform if server is multi-platform capable (os/arch[/variant])')
     .option('-q, --quiet', 'Suppress verbose output')
+    .option('--disable-content-trust', 'Skip image verification (berth does not verify: no Notary)')
     .action(async (name: string, o: { allTags?: boolean; platform?: string; quiet?: boolean }, cmd: Command) => {
       checkAllTags(name, o.allTags, o.quiet);
       await pullImage(clientOf(cmd), name, o.quiet ? discard() : process.stdout, o.platform, o.allTags);
@@ -72,6 +73,7 @@ export function registerPull(program: Command): void {
   program.command('push').description('Upload an image to a registry').usage('[OPTIONS] NAME[:TAG]').argument('<name>')
     .option('-a, --all-tags', 'Push all tags of an image to the repository')
     .option('-q, --quiet', 'Suppress verbose output')
+    .option('--disable-content-trust', 'Skip image signing (berth does not sign: no Notary)')
     .option('--platform <string>', 'Push a platform-specific manifest as a single-platform image (API 1.46)')
     .action(async (image: string, o: { allTags?: boolean; quiet?: boolean; platform?: string }, cmd: Command) => {
       if (o.platform) needsApi('platform', '1.46');
