@@ -238,6 +238,16 @@ describe('the vm runtime', () => {
     assert.match(r.stderr, /unknown or invalid runtime name: nope/);
   });
 
+  test('a VM cannot join the host\'s or another container\'s namespaces: refused at create, leaving nothing', async () => {
+    const before = (await d.berth(['ps', '-aq'])).stdout;
+    for (const [flag, mode, what] of [['--network', 'host', 'network'], ['--pid', 'host', 'PID namespace'], ['--ipc', 'host', 'IPC namespace'], ['--uts', 'host', 'UTS namespace'], ['--network', 'container:x', 'network']]) {
+      const r = await d.berth(['create', '--runtime', 'vm', flag!, mode!, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${flag} ${mode}`);
+      assert.match(r.stderr, new RegExp(`the vm runtime cannot share (the host's|another container's) ${what}`));
+    }
+    assert.equal((await d.berth(['ps', '-aq'])).stdout, before);
+  });
+
   test('the docker CLI runs a VM through the socket', { ...T, skip: !hasDocker && 'no docker CLI' }, async () => {
     const r = await d.docker(['run', '--rm', '--runtime', 'vm', 'busybox', 'echo', 'hi'], BOOT);
     assert.equal(r.code, 0, r.stderr);

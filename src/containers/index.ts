@@ -237,6 +237,8 @@ export class ContainerService extends EventEmitter {
     const hc = req.HostConfig ?? {};
     const runtime = hc.Runtime || 'oci';
     if (!this.runtimes[runtime]) throw new InvalidParameterError(`unknown or invalid runtime name: ${runtime}`);
+    const refused = this.runtimes[runtime]!.refuses?.(hc as Record<string, unknown>);
+    if (refused) throw new InvalidParameterError(refused);
     const net = this.network?.prepare(hc.NetworkMode || 'default', req.NetworkingConfig, !!hc.PublishAllPorts || Object.keys(hc.PortBindings ?? {}).length > 0, {
       hostname: req.Hostname, dns: hc.Dns as unknown[] | undefined, extraHosts: hc.ExtraHosts as unknown[] | undefined,
       mac: (req as { MacAddress?: string }).MacAddress, exposes: Object.keys(req.ExposedPorts ?? {}).length > 0,

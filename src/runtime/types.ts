@@ -81,6 +81,11 @@ export interface Runtime extends EventEmitter {
   /** Host memory the running workload holds right now, in bytes (its cgroup, or its VM's RSS). */
   memoryUsage?(id: string): Promise<number | undefined>;
   /**
+   * Why the runtime cannot run a container with these HostConfig settings at all (a VM cannot share the host's
+   * namespaces), checked at create; undefined when it can. Settings it merely ignores are not refused.
+   */
+  refuses?(hostConfig: Record<string, unknown>): string | undefined;
+  /**
    * What `stats` shows of a workload berth cannot read from a cgroup of its own (a VM: its QEMU process). The
    * oci runtime has none: stats reads the container's cgroup.
    */

@@ -360,6 +360,21 @@ export class VmRuntime extends OciRuntime {
   }
 
   /**
+   * A VM has its own kernel: there is no namespace of the host's, or of another container's, it could join. Said at
+   * create, rather than a VM that runs with its own namespaces while the container claims the host's.
+   */
+  refuses(hc: Record<string, unknown>): string | undefined {
+    const modes: [string, string][] = [['NetworkMode', 'network'], ['PidMode', 'PID namespace'], ['IpcMode', 'IPC namespace'], ['UTSMode', 'UTS namespace']];
+    for (const [field, what] of modes) {
+      const mode = typeof hc[field] === 'string' ? hc[field] as string : '';
+      if (mode === 'host' || mode.startsWith('container:')) {
+        return `the vm runtime cannot share ${mode === 'host' ? "the host's" : "another container's"} ${what} (${field} ${mode}): a VM runs its own kernel`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
    * `stats` of a VM: QEMU's CPU time (every vCPU thread is QEMU's) and RSS against the VM's RAM; QEMU runs in the
    * container's network namespace, so its view of /proc/net/dev is the container's traffic.
    */
