@@ -13,6 +13,7 @@ import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { posix, relative } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidParameterError } from '../errors/index.js';
+import { BLOCK, checksumOk, field, MAX_META, numeric, parsePax, paxRecord, roundUp, setChecksum } from './tar-blocks.js';
 
 export type Xattrs = [name: string, value: Buffer][];
 export type XattrFilter = (name: string) => boolean;
@@ -42,68 +43,10 @@ export function copiedXattr(name: string): boolean {
   return name.startsWith('user.') && !name.startsWith('user.overlay.');
 }
 
-const BLOCK = 512;
-const roundUp = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
-/** Largest PAX or long-name header held in memory; real ones are a few hundred bytes. */
-const MAX_META = 16 * 1024 * 1024;
-
 /** A relative path without `.` components or leading and trailing slashes; the root is `.`. */
 export function tarName(p: string): string {
   const n = posix.normalize(p.replace(/^\/+/, '')).replace(/\/+$/, '');
   return n === '' || n === './' ? '.' : n;
-}
-
-/** One PAX record: "LEN KEY=VALUE\n", LEN counting its own digits. */
-function paxRecord(key: string, value: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
-  let digits = 1;
-  while (String(body.length + digits).length > digits) digits++;
-  return Buffer.concat([Buffer.from(String(body.length + digits)), body]);
-}
-
-function parsePax(buf: Buffer): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  let i = 0;
-  while (i < buf.length) {
-    const sp = buf.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = Number(buf.toString('latin1', i, sp));
-    if (!Number.isInteger(len) || len <= sp - i + 1 || i + len > buf.length || buf[i + len - 1] !== 0x0a) break;
-    const rec = buf.subarray(sp + 1, i + len - 1);
-    const eq = rec.indexOf(0x3d);
-    if (eq > 0) out.set(rec.toString('utf8', 0, eq), rec.subarray(eq + 1));
-    i += len;
-  }
-  return out;
-}
-
-function field(b: Buffer, off: number, len: number): Buffer {
-  const end = b.indexOf(0, off);
-  return b.subarray(off, end >= off && end < off + len ? end : off + len);
-}
-
-function octal(b: Buffer, off: number, len: number): number {
-  if (b[off]! & 0x80) {
-    let n = b[off]! & 0x7f;
-    for (let i = 1; i < len; i++) n = n * 256 + b[off + i]!;
-    return n;
-  }
-  const s = field(b, off, len).toString('latin1').trim();
-  return s ? parseInt(s, 8) : 0;
-}
-
-/** A header's checksum as tar computes it: the bytes' unsigned sum, the checksum field counted as spaces. */
-function checksumOk(h: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-  return octal(h, 148, 8) === sum;
-}
-
-function setChecksum(h: Buffer): void {
-  h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const c of h) sum += c;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
 }
 
 /** A PAX extended header (`x`) block for a body of `size` bytes, named as GNU tar names them. */
@@ -190,8 +133,9 @@ class TarWalk extends Transform {
       this.state = 'end';
       return;
     }
-    // Not a tar header (a bad checksum): nothing more is read into it; the reader on the other side refuses the stream.
-    if (!checksumOk(block)) {
+    // Not a tar header (a bad checksum, a size that is no number): nothing more is read into the stream, and the
+    // reader on the other side refuses it.
+    if (!checksumOk(block) || !Number.isSafeInteger(numeric(block, 124, 12))) {
       for (const h of this.held) this.push(Buffer.concat([h.header, h.body]));
       this.held = [];
       this.push(block);
@@ -200,9 +144,9 @@ class TarWalk extends Transform {
     }
     const raw = String.fromCharCode(block[156]!);
     const type = raw === '\0' ? '0' : raw;
-    const size = octal(block, 124, 12);
+    const size = numeric(block, 124, 12);
     if ('xgLK'.includes(type)) {
-      if (!Number.isSafeInteger(size) || size > MAX_META) throw new InvalidParameterError(`a ${size}-byte tar metadata header is too large`);
+      if (size > MAX_META) throw new InvalidParameterError(`a ${size}-byte tar metadata header is too large`);
       this.meta = { type, header: block, body: Buffer.alloc(roundUp(size)), fill: 0 };
       this.state = 'meta';
       if (!size) { this.held.push(this.meta); this.meta = undefined; this.state = 'header'; }
@@ -212,7 +156,7 @@ class TarWalk extends Transform {
     let longName: string | undefined;
     let x: { header: Buffer; body: Buffer } | undefined;
     for (const h of this.held) {
-      const len = octal(h.header, 124, 12);
+      const len = numeric(h.header, 124, 12);
       if (h.type === 'x') { x = h; for (const [k, v] of parsePax(h.body.subarray(0, len))) pax.set(k, v); }
       if (h.type === 'L') longName = field(h.body, 0, len).toString();
     }
@@ -225,7 +169,7 @@ class TarWalk extends Transform {
     const records = await this.entry({ name, type, pax });
     if (records.length && x) {
       // One PAX header per member: a second would replace the first for Go's archive/tar, not add to it.
-      const body = Buffer.concat([x.body.subarray(0, octal(x.header, 124, 12)), ...records]);
+      const body = Buffer.concat([x.body.subarray(0, numeric(x.header, 124, 12)), ...records]);
       x.header = paxBlock(body.length, x.header);
       x.body = pad(body);
     }
