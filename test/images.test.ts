@@ -118,6 +118,15 @@ describe('images', () => {
       const r = await d.berth(args);
       assert.deepEqual([r.code, r.stderr], [1, `${why}\n`], args.join(' '));
     }
+    // A container of it: dockerd's warning when no platform was asked for, its "not found" when another one was.
+    const made = await d.berth(['create', 'plat:arm', '/f']);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(made.stderr, "WARNING: The requested image's platform (linux/arm/v7) does not match the detected host platform (linux/amd64) and no specific platform was requested\n");
+    assert.equal((await d.berth(['rm', made.stdout.trim()])).code, 0);
+    const wrong = await d.berth(['create', '--platform', 'linux/arm64', 'plat:x86', '/f']);
+    assert.deepEqual([wrong.code, wrong.stderr.split('\n')[0]], [125, 'berth: Error response from daemon: image with reference plat:x86 was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64']);
+    assert.equal((await d.berth(['create', '--platform', 'amd64', '--name', 'plat-ok', 'plat:x86', '/f'])).code, 0);
+    assert.equal((await d.berth(['rm', 'plat-ok'])).code, 0);
     assert.equal((await d.berth(['rmi', 'plat:arm', 'plat:x86'])).code, 0);
   });
 

@@ -2,6 +2,7 @@
 import { humanDuration } from '../common/duration.js';
 import { dockerTimestamp, inspectedHostConfig, type ContainerRecord, type CreateRequest, type WaitCondition } from '../containers/index.js';
 import { familiarString } from '../images/index.js';
+import { formatPlatform, hostPlatform, parsePlatformSpecifier, samePlatform } from '../registry/index.js';
 import { ConflictError, errorMessage, errorStatus, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { pipeAttach, upgradeHeader } from './attach.js';
 import type { Engine } from './engine.js';
@@ -96,14 +97,36 @@ async function sizes(engine: Engine, c: ContainerRecord): Promise<{ SizeRw: numb
   return { SizeRw: rw, SizeRootFs: rw + (image?.size ?? 0) };
 }
 
+/**
+ * The image's platform against `platform` (`run --platform`), as dockerd checks it: another one is "not found"
+ * in its words; without one, an image for another platform than the host's gets its warning (berth runs no
+ * emulation either, so the run may well fail with "exec format error").
+ */
+async function checkPlatform(engine: Engine, ref: string | undefined, platform: string | null): Promise<string[]> {
+  const img = typeof ref === 'string' && ref ? await engine.images.find(ref) : undefined;
+  if (!img) return [];
+  const actual = { os: img.config.os, architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) };
+  if (platform) {
+    const want = parsePlatformSpecifier(platform);
+    if (!samePlatform(want, actual)) {
+      throw new NotFoundError(`image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(actual)}`);
+    }
+    return [];
+  }
+  const host = hostPlatform();
+  if (samePlatform(host, actual)) return [];
+  return [`The requested image's platform (${formatPlatform(actual)}) does not match the detected host platform (${formatPlatform(host)}) and no specific platform was requested`];
+}
+
 export function containerRoutes(r: Router, engine: Engine): void {
   const cs = engine.containers;
   containerOpsRoutes(r, engine);
 
   r.on('POST', '/containers/create', async ({ req, res, query }) => {
     const body = await readJson<CreateRequest>(req, CONTAINER_CREATE);
+    const platformWarnings = await checkPlatform(engine, body.Image, query.get('platform'));
     const out = await cs.create(body, query.get('name') ?? undefined);
-    sendJson(res, 201, out);
+    sendJson(res, 201, { ...out, Warnings: [...platformWarnings, ...out.Warnings] });
   });
 
   r.on('GET', '/containers/json', async ({ res, query }) => {
