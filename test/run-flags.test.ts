@@ -270,4 +270,29 @@ describe('run flags through the OCI spec', () => {
     assert.match(missing.stderr, /map has no entry for key "Nope"/);
     assert.equal((await d.berth(['rm', id])).code, 0);
   });
+
+  test('network connect --link: the alias answers for the connected container, on the network it was made on, and after a restart', async () => {
+    const [a, b] = [`lka-${process.pid}`, `lkb-${process.pid}`];
+    assert.equal((await d.berth(['network', 'create', '--subnet', d.subnet(11), a])).code, 0);
+    assert.equal((await d.berth(['network', 'create', '--subnet', d.subnet(12), b])).code, 0);
+    try {
+      seen.push((await d.berth(['run', '-d', '--name', 'cl-db', '--network', a, 'busybox', 'sleep', '300'])).stdout.trim());
+      seen.push((await d.berth(['run', '-d', '--name', 'cl-web', '--network', b, 'busybox', 'sleep', '300'])).stdout.trim());
+      const r = await d.berth(['network', 'connect', '--link', 'cl-db:store', a, 'cl-web']);
+      assert.equal(r.code, 0, r.stderr);
+      const ip = (await d.berth(['inspect', '-f', `{{(index .NetworkSettings.Networks "${a}").IPAddress}}`, 'cl-db'])).stdout.trim();
+      const looked = async () => (await d.berth(['exec', 'cl-web', 'nslookup', 'store'])).stdout;
+      assert.match(await looked(), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\n`));
+      assert.equal((await d.berth(['inspect', '-f', `{{json (index .NetworkSettings.Networks "${a}").Links}}`, 'cl-web'])).stdout, '["cl-db:store"]\n');
+      assert.equal((await d.berth(['restart', '-t', '0', 'cl-web'])).code, 0);
+      assert.match(await looked(), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}\n`), 'kept across a restart');
+      seen.push((await d.berth(['run', '-d', '--name', 'cl-x', '--network', b, 'busybox', 'sleep', '300'])).stdout.trim());
+      const missing = await d.berth(['network', 'connect', '--link', 'nope:x', a, 'cl-x']);
+      assert.deepEqual([missing.code, missing.stderr], [1, 'Error response from daemon: could not get container for nope: No such container: nope\n']);
+      assert.doesNotMatch((await d.berth(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'cl-x'])).stdout, new RegExp(a), 'the refused connect left no endpoint');
+    } finally {
+      await d.berth(['rm', '-f', 'cl-db', 'cl-web', 'cl-x']);
+      await d.berth(['network', 'rm', a, b]);
+    }
+  });
 });

@@ -39,12 +39,17 @@ export function createLinks(hc: Record<string, unknown>, networkingConfig: unkno
   });
 }
 
-/** At start: each linked container, which must be running. */
+/** At start: each linked container (run's, and those `network connect --link` gave an endpoint), which must be running. */
 export function startLinks(c: ContainerRecord, find: Find): { links: ContainerLink[]; targets: ContainerRecord[] } {
   const links: ContainerLink[] = [];
   const targets: ContainerRecord[] = [];
-  for (const l of (c.HostConfig.Links as string[] | null | undefined) ?? []) {
+  const networks = (c.NetworkSettings as { Networks?: Record<string, { Links?: string[] | null }> }).Networks ?? {};
+  const all = [...((c.HostConfig.Links as string[] | null | undefined) ?? []), ...Object.values(networks).flatMap((e) => e.Links ?? [])];
+  const seen = new Set<string>();
+  for (const l of all) {
     const { name, alias } = parseLink(l);
+    if (seen.has(`${name}:${alias}`)) continue;
+    seen.add(`${name}:${alias}`);
     const other = find(name);
     if (!other?.State.Running) throw new InvalidParameterError(`Cannot link to a non running container: /${name} AS ${c.Name}/${alias}`);
     links.push({ alias, id: other.Id, hostname: other.Config.Hostname, name: other.Name.replace(/^\//, '') });

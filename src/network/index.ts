@@ -521,7 +521,11 @@ export class NetworkService {
 
   /** An endpoint's recorded configuration: aliases and a fixed address, checked against the network. */
   private endpointConfig(n: NetworkRecord, given: Partial<EndpointSettings>): EndpointSettings {
-    const ep = { ...emptyEndpoint(), NetworkID: n.Id, ...(given.DriverOpts && Object.keys(given.DriverOpts).length ? { DriverOpts: given.DriverOpts } : {}) };
+    const ep = {
+      ...emptyEndpoint(), NetworkID: n.Id,
+      ...(given.DriverOpts && Object.keys(given.DriverOpts).length ? { DriverOpts: given.DriverOpts } : {}),
+      ...(given.Links?.length ? { Links: given.Links } : {}),
+    };
     const aliases = (given.Aliases ?? []).filter(Boolean);
     if (aliases.length) {
       if (n.Name === 'bridge') throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
@@ -781,12 +785,24 @@ export class NetworkService {
       const used = new Set(state.endpoints.map((e) => e.ifname));
       let i = 0;
       while (used.has(`eth${i}`)) i++;
+      // `connect --link other:alias`: berth's DNS answers the alias for this container alone, as for run's links.
+      const links: Record<string, string> = {};
+      for (const l of ep.Links ?? []) {
+        const [name = '', alias = name] = l.replace(/^\//, '').split(':');
+        const other = this.peer?.(name);
+        if (!other) throw new InvalidParameterError(`could not get container for ${name}: No such container: ${name}`);
+        links[alias.split('/').pop()!.toLowerCase()] = other.id;
+      }
       c.settings.Networks[n.Name] = ep;
       try {
         await this.addEndpoint(state, n, `eth${i}`, ep, []);
       } catch (e) {
         delete c.settings.Networks[n.Name];
         throw e;
+      }
+      if (Object.keys(links).length) {
+        state.links = { ...state.links, ...links };
+        await this.saveState(state);
       }
       this.fillSettings(c, state);
       this.onEvent?.('connect', n, c.id);
@@ -887,11 +903,15 @@ export class NetworkService {
     const net = [...this.nets.values()].find((n) => n.Driver === 'bridge' && n.IPAM.Config[0]?.Gateway === server);
     if (!net || net.Name === 'bridge') return undefined;
     const asker = this.endpointsOn(net.Id).find(({ ep }) => ep.ip === from)?.state;
-    // A link's alias names the other container for the asker only (dockerd's per-endpoint links).
-    const linked = asker?.links?.[name];
-    const viaLink = linked ? this.live.get(linked)?.endpoints.find((e) => e.networkId === net.Id)?.ip : undefined;
-    if (viaLink) return [viaLink];
     const shared = asker ? asker.endpoints.map((e) => e.networkId).filter((id) => id !== net.Id) : [];
+    // A link's alias names the other container for the asker only (dockerd's per-endpoint links): its address on
+    // the network the question came by, else on another the two share.
+    const linked = asker?.links?.[name];
+    const target = linked ? this.live.get(linked) : undefined;
+    for (const netId of target ? [net.Id, ...shared] : []) {
+      const ip = target!.endpoints.find((e) => e.networkId === netId)?.ip;
+      if (ip) return [ip];
+    }
     for (const netId of [net.Id, ...shared]) {
       const ips = this.endpointsOn(netId).filter(({ ep }) => ep.names.includes(name)).map(({ ep }) => ep.ip);
       if (ips.length) return ips;

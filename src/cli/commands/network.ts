@@ -190,12 +190,13 @@ export function registerNetwork(program: Command): void {
     .option('--link-local-ip <list>', 'Add a link-local address for the container (refused)', collect)
     .option('--driver-opt <list>', 'driver options for the network', collect)
     .option('--gw-priority <int>', 'Highest gw-priority provides the default gateway (recorded only: berth routes through the first network)')
-    .action(async (network: string, container: string, o: { alias?: string[]; ip?: string; ip6?: string; linkLocalIp?: string[]; driverOpt?: string[]; gwPriority?: string }, cmd: Command) => {
+    .option('--link <list>', 'Add link to another container', collect)
+    .action(async (network: string, container: string, o: { alias?: string[]; ip?: string; ip6?: string; linkLocalIp?: string[]; driverOpt?: string[]; gwPriority?: string; link?: string[] }, cmd: Command) => {
       const ipam = { ...(o.ip ? { IPv4Address: o.ip } : {}), ...(o.ip6 ? { IPv6Address: o.ip6 } : {}), ...(o.linkLocalIp ? { LinkLocalIPs: o.linkLocalIp } : {}) };
       await clientOf(cmd).call('POST', `/networks/${encodeURIComponent(network)}/connect`, {
         body: { Container: container, EndpointConfig: {
           ...(o.alias ? { Aliases: o.alias } : {}), ...(Object.keys(ipam).length ? { IPAMConfig: ipam } : {}), ...(o.driverOpt ? { DriverOpts: keyValues(o.driverOpt) } : {}),
-          ...(o.gwPriority !== undefined ? { GwPriority: Number(o.gwPriority) } : {}),
+          ...(o.gwPriority !== undefined ? { GwPriority: Number(o.gwPriority) } : {}), ...(o.link ? { Links: o.link } : {}),
         } },
       });
     });
