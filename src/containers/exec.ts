@@ -39,6 +39,8 @@ interface Session {
   resize?: (h: number, w: number) => Promise<void>;
   size?: [number, number];
   exited?: Promise<number>;
+  /** Settles once `start` has the runtime's process (or failed to get it). */
+  launched?: Promise<unknown>;
 }
 
 export interface ExecDeps {
@@ -87,6 +89,12 @@ export class Execs {
   async start(id: string, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] }): Promise<AttachConnection | undefined> {
     const { s, c } = this.checkStart(id);
     s.started = true;
+    const launching = this.launch(s, c, opts);
+    s.launched = launching.catch(() => undefined);
+    return launching;
+  }
+
+  private async launch(s: Session, c: ContainerRecord, opts: { detach: boolean; tty?: boolean; consoleSize?: [number, number] }): Promise<AttachConnection | undefined> {
     const tty = opts.tty ?? !!s.config.Tty;
     const rootfs = this.deps.rootfsOf(c);
     const user = await resolveUser(rootfs, s.config.User || c.Config.User);
@@ -121,8 +129,20 @@ export class Execs {
     return handle.connection && new EndsAfterExit(handle.connection, recorded);
   }
 
+  /**
+   * A resize that comes while the process is being launched waits for it, as dockerd's does (up to 10 s): the
+   * upgrade header goes out before the launch, and a client that resizes as soon as it has it (dockerpty, so
+   * docker-compose v1's exec on a terminal) would otherwise leave the terminal at 0x0.
+   */
   async resize(id: string, h: number, w: number): Promise<void> {
     const s = this.session(id);
+    if (!s.resize && s.launched) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 10_000); });
+      const r = await Promise.race([s.launched, timeout]).finally(() => clearTimeout(timer));
+      if (r === 'timeout') throw new Error('timeout waiting for exec session ready');
+      if (!s.pid) throw new InvalidParameterError('exec process is not started');
+    }
     if (s.resize) await s.resize(h, w); else s.size = [h, w];
   }
 
