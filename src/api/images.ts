@@ -26,6 +26,24 @@ function summary(img: Image) {
   };
 }
 
+/**
+ * `Container` and `ContainerConfig`, deprecated fields that dockerd sends below API 1.45 only. berth sends them at
+ * every version, as it does VirtualSize: docker-compose v1 talks the daemon's own version (1.45 here) and reads
+ * `ContainerConfig.Volumes` on every recreate, to carry the image's anonymous volumes over; without the field it
+ * stops with KeyError 'ContainerConfig', as it does against dockerd 26 and later. berth records no build
+ * container's config: this is Go's zero config with the image's volumes, what the classic builder's last step had.
+ */
+function legacyContainerFields(img: Image) {
+  return {
+    Container: '',
+    ContainerConfig: {
+      Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
+      Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '',
+      Volumes: img.config.config?.Volumes ?? null, WorkingDir: '', Entrypoint: null, Labels: null,
+    },
+  };
+}
+
 function inspect(img: Image) {
   const cfg = img.config.config ?? {};
   return {
@@ -48,6 +66,7 @@ function inspect(img: Image) {
     Os: img.config.os,
     Size: img.size,
     VirtualSize: img.size,
+    ...legacyContainerFields(img),
     GraphDriver: { Name: 'overlay', Data: { LowerDir: [...img.layerDirs].reverse().join(':') } },
     RootFS: { Type: 'layers', Layers: img.config.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
