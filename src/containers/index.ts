@@ -7,6 +7,7 @@
 import { traced } from '../common/trace.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
@@ -871,6 +872,11 @@ export class ContainerService extends EventEmitter {
       const mounts = ((c.Mounts ?? []) as { Type?: string; Source?: string; Destination?: string }[])
         .filter((m) => (m.Type === 'bind' || m.Type === 'volume') && m.Source && m.Destination)
         .map((m) => ({ source: m.Source!, destination: m.Destination! }));
+      // The container sees the engine's /etc/hostname, /etc/hosts and resolv.conf over the image's (empty)
+      // ones, and so does dockerd's archive; a user's mount on the same path comes first and wins.
+      for (const [source, destination] of [[c.HostnamePath, '/etc/hostname'], [c.HostsPath, '/etc/hosts'], [c.ResolvConfPath, '/etc/resolv.conf']] as const) {
+        if (source && existsSync(source)) mounts.push({ source, destination });
+      }
       try {
         return await fn({ root: merged, mounts, name: c.Name.slice(1) }, c);
       } finally {
