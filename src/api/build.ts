@@ -82,6 +82,25 @@ export function buildRoutes(r: Router, engine: Engine): void {
   // images (`image prune` takes them); there is no BuildKit cache, so nothing is ever deleted here.
   r.on('POST', '/build/prune', ({ res }) => sendJson(res, 200, { CachesDeleted: null, SpaceReclaimed: 0 }));
 
+  // dockerode (testcontainers' withBuildkit()) opens a BuildKit session before a version=2 build and gives
+  // up without one. The classic builder takes the context from the body and credentials from
+  // X-Registry-Config, so it never calls into the session: berth accepts it as dockerd does and holds it
+  // open, idle, until the client closes it. The build itself runs on the classic builder.
+  const sessions = new Set<string>();
+  r.on('POST', '/session', ({ req, upgrade }) => {
+    const id = String(req.headers['x-docker-expose-session-uuid'] ?? '');
+    const proto = String(req.headers.upgrade ?? '');
+    if (sessions.has(id)) throw new InvalidParameterError(`session ${id} already exists`);
+    if (!proto || !upgrade) throw new InvalidParameterError('no upgrade proto in request');
+    if (proto !== 'h2c') throw new InvalidParameterError(`protocol ${proto} not supported`);
+    const { socket } = upgrade;
+    sessions.add(id);
+    socket.on('close', () => sessions.delete(id));
+    socket.on('end', () => socket.end());
+    socket.resume();
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  });
+
   r.on('POST', '/build', async ({ req, res, query }) => {
     // In the order dockerd's newImageBuildOptions checks them, and in its words.
     // SecurityOpt is only for Windows' credential specs: dockerd on Linux refuses any.
