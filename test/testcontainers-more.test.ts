@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { startDaemon, teardown, type TestDaemon } from './harness.js';
+import { teardown, type TestDaemon } from './harness.js';
+import { testcontainersDaemon, type TC } from './testcontainers-daemon.js';
 import { startRegistry } from './registry-fixture.js';
-
-type TC = typeof import('testcontainers');
 
 async function readStream(s: NodeJS.ReadableStream): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -56,12 +55,7 @@ describe('testcontainers, more', () => {
   const started: { stop: () => Promise<unknown> }[] = [];
 
   before(async () => {
-    d = await startDaemon({ busybox: true });
-    process.env.DOCKER_HOST = d.host;
-    process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
-    process.env.TESTCONTAINERS_HOST_OVERRIDE = '127.0.0.1';
-    process.env.TESTCONTAINERS_REUSE_ENABLE = 'true';
-    tc = await import('testcontainers');
+    ({ d, tc } = await testcontainersDaemon({ TESTCONTAINERS_REUSE_ENABLE: 'true' }));
     work = mkdtempSync(join(tmpdir(), 'tc-more-'));
   });
   after(async () => {

@@ -7,9 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startDaemon, teardown, type TestDaemon } from './harness.js';
-
-type TC = typeof import('testcontainers');
+import { teardown, type TestDaemon } from './harness.js';
+import { testcontainersDaemon, type TC } from './testcontainers-daemon.js';
 
 describe('testcontainers', () => {
   let d: TestDaemon;
@@ -18,12 +17,7 @@ describe('testcontainers', () => {
   const started: { stop: () => Promise<unknown> }[] = [];
 
   before(async () => {
-    d = await startDaemon({ busybox: true });
-    // testcontainers reads its environment when it first looks for a container runtime: set it before the import.
-    process.env.DOCKER_HOST = d.host;
-    process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
-    process.env.TESTCONTAINERS_HOST_OVERRIDE = '127.0.0.1';
-    tc = await import('testcontainers');
+    ({ d, tc } = await testcontainersDaemon());
     // Is PUT /containers/{id}/archive there? A missing container answers 404 "No such container" only if the route exists.
     const probe = await d.api('PUT', '/containers/does-not-exist/archive?path=/', '');
     hasArchive = probe.status === 404 && /no such container/i.test(probe.body);
