@@ -5,7 +5,7 @@ import { build } from '../build/index.js';
 import { InvalidParameterError } from '../errors/index.js';
 import { parseReference, pullImage } from '../images/index.js';
 import { checkExtraHost } from '../network/index.js';
-import { formatPlatform, hostPlatform, parsePlatformSpecifier, samePlatform } from '../registry/index.js';
+import { formatPlatform, hostPlatform, parseLinuxPlatform, samePlatform } from '../registry/index.js';
 import type { Engine } from './engine.js';
 import { familiar, imageEvent } from './image-events.js';
 import { progressStream } from './progress.js';
@@ -38,11 +38,9 @@ function listParam(q: URLSearchParams, name: string, what: string): string[] {
  */
 function checkPlatform(spec: string | null): void {
   if (!spec) return;
-  const want = parsePlatformSpecifier(spec);
+  const want = parseLinuxPlatform(spec);
   const host = hostPlatform();
   if (samePlatform(want, host)) return;
-  // dockerd's words (image.CheckOS) for another OS.
-  if (want.os.toLowerCase() !== host.os) throw new InvalidParameterError('operating system is not supported');
   throw new InvalidParameterError(`platform ${formatPlatform(want)} is not supported: this daemon builds for ${formatPlatform(host)} only`);
 }
 

@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import { InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { parseReference, type Image } from '../images/index.js';
-import { normalizePlatform, parsePlatformSpecifier } from '../registry/index.js';
+import { normalizePlatform, parseLinuxPlatform } from '../registry/index.js';
 import { pullFromRegistry } from './distribution.js';
 import { summary as containerSummary } from './containers.js';
 import { volumeView } from './volumes.js';
@@ -76,8 +76,7 @@ function inspect(img: Image) {
 /** `import --platform`: containerd's parse, normalized (x86_64 is amd64); only Linux, in dockerd's words. */
 function importPlatform(spec: string | null): { os: string; architecture: string; variant?: string } | undefined {
   if (!spec) return undefined;
-  const p = normalizePlatform(parsePlatformSpecifier(spec));
-  if (p.os !== 'linux') throw new InvalidParameterError('operating system is not supported');
+  const p = normalizePlatform(parseLinuxPlatform(spec));
   return { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) };
 }
 

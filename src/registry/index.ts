@@ -8,7 +8,7 @@ export type { BlobStream, GetBlobOptions } from './blob-stream.js';
 export type { PushBlobOptions } from './upload.js';
 export type { Credentials, Descriptor, FetchedManifest, Platform, RegistryClientOptions } from './types.js';
 export { RegistryError, DigestMismatchError, RegistryConnectionError } from './errors.js';
-export { selectPlatform, hostPlatform, parsePlatformSpecifier, samePlatform, formatPlatform, normalize as normalizePlatform } from './platform.js';
+export { selectPlatform, hostPlatform, parsePlatformSpecifier, parseLinuxPlatform, samePlatform, formatPlatform, normalize as normalizePlatform } from './platform.js';
 export { decodeRegistryAuth, encodeRegistryAuth } from './registry-auth.js';
 export { readCredentials, storeCredentials, removeCredentials, normalizeServer, credentialsKey, type CredentialsFile } from './credentials.js';
 export { sha256Digest } from './digest.js';

@@ -110,6 +110,13 @@ export function parsePlatformSpecifier(spec: string): Platform {
   return { os: first, architecture: parts[1]!.toLowerCase(), ...(parts[2] ? { variant: parts[2].toLowerCase() } : {}) };
 }
 
+/** A `--platform` a Linux daemon can take: containerd's parse, and dockerd's words (image.CheckOS) for another OS. */
+export function parseLinuxPlatform(spec: string): Platform {
+  const p = parsePlatformSpecifier(spec);
+  if (p.os !== 'linux') throw new InvalidParameterError('operating system is not supported');
+  return p;
+}
+
 /** Whether two platforms name the same one once aliases are normalized (x86_64 is amd64, aarch64/v8 is arm64). */
 export function samePlatform(a: Partial<Platform>, b: Partial<Platform>): boolean {
   const x = normalize(a);
