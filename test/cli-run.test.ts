@@ -1,6 +1,6 @@
 /** `berth run` and friends end to end, against a private daemon with real runc, conmon and overlayfs. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -73,6 +73,9 @@ describe('berth run', () => {
     assert.match(id, /^[a-f0-9]{64}$/);
     seen.push(id);
     await waitFor(async () => (await d.berth(['logs', 'ticker'])).stdout.includes('started'), 10_000, 'log output');
+    // berth starts the process through runc's exec FIFO, not `runc start`: runc must still see it running.
+    const state = JSON.parse(execFileSync('runc', ['--root', join(d.execRoot, 'runc'), 'state', id], { encoding: 'utf8' })) as { status: string };
+    assert.equal(state.status, 'running');
     const ps = await d.berth(['ps']);
     assert.match(ps.stdout, /^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\n/);
     const row = ps.stdout.split('\n')[1]!;

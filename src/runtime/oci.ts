@@ -23,6 +23,7 @@ import { withOnlyFds } from './close-fds.js';
 import { HeldOutput } from './held-output.js';
 import { traced } from '../common/trace.js';
 import { conmonExec, writeCtl } from './oci-exec.js';
+import { startThroughFifo } from './exec-fifo.js';
 import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
 
 interface SeqpacketSocket extends EventEmitter {
@@ -87,6 +88,8 @@ export class OciRuntime extends EventEmitter implements Runtime {
   protected readonly tmp: string;
   private readonly execs: string;
   private readonly reported = new Set<string>();
+  /** Created containers' init PIDs, until they are started. */
+  private readonly inits = new Map<string, number>();
   private watcher?: FSWatcher;
 
   constructor(opts: OciRuntimeOptions) {
@@ -187,6 +190,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     if (opts.terminal && opts.consoleSize && opts.consoleSize[0] > 0) {
       await this.resize(id, opts.consoleSize[0], opts.consoleSize[1]);
     }
+    this.inits.set(id, msg.data);
     return { pid: msg.data };
   }
 
@@ -229,6 +233,10 @@ export class OciRuntime extends EventEmitter implements Runtime {
   }
 
   async start(id: string): Promise<void> {
+    const pid = this.inits.get(id);
+    this.inits.delete(id);
+    // A daemon restarted since the create no longer knows the init: runc finds it.
+    if (pid !== undefined && await startThroughFifo(join(this.runcRoot, id, 'exec.fifo'), pid)) return;
     await run(this.runc, this.runcArgs('start', id));
   }
 
@@ -323,6 +331,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
 
   async delete(id: string): Promise<void> {
     await this.runtimeDelete(id);
+    this.inits.delete(id);
     await Promise.all([
       rm(join(this.exits, id), { force: true }),
       rm(join(this.socks, id.slice(0, 12)), { force: true }),
