@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { test } from 'node:test';
-import { BERTH, cleanup, exec, leftovers, startDaemon, waitFor } from './harness.js';
+import { BERTH, cleanup, exec, leftovers, settledLeftovers, startDaemon, waitFor } from './harness.js';
 
 test('the CLI says in one line that no daemon answers', async () => {
   const dir = mkdtempSync('/tmp/bt-');
@@ -50,7 +52,7 @@ test('containers outlive a daemon restart, and exits during the outage are picke
     assert.equal(stop.code, 0, stop.stderr);
     await waitFor(async () => (await second.berth(['inspect', '-f', '{{.State.Status}}', 'survivor'])).stdout === 'exited\n', 10_000, 'exit');
     assert.equal((await second.berth(['rm', 'survivor', 'quitter'])).code, 0);
-    assert.deepEqual(leftovers(second, [long, short]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
+    assert.deepEqual(settledLeftovers(second, [long, short]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
   } finally {
     await cleanup(second);
   }
@@ -93,7 +95,34 @@ test('kill -9 of the daemon: the container runs on under conmon; a new daemon fi
     const ev = await d.berth(['events', '--since', '0', '--until', (Date.now() / 1000).toFixed(3), '--filter', 'container=hardy', '--format', '{{.Action}} {{.Actor.Attributes.exitCode}}']);
     assert.match(ev.stdout, /^die 3$/m, `the restored container's die event carries its exit code: ${ev.stdout} ${ev.stderr}`);
     assert.equal((await d.berth(['rm', 'hardy'])).code, 0);
-    assert.deepEqual(leftovers(d, [id]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
+    assert.deepEqual(settledLeftovers(d, [id]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
+  } finally {
+    await cleanup(second ?? first);
+  }
+});
+
+test('a removal the daemon\'s death cut short (the record gone, the root, runc state and network not yet) is finished at its next start', async () => {
+  const first = await startDaemon({ busybox: true });
+  let second: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  try {
+    const run = await first.berth(['run', '-d', 'busybox', 'sleep', '60']);
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    const pid = Number((await first.berth(['inspect', '-f', '{{.State.Pid}}', id])).stdout);
+    first.proc.kill('SIGKILL');
+    await first.stop();
+    // What a `run --rm` leaves when the daemon dies just after answering: the exit seen, the record deleted,
+    // the release (runc delete, umount, network teardown) not done.
+    process.kill(pid, 'SIGKILL');
+    const db = new Database(join(first.dataRoot, 'berth.db'));
+    db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    db.close();
+    assert.ok(leftovers(first, [id]).mounts.length > 0, 'the root is still mounted');
+    second = await startDaemon({ dir: first.dir });
+    assert.equal((await second.berth(['ps', '-aq'])).stdout, '');
+    assert.equal(existsSync(join(first.dataRoot, 'containers', id)), false, 'its directory is gone');
+    assert.deepEqual(settledLeftovers(second, [id]), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
+    assert.equal((await second.berth(['system', 'check'])).code, 0);
   } finally {
     await cleanup(second ?? first);
   }

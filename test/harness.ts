@@ -189,6 +189,23 @@ export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts:
   return { mounts, processes, cgroups, ...networkLeftovers(d) };
 }
 
+type Leftovers = ReturnType<typeof leftovers>;
+const nothingLeft = (l: Leftovers) => Object.values(l).every((v) => v.length === 0);
+
+/**
+ * leftovers() once what the daemon lets go after an answer has gone (a just-exited container's root mount,
+ * runc state, cgroup and network are released while its exit is answered): polled until `done` holds, at most 10 s.
+ */
+export function settledLeftovers(d: TestDaemon, containerIds: string[] = [], done: (l: Leftovers) => boolean = nothingLeft): Leftovers {
+  const deadline = Date.now() + 10_000;
+  let left = leftovers(d, containerIds);
+  while (!done(left) && Date.now() < deadline) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    left = leftovers(d, containerIds);
+  }
+  return left;
+}
+
 /** iptables lines that name a daemon's own chains: none once it has stopped. */
 export function firewallLeft(d: TestDaemon): string[] {
   const chains = Object.values(firewallChains(d.execRoot));
@@ -220,7 +237,7 @@ export async function teardown(d: TestDaemon | undefined, seenIds: string[] = []
   const ids = await containerIds(d);
   if (opts.expectNone) assert.deepEqual(ids, [], 'the tests left no containers (failed commands and --rm clean up)');
   for (const id of ids) await d.berth(['rm', '-f', id]);
-  const left = leftovers(d, [...seenIds, ...ids]);
+  const left = settledLeftovers(d, [...seenIds, ...ids]);
   await d.stop();
   const bridgeLeft = existsSync(`/sys/class/net/${d.bridge}`);
   const rulesLeft = firewallLeft(d);

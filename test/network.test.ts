@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
-import { exec, networkLeftovers, startDaemon, teardown, waitFor, type TestDaemon } from './harness.js';
+import { exec, networkLeftovers, settledLeftovers, startDaemon, teardown, waitFor, type TestDaemon } from './harness.js';
 
 /** The host's own address: the one on the interface of the default route. */
 function hostIp(): string {
@@ -328,8 +328,34 @@ describe('networks', () => {
     await Promise.all([worker(25), worker(25), worker(25), worker(25)]);
     assert.equal(failures, 0);
     assert.deepEqual(before, { veths: [], netns: [], leases: [], rules: [] });
-    assert.deepEqual(networkLeftovers(d), { veths: [], netns: [], leases: [], rules: [] });
-    assert.deepEqual(readdirSync(`${d.execRoot}/network/containers`), []);
+    // The last exits' teardowns may still be going on when their runs return (see the next test).
+    const stateFiles = () => readdirSync(`${d.execRoot}/network/containers`);
+    const { veths, netns, leases, rules } = settledLeftovers(d, [], (l) => [l.veths, l.netns, l.leases, l.rules].every((x) => x.length === 0) && stateFiles().length === 0);
+    assert.deepEqual({ veths, netns, leases, rules }, { veths: [], netns: [], leases: [], rules: [] });
+    assert.deepEqual(stateFiles(), []);
+  });
+
+  test('what an exit frees is free once the exit is answered: the same address and host port at once, then the network\'s removal', async () => {
+    assert.equal((await d.berth(['network', 'create', '--subnet', d.subnet(14), 'brief'])).code, 0);
+    const ip = d.subnet(14).replace(/0\/24$/, '77');
+    // Through the API, as fast as a client can ask: each request follows the last answer at once, while berth
+    // still tears down the network of the container that has just exited and been removed.
+    for (let i = 0; i < 3; i++) {
+      const c = await d.api('POST', '/containers/create', {
+        Image: 'busybox', Cmd: ['true'], ExposedPorts: { '80/tcp': {} },
+        HostConfig: { AutoRemove: true, NetworkMode: 'brief', PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '18234' }] } },
+        NetworkingConfig: { EndpointsConfig: { brief: { IPAMConfig: { IPv4Address: ip } } } },
+      });
+      assert.equal(c.status, 201, c.body);
+      const id = (JSON.parse(c.body) as { Id: string }).Id;
+      const removed = d.api('POST', `/containers/${id}/wait?condition=removed`);
+      await new Promise((r) => setTimeout(r, 100)); // the wait is registered before the start
+      const started = await d.api('POST', `/containers/${id}/start`);
+      assert.equal(started.status, 204, started.body);
+      assert.equal((await removed).status, 200);
+    }
+    const gone = await d.api('DELETE', '/networks/brief');
+    assert.equal(gone.status, 204, gone.body);
   });
 });
 

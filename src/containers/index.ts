@@ -8,7 +8,7 @@ import { traced } from '../common/trace.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -62,6 +62,8 @@ export interface ContainerPaths {
   network?: NetworkService;
   /** Volumes, binds and tmpfs: without it containers get no mounts of their own. */
   volumes?: VolumeService;
+  /** Where what goes wrong with no request to answer is said (a release after an exit that failed). */
+  log?: (msg: string) => void;
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -100,6 +102,9 @@ export class ContainerService extends EventEmitter {
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly peaks = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Exited containers whose runc state, root mount and network are still being let go (see onExit). */
+  private readonly releasing = new Map<string, Promise<void>>();
+  private readonly log: (msg: string) => void;
   private readonly root: string;
   private readonly network?: NetworkService;
   private readonly volumes?: VolumeService;
@@ -118,6 +123,7 @@ export class ContainerService extends EventEmitter {
     this.root = join(paths.dataRoot, 'containers');
     this.network = paths.network;
     this.volumes = paths.volumes;
+    this.log = paths.log ?? (() => {});
     if (this.network) this.network.peer = (ref) => peerOf(this.find(ref));
     for (const rt of Object.values(runtimes)) rt.on('exit', (id, code) => void this.onExit(id, code));
     this.execs = new Execs({
@@ -144,6 +150,7 @@ export class ContainerService extends EventEmitter {
       this.records.set(row.id, JSON.parse(row.record) as ContainerRecord);
     }
     for (const c of this.records.values()) this.volumes?.acquire(c.Id, c.Mounts as MountPoint[]);
+    await this.sweepRemoved();
     for (const c of this.records.values()) {
       if (!c.State.Running) {
         // The daemon died between `runc create` and `runc start`, or before it cleaned up an exit.
@@ -161,6 +168,33 @@ export class ContainerService extends EventEmitter {
     }
     await this.network?.reconcile(new Set([...this.records.values()].filter((c) => c.State.Running).map((c) => c.Id)));
     this.resumePolicies();
+  }
+
+  /**
+   * A removed container's directory whose release had not ended when the daemon stopped (see onExit): its
+   * root is unmounted and runc forgets it before the directory goes. The network part does its share.
+   */
+  private async sweepRemoved(): Promise<void> {
+    for (const id of await readdir(this.root).catch(() => [] as string[])) {
+      if (this.records.has(id) || !/^[a-f0-9]{64}$/.test(id)) continue;
+      const merged = join(this.dir(id), 'merged');
+      if (await isMounted(merged)) await unmount(merged);
+      const rt = this.runtimes.oci;
+      if (rt && await rt.holds(id)) await rt.delete(id);
+      await rm(this.dir(id), { recursive: true, force: true });
+    }
+  }
+
+  /** Lets `work`, the release of what `id` held when it exited, go on after the exit has been answered. */
+  private releaseLater(id: string, work: Promise<unknown>): void {
+    const done: Promise<void> = work.then(() => {}, (e: Error) => this.log(`container ${id.slice(0, 12)}: releasing after its exit: ${e.message}`))
+      .finally(() => { if (this.releasing.get(id) === done) this.releasing.delete(id); });
+    this.releasing.set(id, done);
+  }
+
+  /** Waits until what `id` held at its last exit is let go: before anything that mounts its root again or deletes its directory. */
+  private async released(id: string): Promise<void> {
+    await this.releasing.get(id);
   }
 
   private runtimeOf(c: ContainerRecord): Runtime {
@@ -373,6 +407,7 @@ export class ContainerService extends EventEmitter {
   }
 
   private async doStart(c: ContainerRecord): Promise<void> {
+    await this.released(c.Id);
     const rt = this.runtimeOf(c);
     const image = await traced('image', this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); }));
     const dir = this.dir(c.Id);
@@ -486,9 +521,11 @@ export class ContainerService extends EventEmitter {
         () => traced('unmount rootfs', unmount(join(this.dir(id), 'merged'))),
         () => traced('network teardown', stopNetworking(this.network, cur)),
       ];
-      // With runc the process is gone: its state, root and network are released side by side. A VM's
-      // helpers may still hold the root until the runtime let them go, so there it is one after another.
-      if (rt.name === 'oci') await Promise.all(release.map((f) => f()));
+      // With runc the process is gone: its state, root and network are let go side by side, and the exit is
+      // recorded and answered meanwhile (they are 10-20 ms of process starts a `run --rm` need not wait for):
+      // whatever needs them gone waits for them (`released`; the network part for its own). A VM's helpers
+      // may still hold the root until the runtime let them go, so there it is one after another, awaited.
+      if (rt.name === 'oci') this.releaseLater(id, Promise.all(release.map((f) => f())));
       else for (const f of release) await f();
       cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() };
       this.health.stop(id);
@@ -610,13 +647,21 @@ export class ContainerService extends EventEmitter {
 
   private async doRemove(c: ContainerRecord, opts: { volumes?: boolean }): Promise<void> {
     if (!this.records.has(c.Id)) return;
-    const rt = this.runtimeOf(c);
-    // A stopped container was released when it exited; only leftovers of a crash still need the runtime.
-    if (c.State.Running || await rt.holds(c.Id)) await rt.delete(c.Id);
-    const merged = join(this.dir(c.Id), 'merged');
-    if (await isMounted(merged)) await unmount(merged);
-    await stopNetworking(this.network, c);
-    await rm(this.dir(c.Id), { recursive: true, force: true });
+    const dir = this.dir(c.Id);
+    const releasing = this.releasing.get(c.Id);
+    if (releasing) {
+      // Just exited (`run --rm`): the record goes now, the directory once the root is unmounted. A daemon that
+      // stops before that finds the directory without its record at its next start (sweepRemoved).
+      this.releaseLater(c.Id, releasing.then(() => rm(dir, { recursive: true, force: true })));
+    } else {
+      const rt = this.runtimeOf(c);
+      // A stopped container was released when it exited; only leftovers of a crash still need the runtime.
+      if (c.State.Running || await rt.holds(c.Id)) await rt.delete(c.Id);
+      const merged = join(dir, 'merged');
+      if (await isMounted(merged)) await unmount(merged);
+      await stopNetworking(this.network, c);
+      await rm(dir, { recursive: true, force: true });
+    }
     this.records.delete(c.Id);
     this.peaks.delete(c.Id);
     this.store.deleteContainer(c.Id);
@@ -837,6 +882,7 @@ export class ContainerService extends EventEmitter {
     this.restarts.shutdown();
     this.health.shutdown();
     await Promise.allSettled([...this.locks.values()]);
+    await Promise.allSettled([...this.releasing.values()]);
   }
 
   // ---- update, cp ----
@@ -866,6 +912,7 @@ export class ContainerService extends EventEmitter {
   async withFilesystem<T>(ref: string, fn: (t: CopyTarget, c: ContainerRecord) => Promise<T>): Promise<T> {
     const c = this.get(ref);
     return this.locked(c.Id, async () => {
+      await this.released(c.Id);
       const merged = join(this.dir(c.Id), 'merged');
       const mounted = await isMounted(merged);
       if (!mounted) await this.mountRootfs(c, await this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); }));
@@ -887,6 +934,8 @@ export class ContainerService extends EventEmitter {
 
   /** `system check` of container directories, records and mounts (check.ts). */
   async check(opts: { repair: boolean }): Promise<{ problems: CheckProblem[]; counts: Record<string, number> }> {
+    // A container that has just exited still holds its mount for a moment: that is no problem to report.
+    await Promise.allSettled([...this.releasing.values()]);
     return checkContainers({
       root: this.root,
       records: () => [...this.records.values()],

@@ -59,11 +59,14 @@ export async function startNetworking(network: NetworkService | undefined, c: Co
   return { netns: started.netns, ready };
 }
 
-/** Releases what the container's network held and clears its addresses from the record. */
+/**
+ * Releases what the container's network held and clears its addresses from the record. The record is cleared
+ * at once, before the plumbing is gone: an exit records it while the release goes on (ContainerService.onExit).
+ */
 export async function stopNetworking(network: NetworkService | undefined, c: ContainerRecord): Promise<void> {
   if (!network) return;
-  await network.tearDown(c.Id);
   if (c.NetworkSettings && (c.NetworkSettings as { Networks?: unknown }).Networks) {
     c.NetworkSettings = NetworkService.cleared(c.NetworkSettings as unknown as NetworkSettings, c.DesiredMacs) as unknown as Record<string, unknown>;
   }
+  await network.tearDown(c.Id);
 }

@@ -219,7 +219,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<{ stop: () => Prom
     await network.init();
     const volumes = new VolumeService(store, { dataRoot: opts.dataRoot });
     await volumes.init();
-    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot, network, volumes });
+    const containers = new ContainerService(store, images, runtimes, { dataRoot: opts.dataRoot, network, volumes, log });
     await containers.init();
 
     const events = wireEvents({ containers, network, volumes });

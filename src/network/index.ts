@@ -123,6 +123,7 @@ export class NetworkService {
   private readonly log: (m: string) => void;
   private mtu = 1500;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly tearingDown = new Set<Promise<void>>();
   /** Where `create`, `destroy` and a running container's `connect`/`disconnect` are reported (the events part sets it). */
   onEvent?: (action: 'create' | 'destroy' | 'connect' | 'disconnect', n: NetworkRecord, containerId?: string) => void;
   /** How `--network container:<ref>` finds the other container (the containers part sets it). */
@@ -140,7 +141,8 @@ export class NetworkService {
 
   /** Serializes what allocates shared things: subnets, bridges, host ports. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
+    // What the teardowns under way free (endpoints, and with them a network's removal) is free by then.
+    const next = this.queue.then(() => this.tornDown()).then(fn);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -572,6 +574,7 @@ export class NetworkService {
       const resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
       return { netns: 'host', ready: Promise.resolve({ netns: 'host', hosts: host, resolvConf: resolv, hostname: c.hostname }) };
     }
+    await this.tornDown();
     // Records from before berth had networks name none: they join the network of their mode.
     if (!s.Networks || !Object.keys(s.Networks).length) {
       const n = this.get(c.mode === 'default' ? 'bridge' : c.mode);
@@ -737,6 +740,20 @@ export class NetworkService {
    * takes them from the joiner.
    */
   async tearDown(id: string): Promise<void> {
+    const work = this.unplumb(id);
+    this.tearingDown.add(work);
+    try { await work; } finally { this.tearingDown.delete(work); }
+  }
+
+  /**
+   * Waits for the teardowns under way. A container's exit is answered while its network is torn down, so the
+   * next allocation (host ports, a fixed address), a connect and every serial change wait for what they free.
+   */
+  private async tornDown(): Promise<void> {
+    while (this.tearingDown.size) await Promise.allSettled([...this.tearingDown]);
+  }
+
+  private async unplumb(id: string): Promise<void> {
     const state = this.live.get(id);
     if (!state) return;
     // A state saved before joiners were recorded does not say who joined: it takes the careful way.
@@ -779,6 +796,7 @@ export class NetworkService {
     if (n.ConfigOnly && running) throw configOnlyEndpoint();
     if (c.settings.Networks[n.Name]) throw forbidden(`endpoint with name ${c.name} already exists in network ${n.Name}`);
     const ep = this.endpointConfig(n, cfg ?? {});
+    await this.tornDown();
     if (running) {
       const state = this.live.get(c.id);
       if (!state) throw new ConflictError(`container ${c.id} has no network namespace to connect`);
