@@ -418,11 +418,13 @@ export class ContainerService extends EventEmitter {
     netStarted.catch(() => {}); // awaited below, or in the cleanup when an earlier step fails
     try {
       await traced('mount rootfs', this.mountRootfs(c, image));
-      const user = await traced('user', resolveUser(merged, c.Config.User));
-      const env = withDefaults(mergeEnv(linkEnv(c, links, targets), c.Config.Env), c.Config.Hostname, c.Config.Tty, user.home);
       const cwd = c.Config.WorkingDir || '/';
-      // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
-      await traced('workdir', mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {}));
+      const [user] = await Promise.all([
+        traced('user', resolveUser(merged, c.Config.User)),
+        // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
+        traced('workdir', async () => mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {})),
+      ]);
+      const env = withDefaults(mergeEnv(linkEnv(c, links, targets), c.Config.Env), c.Config.Hostname, c.Config.Tty, user.home);
       const net = await netStarted;
       // A VM runtime wires the namespace's interface into the guest when it creates it: that needs the plumbing done.
       if (rt.name !== 'oci') await traced('network setup', net.ready);

@@ -5,7 +5,7 @@
  * `process.rlimits` and the /dev/shm mount.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { InvalidParameterError } from '../errors/index.js';
 import { blockIoResources, checkBlockIo } from './block-io.js';
 import type { HostConfig } from './types.js';
@@ -124,7 +124,7 @@ export function checkResources(hc: HostConfig, opts: { update?: boolean } = {}):
     if (swapAccounting()) hc.MemorySwap = memory * 2;
     else warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
   }
-  const n = cpus().length;
+  const n = availableParallelism(); // as dockerd's NumCPU: the CPUs this process may run on
   const nano = num(hc.NanoCpus);
   if (nano > 0 && num(hc.CpuPeriod) > 0) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (nano > 0 && num(hc.CpuQuota) > 0) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
