@@ -4,6 +4,25 @@
 import { cpSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+/**
+ * commander requires node:child_process at its top level, only for executable subcommands (`git-foo`
+ * style), which berth has none of; loading it (with dgram and internal/child_process) cost every CLI start
+ * about 1 ms. This one line of commander's becomes a require on its first spawn. A commander whose line
+ * reads otherwise fails the build rather than quietly loading child_process again (and test/cli-lean.test.ts).
+ */
+const lazyCommanderSpawn = {
+  name: 'lazy-commander-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, ({ path }) => {
+      const eager = "const childProcess = require('node:child_process');";
+      const source = readFileSync(path, 'utf8');
+      if (!source.includes(eager)) throw new Error(`${path}: commander no longer has "${eager}": update lazyCommanderSpawn in scripts/build.mjs`);
+      const lazy = "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) }; // berth: loaded on first use (scripts/build.mjs)";
+      return { contents: source.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+
 const next = `dist.next-${process.pid}`;
 const old = `dist.old-${process.pid}`;
 rmSync(next, { recursive: true, force: true });
@@ -27,7 +46,7 @@ try {
     // still evaluated lazily: esbuild turns those dynamic imports into on-demand initialisers.
     build({ ...common, format: 'cjs', entryPoints: { cli: 'src/cli/main.ts' }, outdir: next, outExtension: { '.js': '.cjs' },
       minifyWhitespace: true, minifySyntax: true,
-      define: { 'import.meta.url': '__berth_url' },
+      define: { 'import.meta.url': '__berth_url' }, plugins: [lazyCommanderSpawn],
       banner: { js: "const __berth_url = require('node:url').pathToFileURL(__filename).href;" } }),
     build({ ...common, format: 'cjs', entryPoints: { berth: 'src/cli/boot.ts' }, outdir: next, outExtension: { '.js': '.cjs' }, banner: {} }),
     build({ ...common, entryPoints: { daemon: 'src/daemon/index.ts' }, outdir: next }),

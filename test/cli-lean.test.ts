@@ -1,7 +1,8 @@
 /**
  * The CLI's start-up stays lean: the built-in modules only some commands need (node:zlib for
- * `build --compress`, node:tls for a TLS daemon, node:crypto) are loaded by those commands alone. A
- * static import of one of them costs every `run` and `ps` 3-8 ms, and nothing but this test would notice.
+ * `build --compress`, node:tls for a TLS daemon, node:crypto, node:child_process for ssh:// and a
+ * terminal's stty, node:fs/promises for saved logins, save, export and load) are loaded by those commands alone.
+ * A static import of one of them costs every `run` and `ps` 1-8 ms, and nothing but this test would notice.
  * No daemon: the commands stop at the unreachable socket, after their modules and flags have loaded.
  */
 import assert from 'node:assert/strict';
@@ -25,7 +26,8 @@ function loaded(args: string[]): string[] {
   return (JSON.parse(readFileSync(out, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
 }
 
-const LAZY = ['zlib', 'tls', '_tls_wrap', 'crypto', 'https', 'http2', 'worker_threads'];
+// child_process also stands for what it brings (dgram, internal/child_process), fs/promises for readline and fs/dir.
+const LAZY = ['zlib', 'tls', '_tls_wrap', 'crypto', 'https', 'http2', 'worker_threads', 'child_process', 'dgram', 'fs/promises', 'internal/readline/interface'];
 
 for (const args of [['ps'], ['create', '-e', 'A=1', '-p', '8080:80', 'busybox', 'true'], ['run', '--rm', 'busybox', 'true'], ['images']]) {
   test(`berth ${args[0]} loads none of the built-ins only some commands need`, () => {

@@ -2,9 +2,9 @@
  * The client side of attach: stdin to the container, its output to ours,
  * raw mode and resizes for a TTY, and Ctrl-C forwarded as a signal otherwise.
  */
-import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { Demuxer } from '../api/index.js';
+import { childProcess } from './builtins.js';
 import type { Client } from './client.js';
 import { ExitError } from './context.js';
 
@@ -48,6 +48,7 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
   const cleanups: (() => void)[] = [];
   if (raw) {
     // libuv's raw mode keeps ONLCR, so the container's CRLF would become CR CR LF; docker clears OPOST too.
+    const { spawnSync } = childProcess();
     const saved = spawnSync('stty', ['-g'], { stdio: ['inherit', 'pipe', 'ignore'] }).stdout?.toString().trim();
     stdin.setRawMode(true);
     spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });

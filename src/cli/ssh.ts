@@ -2,9 +2,10 @@
  * `-H ssh://[USER@]HOST[:PORT][/SOCKET]`, as the docker CLI's connhelper does it: every connection is an
  * ssh process that runs `berth system dial-stdio` on the remote host, and HTTP goes over its stdin and stdout.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Duplex } from 'node:stream';
+import { childProcess } from './builtins.js';
 
 export interface SshSpec { user?: string; host: string; port?: string; path?: string }
 
@@ -83,7 +84,7 @@ function spawnSsh(args: string[]): ChildProcess {
   // The docker CLI's Pdeathsig, by util-linux's setpriv where it is: a CLI killed with SIGKILL runs no
   // exit handler, and its ssh would live on until the stream it carries next writes.
   if (hasSetpriv ??= existsSync(SETPRIV)) argv.unshift(SETPRIV, '--pdeathsig', 'KILL', '--');
-  return spawn(argv[0]!, argv.slice(1), { stdio: 'pipe', detached: true });
+  return childProcess().spawn(argv[0]!, argv.slice(1), { stdio: 'pipe', detached: true });
 }
 
 const SETPRIV = '/usr/bin/setpriv';

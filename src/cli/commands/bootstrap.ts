@@ -3,20 +3,20 @@
  * since there is no Docker Hub here. The root filesystem is built on the
  * client side and imported through the same API call as `berth import`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { DEFAULT_PATH } from '../../common/default-path.js';
+import { childProcess } from '../builtins.js';
 import { clientOf, ExitError } from '../context.js';
 import { importTarball } from './images.js';
 
 const PATH_ENV = `PATH=${DEFAULT_PATH}`;
 
 function packageVersion(pkg: string): string {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
+  const r = childProcess().spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
@@ -30,7 +30,7 @@ export function busyboxRootfs(dir: string, busybox = '/bin/busybox'): void {
   chmodSync(join(dir, 'root'), 0o700);
   copyFileSync(busybox, join(dir, 'bin/busybox'));
   chmodSync(join(dir, 'bin/busybox'), 0o755);
-  const applets = execFileSync(busybox, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const applets = childProcess().execFileSync(busybox, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   for (const a of applets) {
     const p = join(dir, a);
     if (a === 'bin/busybox' || existsSync(p)) continue;
@@ -63,7 +63,7 @@ function debianRootfs(dir: string, suite: string): void {
   const mirror = aptMirror();
   process.stderr.write(`Running debootstrap --variant=minbase ${suite} from ${mirror} (this takes a few minutes)\n`);
   // Progress goes to stderr: stdout carries only the image ID, as with import.
-  const r = spawnSync('debootstrap', ['--variant=minbase', suite, dir, mirror], { stdio: ['ignore', 2, 2] });
+  const r = childProcess().spawnSync('debootstrap', ['--variant=minbase', suite, dir, mirror], { stdio: ['ignore', 2, 2] });
   if (r.status !== 0) throw new ExitError(1, `debootstrap failed with exit code ${r.status}`);
   // As Debian's own images: no device nodes (the runtime makes /dev), no package caches.
   for (const d of ['dev', 'var/cache/apt/archives', 'var/lib/apt/lists']) {

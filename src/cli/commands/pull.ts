@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { encodeRegistryAuth, readCredentials, removeCredentials, storeCredentials, type Credentials } from '../../registry/index.js';
+import { encodeRegistryAuth, type Credentials } from '../../registry/index.js';
 import type { Client } from '../client.js';
 import { clientOf, ExitError, needsApi } from '../context.js';
 import { renderProgress } from '../progress.js';
@@ -13,6 +13,12 @@ export function credentialsPath(): string {
   return join(process.env.BERTH_CONFIG ?? join(homedir(), '.berth'), 'config.json');
 }
 
+/**
+ * The credentials file's functions, loaded when a pull, push, login or logout reads or writes it: the
+ * module loads node:fs/promises, which a static import would cost every command's start-up (see builtins.ts).
+ */
+const credentials = () => import('../../registry/credentials.js');
+
 /** The registry host a reference names, as credentials are keyed: docker.io for Docker Hub. */
 export function registryOf(ref: string): string {
   const first = ref.split('/')[0]!;
@@ -20,7 +26,7 @@ export function registryOf(ref: string): string {
 }
 
 async function authHeader(ref: string): Promise<Record<string, string>> {
-  const creds = await readCredentials(credentialsPath(), registryOf(ref));
+  const creds = await (await credentials()).readCredentials(credentialsPath(), registryOf(ref));
   return creds ? { 'X-Registry-Auth': encodeRegistryAuth(creds) } : {};
 }
 
@@ -103,14 +109,14 @@ export function registerPull(program: Command): void {
       if (o.password) process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
       const creds: Credentials = { username: o.username, password, serveraddress: host };
       const res = await clientOf(cmd).json<{ Status: string }>('POST', '/auth', { body: creds });
-      await storeCredentials(credentialsPath(), host, creds);
+      await (await credentials()).storeCredentials(credentialsPath(), host, creds);
       process.stdout.write(`${res.Status}\n`);
     });
 
   program.command('logout').description('Log out from a registry').argument('[server]')
     .action(async (server: string | undefined) => {
       const host = server ? server.replace(/^https?:\/\//, '').replace(/\/.*$/, '') : 'docker.io';
-      const removed = await removeCredentials(credentialsPath(), host);
+      const removed = await (await credentials()).removeCredentials(credentialsPath(), host);
       process.stdout.write(removed ? `Removing login credentials for ${host}\n` : `Not logged in to ${host}\n`);
     });
 }

@@ -1,7 +1,7 @@
 /** `berth save` and `load`: images to and from a tar archive (docker-archive and OCI layout in one). */
-import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
+import { fsPromises } from '../builtins.js';
 import { jsonLines } from '../client.js';
 import { clientOf, collect, ExitError, needsApi } from '../context.js';
 import { checkOutput, writeTar } from '../tar-output.js';
@@ -26,7 +26,7 @@ export function registerSaveLoad(program: Command): void {
       if (o.platform) needsApi('platform', '1.48');
       if (!o.input && process.stdin.isTTY) throw new ExitError(1, 'requested load from stdin, but stdin is empty');
       // Opened first, so a missing file is an error message rather than a failed upload.
-      const stream: Readable = o.input ? (await open(o.input).catch((e: NodeJS.ErrnoException) => {
+      const stream: Readable = o.input ? (await fsPromises().open(o.input).catch((e: NodeJS.ErrnoException) => {
         throw new ExitError(1, `open ${o.input}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`);
       })).createReadStream() : process.stdin;
       const res = await clientOf(cmd).raw('POST', '/images/load', {

@@ -1,0 +1,13 @@
+/**
+ * Built-in modules only some commands need, loaded on first use. Every module of the CLI's bundle runs at
+ * start-up, so a static import of one of these is paid by every command: node:child_process (with dgram
+ * and internal/child_process; ssh:// hosts and a terminal's stty use it) and node:fs/promises (with
+ * readline, fs/dir and fs watchers; saved logins, save, export and load) about 1 ms each of every `run` and `ps`.
+ * test/cli-lean.test.ts keeps them out of those commands' start-up. Their types stay static imports.
+ */
+import { createRequire } from 'node:module';
+
+const load = createRequire(import.meta.url);
+
+export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
+export const fsPromises = (): typeof import('node:fs/promises') => load('node:fs/promises');
