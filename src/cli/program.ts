@@ -15,7 +15,7 @@ import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogs } from './commands/logs.js';
 import { registerPs } from './commands/ps.js';
 import { registerPull } from './commands/pull.js';
-import { registerRun } from './commands/run.js';
+import { registerCreate, registerRun } from './commands/run.js';
 import { registerSaveLoad } from './commands/save-load.js';
 import { registerSystem } from './commands/system.js';
 import { registerNetwork } from './commands/network.js';
@@ -34,7 +34,8 @@ type Register = (program: Command) => void;
  * that are no command build them all. main.test.ts keeps these names true.
  */
 export const COMMANDS: [Register, string[]][] = [
-  [registerRun, ['run', 'create']],
+  [registerRun, ['run']],
+  [registerCreate, ['create']],
   [registerExec, ['exec']],
   [registerBuild, ['build']],
   [registerCommit, ['commit', 'diff']],

@@ -85,7 +85,10 @@ export function registerRun(program: Command): void {
     }
     throw new ExitError(code === DETACHED ? 0 : code);
   });
+}
 
+/** `berth create`: a registrar of its own, so that `run` does not build create's hundred flags too (and the reverse). */
+export function registerCreate(program: Command): void {
   addCreateFlags(
     program.command('create').description('Create a new container')
       .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
