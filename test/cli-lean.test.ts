@@ -17,12 +17,12 @@ const dir = mkdtempSync(join(tmpdir(), 'bt-lean-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The built-in modules a CLI command loaded, as Node lists them at exit. */
-function loaded(args: string[]): string[] {
+function loaded(args: string[], expect = /Cannot connect to the berth daemon/): string[] {
   const out = join(dir, 'modules.json');
   const hook = join(dir, 'hook.cjs');
   writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList)));\n`);
   const r = spawnSync(process.execPath, ['-r', hook, join(ROOT, 'dist', 'berth.cjs'), '--', '-H', `unix://${join(dir, 'none.sock')}`, ...args], { encoding: 'utf8' });
-  assert.match(r.stderr, /Cannot connect to the berth daemon/, `${args.join(' ')}: ${r.stderr}`);
+  assert.match(`${r.stdout}${r.stderr}`, expect, `${args.join(' ')}: ${r.stderr}`);
   return (JSON.parse(readFileSync(out, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
 }
 
@@ -36,3 +36,7 @@ for (const args of [['ps'], ['create', '-e', 'A=1', '-p', '8080:80', 'busybox', 
     assert.deepEqual(mods.filter((m) => LAZY.includes(m)), []);
   });
 }
+
+test('berth --version loads no node:http: only a command that talks to the daemon does', () => {
+  assert.ok(!loaded(['--version'], /^\d+\.\d+/).includes('http'));
+});

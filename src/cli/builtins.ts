@@ -3,7 +3,9 @@
  * start-up, so a static import of one of these is paid by every command: node:child_process (with dgram
  * and internal/child_process; ssh:// hosts and a terminal's stty use it) and node:fs/promises (with
  * readline, fs/dir and fs watchers; saved logins, save, export and load) about 1 ms each of every `run` and `ps`.
- * test/cli-lean.test.ts keeps them out of those commands' start-up. Their types stay static imports.
+ * node:http (with its server half) is loaded by the first request: `--version`, `--help` and usage errors send
+ * none, and loading it cost them about 6 ms. test/cli-lean.test.ts keeps these out of the start-ups that do not
+ * need them. Their types stay static imports.
  */
 import { createRequire } from 'node:module';
 
@@ -11,3 +13,4 @@ const load = createRequire(import.meta.url);
 
 export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
 export const fsPromises = (): typeof import('node:fs/promises') => load('node:fs/promises');
+export const http = (): typeof import('node:http') => load('node:http');

@@ -2,11 +2,12 @@
  * The CLI's only way to the engine: the Engine API over the daemon's socket,
  * the same endpoints the docker CLI uses.
  */
-import { request, type IncomingMessage, type RequestOptions as HttpOptions } from 'node:http';
+import type { IncomingMessage, RequestOptions as HttpOptions } from 'node:http';
 import { createRequire } from 'node:module';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { API_VERSION } from '../api/index.js';
+import { http } from './builtins.js';
 import { dialSsh, parseSshUrl, sshArgs } from './ssh.js';
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
@@ -126,7 +127,7 @@ export class Client {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (body) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = String(body.length); }
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(this.target(method, this.path(p, opts.query), headers), resolve);
+      const req = http().request(this.target(method, this.path(p, opts.query), headers), resolve);
       req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
       if (opts.stream) opts.stream.pipe(req);
       else req.end(body);
@@ -154,7 +155,7 @@ export class Client {
   hijack(p: string, query: RequestOptions['query'], body?: unknown): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       const data = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
-      const req = request(this.target('POST', this.path(p, query),
+      const req = http().request(this.target('POST', this.path(p, query),
         { Connection: 'Upgrade', Upgrade: 'tcp', ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}) }));
       req.on('upgrade', (_res, socket, head) => {
         if (head.length) socket.unshift(head);
