@@ -4,7 +4,7 @@
  * and internal/child_process; ssh:// hosts and a terminal's stty use it) and node:fs/promises (with
  * readline, fs/dir and fs watchers; saved logins, save, export and load) about 1 ms each of every `run` and `ps`.
  * node:http (with its server half) is loaded by the first request: `--version`, `--help` and usage errors send
- * none, and loading it cost them about 6 ms. test/cli-lean.test.ts keeps these out of the start-ups that do not
+ * none, and loading it cost them about 2 ms. test/cli-lean.test.ts keeps these out of the start-ups that do not
  * need them. Their types stay static imports.
  */
 import { createRequire } from 'node:module';

@@ -18,6 +18,9 @@ test('a command builds only its own registrar; help and unknown words build all'
     ['attach', 'kill', 'pause', 'prune-containers', 'rename', 'restart', 'rm', 'start', 'stop', 'top', 'unpause', 'wait']);
   assert.equal(program(['nope']).commands.length, all.length);
   assert.equal(program(['--help']).commands.length, all.length);
+  // --version alone builds none; with --help, an unknown flag, or as -H's value, all.
+  assert.equal(program(['-H', 'unix:///x', '--tls', '-v']).commands.length, 0);
+  for (const argv of [['--version', '--help'], ['--bogus', '--version'], ['-H', '-v']]) assert.equal(program(argv).commands.length, all.length, argv.join(' '));
 });
 
 test("docker's management spellings map onto the top-level verbs", () => {
