@@ -620,6 +620,9 @@ export class ContainerService extends EventEmitter {
       this.emit('event', 'kill', c, { signal: '9' });
       await exited;
     }
+    // A client that stopped it finds its network, root mount and cgroup gone, as after dockerd's stop; only an exit
+    // of its own (a `wait`, `run --rm`) is answered before that.
+    await this.released(c.Id);
     this.emit('event', 'stop', c);
   }
 
@@ -645,6 +648,8 @@ export class ContainerService extends EventEmitter {
       if (!cur) return; // auto-removed meanwhile
       await this.doRemove(cur, opts);
     });
+    // As with stop: what a client removed is gone when the answer comes.
+    await this.released(c.Id);
   }
 
   private async doRemove(c: ContainerRecord, opts: { volumes?: boolean }): Promise<void> {
