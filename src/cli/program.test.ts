@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Command } from 'commander';
-import { COMMANDS, expandGroups, program } from './program.js';
+import { COMMAND_WORDS } from './command-word.js';
+import { COMMANDS, expandGroups, GROUPS, program } from './program.js';
 
 test('each registrar defines exactly the commands the table names for it', () => {
   for (const [register, names] of COMMANDS) {
@@ -9,6 +10,10 @@ test('each registrar defines exactly the commands the table names for it', () =>
     register(p);
     assert.deepEqual(p.commands.map((c) => c.name()).sort(), [...names].sort(), `${register.name}`);
   }
+});
+
+test('the boot file knows every word a command line starts with (it keeps a code cache per command)', () => {
+  assert.deepEqual([...COMMAND_WORDS].sort(), [...COMMANDS.flatMap(([, n]) => n), ...Object.keys(GROUPS)].sort());
 });
 
 test('a command builds only its own registrar; help and unknown words build all', () => {

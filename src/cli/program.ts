@@ -1,6 +1,7 @@
 /** The berth command line's commands: which registrar defines each, and docker's management-command spellings. */
 import { Command, type CommanderError } from 'commander';
 import { BERTH_VERSION } from '../api/index.js';
+import { commandIndex, ROOT_VALUE_FLAGS } from './command-word.js';
 import { commandPath, flagErrorText } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
 import { registerBuild } from './commands/build.js';
@@ -167,7 +168,7 @@ export function usageError(e: CommanderError, argv: string[]): { message: string
  * docker's management commands (`image ls`, `container rm`, `system df`) map onto the top-level verbs,
  * so both spellings work with one implementation each.
  */
-const GROUPS: Record<string, Record<string, string[]>> = {
+export const GROUPS: Record<string, Record<string, string[]>> = {
   image: {
     ls: ['images'], list: ['images'], rm: ['rmi'], remove: ['rmi'], inspect: ['inspect', '--type', 'image'], history: ['history'],
     tag: ['tag'], pull: ['pull'], build: ['build'], push: ['push'], save: ['save'], load: ['load'], import: ['import'], prune: ['prune-images'],
@@ -180,8 +181,6 @@ const GROUPS: Record<string, Record<string, string[]>> = {
   system: { df: ['system-df'], info: ['info'], check: ['system-check'], events: ['events'], prune: ['system-prune'], 'dial-stdio': ['system-dial-stdio'] },
 };
 
-/** berth's own options that take a value, before the command: the command word comes after their values. */
-const ROOT_VALUE_FLAGS = ['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'];
 
 /**
  * `berth [-H x] [--tls…] --version`: no command word, and berth's own flags only, one of them the version.
@@ -197,13 +196,6 @@ function versionOnly(argv: string[]): boolean {
     else if (a !== '--tls' && a !== '--tlsverify') return false;
   }
   return version;
-}
-
-/** Where the command word is: global flags (-H x) come before it. */
-function commandIndex(argv: string[]): number {
-  let i = 0;
-  while (i < argv.length && argv[i]!.startsWith('-')) i += ROOT_VALUE_FLAGS.includes(argv[i]!) ? 2 : 1;
-  return i;
 }
 
 /**
