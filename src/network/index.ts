@@ -748,9 +748,10 @@ export class NetworkService {
   /**
    * Waits for the teardowns under way. A container's exit is answered while its network is torn down, so the
    * next allocation (host ports, a fixed address), a connect and every serial change wait for what they free.
+   * Only those already under way: under a steady stream of exits a start must not wait for a lull.
    */
   private async tornDown(): Promise<void> {
-    while (this.tearingDown.size) await Promise.allSettled([...this.tearingDown]);
+    if (this.tearingDown.size) await Promise.allSettled([...this.tearingDown]);
   }
 
   private async unplumb(id: string): Promise<void> {
