@@ -16,7 +16,8 @@ import {
   ConflictError, InvalidParameterError, NotFoundError, NotModifiedError, noSuchContainer, noSuchImage,
 } from '../errors/index.js';
 import { contentSize, isMounted, mountOverlay, run, unmount } from '../host/index.js';
-import { applyChanges, DEFAULT_PATH, type CheckProblem, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
+import { applyChanges, type CheckProblem, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
+import { mergeEnv, withDefaults } from './env.js';
 import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { exportRootfs } from './export.js';
@@ -25,7 +26,7 @@ import { randomName, VALID_NAME } from './names.js';
 import { containerChanges, upperAsLayer, type Change } from './changes.js';
 import { compareRuntimes, type Comparison } from './compare.js';
 import { Execs } from './exec.js';
-import { buildSpec } from './spec.js';
+import { buildSpec, runtimeAnnotations } from './spec.js';
 import { applyHostConfig, checkHostConfig, updatedHostConfig } from './host-config.js';
 import { cgroupsPath, oomKilled } from './cgroups.js';
 import { sampleStats, type StatsSample } from './stats.js';
@@ -1000,43 +1001,6 @@ function sleep(ms: number): Promise<void> {
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * The spec's annotations: `--annotation`'s, as dockerd passes them to the runtime, and the resource settings
- * the vm driver sizes its VM by.
- */
-function runtimeAnnotations(hc: HostConfig): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries((hc as { Annotations?: Record<string, unknown> }).Annotations ?? {})) if (typeof v === 'string') out[k] = v;
-  if (typeof hc.Memory === 'number' && hc.Memory > 0) out['berth.vm.memory'] = String(hc.Memory);
-  if (typeof hc.NanoCpus === 'number' && hc.NanoCpus > 0) out['berth.vm.cpus'] = String(hc.NanoCpus / 1e9);
-  // `--vm-kernel` (docker: `--annotation berth.vm.kernel=PATH`).
-  const kernel = (hc as { Annotations?: Record<string, unknown> }).Annotations?.['berth.vm.kernel'];
-  if (typeof kernel === 'string' && kernel) out['berth.vm.kernel'] = kernel;
-  return Object.keys(out).length ? out : undefined;
-}
-
-function mergeEnv(base: string[], override: string[]): string[] {
-  const out = [...base];
-  for (const e of override) {
-    const key = e.split('=')[0]!;
-    const i = out.findIndex((x) => x.split('=')[0] === key);
-    if (!e.includes('=')) continue; // `-e NAME` without value and unset on the client side
-    if (i >= 0) out[i] = e; else out.push(e);
-  }
-  return out;
-}
-
-function withDefaults(env: string[], hostname: string, tty: boolean, home: string): string[] {
-  const has = (k: string) => env.some((e) => e.startsWith(`${k}=`));
-  const out: string[] = [];
-  if (!has('PATH')) out.push(`PATH=${DEFAULT_PATH}`);
-  out.push(`HOSTNAME=${hostname}`);
-  if (tty && !has('TERM')) out.push('TERM=xterm');
-  out.push(...env.filter((e) => !e.startsWith('HOSTNAME=')));
-  if (!has('HOME')) out.push(`HOME=${home}`);
-  return out;
 }
 
 async function resolvConf(): Promise<string> {

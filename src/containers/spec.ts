@@ -2,6 +2,7 @@
  * The OCI runtime spec (config.json) for a container, with Docker's defaults:
  * its capability set, masked and read-only /proc paths, and the same mounts.
  */
+import type { HostConfig } from './types.js';
 import type { ResolvedUser } from './user.js';
 
 export const DEFAULT_CAPABILITIES = [
@@ -84,4 +85,19 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
       readonlyPaths: READONLY_PATHS,
     },
   };
+}
+
+/**
+ * The spec's annotations: `--annotation`'s, as dockerd passes them to the runtime, and the resource settings
+ * the vm driver sizes its VM by.
+ */
+export function runtimeAnnotations(hc: HostConfig): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries((hc as { Annotations?: Record<string, unknown> }).Annotations ?? {})) if (typeof v === 'string') out[k] = v;
+  if (typeof hc.Memory === 'number' && hc.Memory > 0) out['berth.vm.memory'] = String(hc.Memory);
+  if (typeof hc.NanoCpus === 'number' && hc.NanoCpus > 0) out['berth.vm.cpus'] = String(hc.NanoCpus / 1e9);
+  // `--vm-kernel` (docker: `--annotation berth.vm.kernel=PATH`).
+  const kernel = (hc as { Annotations?: Record<string, unknown> }).Annotations?.['berth.vm.kernel'];
+  if (typeof kernel === 'string' && kernel) out['berth.vm.kernel'] = kernel;
+  return Object.keys(out).length ? out : undefined;
 }
