@@ -11,8 +11,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
@@ -27,6 +25,7 @@ import {
   type AddressPool, type Cidr,
 } from './ipam.js';
 import { createNetns, removeNetns } from './netns.js';
+import { pickHostPorts } from './host-ports.js';
 import { portsView, wantedMappings, type PortMapping } from './ports.js';
 import {
   emptyEndpoint, emptySettings, type Attachment, type ContainerNetInfo, type EndpointSettings, type IpamConfig, type NetworkRecord, type NetworkSettings,
@@ -874,33 +873,7 @@ export class NetworkService {
     const wanted = wantedMappings(c.portBindings, c.publishAll, c.exposedPorts);
     if (!wanted.length) return Promise.resolve();
     return this.serial(async () => {
-      const taken = [...this.live.values()].flatMap((s) => s.ports);
-      const clash = (m: PortMapping, p: number) => taken.some((t) => t.protocol === m.protocol && t.hostPort === p && (!t.hostIp || !m.hostIp || t.hostIp === m.hostIp));
-      const out: PortMapping[] = [];
-      for (const w of wanted) {
-        const m: PortMapping = { hostIp: w.hostIp, hostPort: w.hostPort, containerPort: w.containerPort, protocol: w.protocol };
-        const shown = `${m.hostIp || '0.0.0.0'}:${m.hostPort}`;
-        if (w.hostRange) {
-          let got = 0;
-          for (let p = w.hostRange[0]; p <= w.hostRange[1] && !got; p++) if (!clash(m, p) && await canBind(m.hostIp, p, m.protocol)) got = p;
-          if (!got) throw failed(c, `Bind for ${m.hostIp || '0.0.0.0'}:${w.hostRange[0]}-${w.hostRange[1]} failed: port is already allocated`);
-          m.hostPort = got;
-        } else if (m.hostPort === 0) {
-          for (let tries = 0; tries < 50 && !m.hostPort; tries++) {
-            const p = await freePort(m.hostIp, m.protocol);
-            if (!clash(m, p)) m.hostPort = p;
-          }
-          if (!m.hostPort) throw failed(c, 'no free host port found');
-        } else {
-          if (clash(m, m.hostPort)) throw failed(c, `Bind for ${shown} failed: port is already allocated`);
-          if (!await canBind(m.hostIp, m.hostPort, m.protocol)) {
-            throw failed(c, `Error starting userland proxy: listen ${m.protocol}4 ${shown}: bind: address already in use`);
-          }
-        }
-        taken.push(m);
-        out.push(m);
-      }
-      state.ports = out;
+      state.ports = await pickHostPorts(wanted, [...this.live.values()].flatMap((s) => s.ports), (why) => failed(c, why));
     });
   }
 
@@ -995,36 +968,5 @@ function extraHosts(list: string[], gateway: string): { name: string; ip: string
 
 function failed(c: ContainerNetInfo, why: string): BerthError {
   return new BerthError(500, `driver failed programming external connectivity on endpoint ${c.name} (${c.id.slice(0, 12)}): ${why}`);
-}
-
-/** A port the kernel hands out for `ip` (TCP or UDP), free at this moment. */
-function freePort(ip: string, proto: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    if (proto === 'udp') {
-      const s = createSocket('udp4');
-      s.once('error', reject);
-      s.bind(0, ip || '0.0.0.0', () => { const p = s.address().port; s.close(() => resolve(p)); });
-      return;
-    }
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, ip || '0.0.0.0', () => { const a = srv.address(); srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
-  });
-}
-
-/** Whether nothing on the host holds `ip:port` (berth does not hold published ports open: the kernel forwards them). */
-function canBind(ip: string, port: number, proto: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (proto === 'udp') {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, ip || '0.0.0.0', () => s.close(() => resolve(true)));
-      return;
-    }
-    if (proto === 'sctp') { resolve(true); return; }
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, ip || '0.0.0.0', () => srv.close(() => resolve(true)));
-  });
 }
 
