@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDaemon, teardown, type TestDaemon } from './harness.js';
+import { startDaemon, teardown, waitFor, type TestDaemon } from './harness.js';
 
 describe('volumes', () => {
   let d: TestDaemon;
@@ -140,6 +140,60 @@ describe('volumes', () => {
     await d.berth(['rm', '-f', '-v', id]);
     assert.equal((await vols()).includes(anon.Name), false);
     assert.equal((await d.berth(['volume', 'rm', 'shared'])).code, 0, 'free once the container is gone');
+  });
+
+  /** Whether `path` is a mount point now, from this process's mount table. */
+  const mounted = (path: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+
+  test('the local driver\'s options: a tmpfs volume is mounted while a container that uses it runs; refusals in dockerd\'s words', async () => {
+    for (const [opts, why] of [
+      [['-o', 'foo=bar'], 'invalid option: "foo"'],
+      [['-o', 'type=tmpfs'], 'missing required option: "device"'],
+      [['-o', 'o=size=1m'], 'missing required option: "device"'],
+      [['-o', 'device=tmpfs'], 'missing required option: "type"'],
+      [['-o', 'size=10m'], 'quota size requested but no quota support'],
+    ] as const) {
+      const r = await d.docker(['volume', 'create', ...opts, 'refused']);
+      assert.equal(r.code, 1, opts.join(' '));
+      assert.equal(r.stderr, `Error response from daemon: create refused: ${why}\n`);
+    }
+    assert.equal((await vols()).includes('refused'), false, 'a refused create makes nothing');
+    assert.equal((await d.docker(['volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=8m,uid=1000', 'scratch'])).code, 0);
+    const [v] = JSON.parse((await d.docker(['volume', 'inspect', 'scratch'])).stdout);
+    assert.deepEqual(v.Options, { device: 'tmpfs', o: 'size=8m,uid=1000', type: 'tmpfs' });
+    assert.equal(mounted(v.Mountpoint), false, 'mounted only while a container uses it');
+    const id = (await d.berth(['run', '-d', '-v', 'scratch:/s', 'busybox', 'sh', '-c', 'echo kept > /s/f; sleep 60'])).stdout.trim();
+    await waitFor(() => existsSync(join(v.Mountpoint, 'f')), 10_000, 'the file on the volume');
+    assert.ok(mounted(v.Mountpoint), 'the tmpfs is on the volume\'s directory');
+    // A second container shares the mount (and sees the size and owner the options gave it).
+    const other = await d.berth(['run', '--rm', '-v', 'scratch:/s', 'busybox', 'sh', '-c', 'cat /s/f; df -k /s | tail -1 | tr -s " " | cut -d" " -f2; stat -c %u /s']);
+    assert.equal(other.stdout, 'kept\n8192\n1000\n', other.stderr);
+    assert.ok(mounted(v.Mountpoint), 'still mounted: the first container runs');
+    assert.equal((await d.berth(['rm', '-f', id])).code, 0);
+    assert.equal(mounted(v.Mountpoint), false, 'the last user gone, unmounted');
+    assert.equal(existsSync(join(v.Mountpoint, 'f')), false, 'a tmpfs keeps nothing');
+    assert.equal((await d.docker(['volume', 'rm', 'scratch'])).code, 0);
+  });
+
+  test('the local driver\'s bind volume (type=none, o=bind): the host directory in the container, kept by volume rm; a device that fails to mount', async () => {
+    const host = join(d.dir, 'shared-data');
+    mkdirSync(host);
+    writeFileSync(join(host, 'in.txt'), 'from the host\n');
+    assert.equal((await d.docker(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${host}`, 'hostdir'])).code, 0);
+    const r = await d.docker(['run', '--rm', '-v', 'hostdir:/d', 'busybox', 'sh', '-c', 'cat /d/in.txt; echo from the container > /d/out.txt']);
+    assert.equal(r.stdout, 'from the host\n', r.stderr);
+    assert.equal(readFileSync(join(host, 'out.txt'), 'utf8'), 'from the container\n');
+    // Right after the run: its release may still be under way; the removal unmounts before it deletes anything.
+    assert.equal((await d.docker(['volume', 'rm', 'hostdir'])).code, 0);
+    assert.deepEqual([readFileSync(join(host, 'in.txt'), 'utf8'), existsSync(join(host, 'out.txt'))], ['from the host\n', true], 'the host\'s files stay');
+    assert.equal(existsSync(join(d.dataRoot, 'volumes', 'hostdir')), false);
+    // `--mount volume-opt=…` makes such a volume too; one whose device is missing fails the start in dockerd's words.
+    const bad = await d.docker(['run', '--rm', '--mount', `type=volume,src=nodev,dst=/d,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=${host}-missing`, 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, new RegExp(`error while mounting volume '${join(d.dataRoot, 'volumes', 'nodev', '_data')}': failed to mount local volume: mount ${host}-missing:.*special device ${host}-missing does not exist`));
+    assert.deepEqual(JSON.parse((await d.docker(['volume', 'inspect', 'nodev'])).stdout)[0].Options, { type: 'none', o: 'bind', device: `${host}-missing` });
+    assert.equal((await d.docker(['ps', '-aq', '--filter', 'volume=nodev'])).stdout, '', 'the --rm container went');
+    assert.equal((await d.docker(['volume', 'rm', 'nodev'])).code, 0);
   });
 
   test('the docker CLI: volume create/ls/inspect/rm and run -v / --mount', async () => {

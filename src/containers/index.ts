@@ -151,6 +151,7 @@ export class ContainerService extends EventEmitter {
       this.records.set(row.id, JSON.parse(row.record) as ContainerRecord);
     }
     for (const c of this.records.values()) this.volumes?.acquire(c.Id, c.Mounts as MountPoint[]);
+    for (const c of this.records.values()) if (c.State.Running) this.volumes?.resume(c.Id, c.Mounts as MountPoint[]);
     await this.sweepRemoved();
     for (const c of this.records.values()) {
       if (!c.State.Running) {
@@ -483,6 +484,7 @@ export class ContainerService extends EventEmitter {
       await rt.delete(c.Id).catch(() => {});
       await unmount(merged);
       await stopNetworking(this.network, c).catch(() => {});
+      await this.volumes?.deactivate(c.Id).catch(() => {});
       const code = err instanceof StartError ? err.exitCode : 128;
       c.State = { ...emptyState(), Status: c.State.StartedAt !== ZERO_TIME ? 'exited' : 'created', ExitCode: code, Error: errText(err), FinishedAt: new Date().toISOString() };
       this.save(c);
@@ -523,6 +525,7 @@ export class ContainerService extends EventEmitter {
         () => traced('runtime delete', rt.delete(id)),
         () => traced('unmount rootfs', unmount(join(this.dir(id), 'merged'))),
         () => traced('network teardown', stopNetworking(this.network, cur)),
+        () => this.volumes?.deactivate(id),
       ];
       // With runc the process is gone: its state, root and network are let go side by side, and the exit is
       // recorded and answered meanwhile (they are 10-20 ms of process starts a `run --rm` need not wait for):

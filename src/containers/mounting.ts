@@ -44,5 +44,5 @@ function checkVolumeDriver(hc: HostConfig, imageVolumes: string[]): void {
 
 export async function startMounts(volumes: VolumeService | undefined, c: ContainerRecord, rootfs: string): Promise<OciMount[] | undefined> {
   if (!volumes || !c.Mounts.length) return undefined;
-  return volumes.ociMounts(c.Mounts as MountPoint[], request(c.HostConfig), (path) => resolveInRoot(rootfs, path));
+  return volumes.ociMounts(c.Id, c.Mounts as MountPoint[], request(c.HostConfig), (path) => resolveInRoot(rootfs, path));
 }

@@ -1,6 +1,7 @@
 /**
  * The volumes part: named and anonymous volumes of the `local` driver (a directory under the data
- * root, bind-mounted into containers), host bind mounts and `--mount type=tmpfs`. It turns a container's
+ * root, bind-mounted into containers; with the driver's options, a device mounted there while containers
+ * that use it run: local-options.ts), host bind mounts and `--mount type=tmpfs`. It turns a container's
  * `Binds`, `Mounts`, `VolumesFrom` and its image's `VOLUME`s into the `Mounts` of its record,
  * and those into OCI mounts at start, filling an empty volume from the image as docker does. It
  * counts which containers use each volume, so one in use is not removed.
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { contentSize, run } from '../host/index.js';
 import type { Store } from '../store/index.js';
+import { checkLocalOptions, mountLocal, needsMount, unmountLocal } from './local-options.js';
 import { checkVolumeName, fromApiMount, parseBind, type ApiMount, type MountSpec } from './mounts.js';
 
 export { parseBind, parseMountFlag, type ApiMount } from './mounts.js';
@@ -55,6 +57,10 @@ export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 export class VolumeService {
   private readonly vols = new Map<string, VolumeRecord>();
   private readonly users = new Map<string, Set<string>>();
+  /** The running containers of each volume that is a mount of its own (local-options.ts): the last to stop unmounts it. */
+  private readonly active = new Map<string, Set<string>>();
+  /** Mounts and unmounts of one volume, one after another: a start must not find a mount that a stop is taking away. */
+  private readonly mounting = new Map<string, Promise<unknown>>();
   private readonly root: string;
   /** Where `create` and `destroy` are reported (the events part sets it). */
   onEvent?: (action: 'create' | 'destroy', v: VolumeRecord) => void;
@@ -87,15 +93,18 @@ export class VolumeService {
   /** `volume create`: a new volume, or the existing one of that name (docker's create is idempotent). */
   async create(req: { Name?: string; Driver?: string; DriverOpts?: Record<string, string> | null; Labels?: Record<string, string> | null } = {}): Promise<VolumeRecord> {
     if (req.Driver && req.Driver !== 'local') throw new NotFoundError(`error looking up volume plugin ${req.Driver}: plugin "${req.Driver}" not found`);
-    if (req.DriverOpts && Object.keys(req.DriverOpts).length) throw new InvalidParameterError('the local driver of berth takes no options yet');
     const anonymous = !req.Name;
     const name = req.Name || randomBytes(32).toString('hex');
     checkVolumeName(name);
+    const options = req.DriverOpts && Object.keys(req.DriverOpts).length ? { ...req.DriverOpts } : null;
+    if (options) {
+      try { checkLocalOptions(options); } catch (e) { throw new InvalidParameterError(`create ${name}: ${(e as Error).message}`); }
+    }
     const existing = this.vols.get(name);
     if (existing) return existing;
     const v: VolumeRecord = {
       Name: name, Driver: 'local', Mountpoint: join(this.root, name, '_data'), CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      Labels: { ...(req.Labels ?? {}), ...(anonymous ? { [ANONYMOUS_LABEL]: '' } : {}) }, Scope: 'local', Options: null,
+      Labels: { ...(req.Labels ?? {}), ...(anonymous ? { [ANONYMOUS_LABEL]: '' } : {}) }, Scope: 'local', Options: options,
     };
     this.vols.set(name, v);
     try {
@@ -123,6 +132,9 @@ export class VolumeService {
     }
     const users = this.usedBy(name);
     if (users.length) throw new ConflictError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
+    // Its device goes away first: removing the directory must never reach into a mounted device (a bound host directory).
+    if (needsMount(v.Options)) await this.serialFor(name, () => unmountLocal(v.Mountpoint));
+    this.active.delete(name);
     this.vols.delete(name);
     this.store.deleteVolume(name);
     await rm(join(this.root, name), { recursive: true, force: true });
@@ -193,7 +205,7 @@ export class VolumeService {
           out.push({ Type: 'bind', Source: s.source, Destination: s.destination, Mode: s.mode, RW: !s.readOnly, Propagation: s.propagation });
         } else if (s.type === 'volume') {
           const fresh = !s.source || !this.vols.has(s.source);
-          const v = await this.create({ Name: s.source, Labels: s.labels });
+          const v = await this.create({ Name: s.source, Labels: s.labels, DriverOpts: s.driverOpts });
           if (fresh) made.push(v.Name);
           out.push({ Type: 'volume', Name: v.Name, Source: v.Mountpoint, Destination: s.destination, Driver: 'local', Mode: s.mode, RW: !s.readOnly, Propagation: '' });
         } else {
@@ -235,7 +247,7 @@ export class VolumeService {
    * `req` is what the container asked for (tmpfs options and `nocopy` live there, not in `Mounts`);
    * `inRootfs` resolves a container path to the host path under the container's mounted root.
    */
-  async ociMounts(mounts: MountPoint[], req: Pick<MountRequest, 'binds' | 'mounts'>, inRootfs: (path: string) => Promise<string>): Promise<OciMount[]> {
+  async ociMounts(containerId: string, mounts: MountPoint[], req: Pick<MountRequest, 'binds' | 'mounts'>, inRootfs: (path: string) => Promise<string>): Promise<OciMount[]> {
     const asked = [...req.binds.map(parseBind), ...req.mounts.map(fromApiMount)];
     const spec = (dest: string) => asked.find((s) => s.destination === dest);
     const out: OciMount[] = [];
@@ -250,6 +262,7 @@ export class VolumeService {
         const v = this.vols.get(m.Name ?? '');
         if (!v) throw new NotFoundError(`get ${m.Name}: no such volume`);
         await mkdir(v.Mountpoint, { recursive: true });
+        if (needsMount(v.Options)) await this.activate(v, containerId);
         if (!spec(m.Destination)?.noCopy) await fillFromImage(v.Mountpoint, await inRootfs(m.Destination));
       } else if (!await stat(m.Source).catch(() => undefined)) {
         throw new InvalidParameterError(`invalid mount config for type "bind": bind source path does not exist: ${m.Source}`);
@@ -258,6 +271,48 @@ export class VolumeService {
       out.push({ destination: m.Destination, type: 'bind', source: m.Source, options: ['rbind', m.RW ? 'rw' : 'ro', propagation] });
     }
     return out;
+  }
+
+  /** Runs `fn` after the volume's earlier mounts and unmounts. */
+  private serialFor<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.mounting.get(name) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.mounting.set(name, tail);
+    void tail.then(() => { if (this.mounting.get(name) === tail) this.mounting.delete(name); });
+    return next;
+  }
+
+  /** A container that uses `v` starts: the first one mounts its device. */
+  private activate(v: VolumeRecord, containerId: string): Promise<void> {
+    return this.serialFor(v.Name, async () => {
+      const set = this.active.get(v.Name) ?? new Set<string>();
+      if (!set.size) await mountLocal(v.Options!, v.Mountpoint);
+      this.active.set(v.Name, set.add(containerId));
+    });
+  }
+
+  /** Counts a running container found at the daemon's start as one that holds its volumes' mounts. */
+  resume(containerId: string, mounts: MountPoint[]): void {
+    for (const m of mounts) {
+      const v = m.Type === 'volume' && m.Name ? this.vols.get(m.Name) : undefined;
+      if (!v || !needsMount(v.Options)) continue;
+      const set = this.active.get(v.Name) ?? new Set<string>();
+      this.active.set(v.Name, set.add(containerId));
+    }
+  }
+
+  /** A container stopped (or failed to start): the volumes it was the last running user of are unmounted. */
+  async deactivate(containerId: string): Promise<void> {
+    for (const [name, set] of [...this.active]) {
+      if (!set.has(containerId)) continue;
+      await this.serialFor(name, async () => {
+        const cur = this.active.get(name);
+        if (!cur?.delete(containerId) || cur.size) return;
+        this.active.delete(name);
+        const v = this.vols.get(name);
+        if (v) await unmountLocal(v.Mountpoint);
+      });
+    }
   }
 }
 

@@ -32,6 +32,8 @@ export interface MountSpec {
   /** Binds: `-v` makes a missing source directory, `--mount` refuses it. */
   createSource: boolean;
   labels?: Record<string, string>;
+  /** Volumes: the local driver's options a volume made for this mount gets (`--mount volume-opt=…`). */
+  driverOpts?: Record<string, string>;
   tmpfsOptions?: string[];
 }
 
@@ -120,6 +122,7 @@ export function fromApiMount(m: ApiMount): MountSpec {
     return {
       type: 'volume', source: m.Source ?? '', destination, readOnly, mode: 'z', propagation: '', noCopy: !!m.VolumeOptions?.NoCopy,
       createSource: false, ...(m.VolumeOptions?.Labels ? { labels: m.VolumeOptions.Labels } : {}),
+      ...(m.VolumeOptions?.DriverConfig?.Options ? { driverOpts: m.VolumeOptions.DriverConfig.Options } : {}),
     };
   }
   if (m.Source) throw new InvalidParameterError(`invalid mount config for type "tmpfs": field Source must not be specified`);
@@ -153,6 +156,14 @@ export function parseMountFlag(spec: string): ApiMount {
         break;
       }
       case 'volume-driver': m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...(m.VolumeOptions?.DriverConfig ?? {}), Name: value } }; break;
+      case 'volume-opt': {
+        // The docker CLI's `volume-opt=type=tmpfs`: the key up to the next `=`, a value that may hold more.
+        const at = (value ?? '').indexOf('=');
+        if (at < 1) throw new InvalidParameterError(`invalid argument "${spec}" for "--mount" flag: invalid volume-opt '${value ?? ''}'`);
+        const config = m.VolumeOptions?.DriverConfig ?? {};
+        m.VolumeOptions = { ...m.VolumeOptions, DriverConfig: { ...config, Options: { ...(config.Options ?? {}), [value!.slice(0, at)]: value!.slice(at + 1) } } };
+        break;
+      }
       case 'tmpfs-size': m.TmpfsOptions = { ...m.TmpfsOptions, SizeBytes: parseSize(value ?? '') }; break;
       case 'tmpfs-mode': m.TmpfsOptions = { ...m.TmpfsOptions, Mode: parseInt(value ?? '', 8) }; break;
       default: throw new InvalidParameterError(`invalid argument "${spec}" for "--mount" flag: unexpected key '${key}' in '${field}'`);
