@@ -218,6 +218,15 @@ describe('docker CLI everyday set against berth', { skip: hasDocker ? false : 'n
     assert.equal(await ok(['network', 'connect', '--alias', 'svc', 'n1', 'netc']), '');
     assert.match(await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}', 'n1']), /^netc 10\.\d+\.\d+\.\d+\/24\n$/);
     assert.equal(await ok(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'netc']), 'bridge n1 \n');
+    // ps --filter network= by name or ID prefix, before= and since= by another container's creation.
+    seen.push((await ok(['create', '--name', 'netlater', 'busybox', 'true'])).trim());
+    assert.equal(await ok(['ps', '-a', '--filter', 'network=n1', '--format', '{{.Names}}']), 'netc\n');
+    assert.equal(await ok(['ps', '-a', '--filter', `network=${id.slice(0, 8)}`, '--format', '{{.Names}}']), 'netc\n');
+    assert.match(await ok(['ps', '-a', '--filter', 'since=netc', '--format', '{{.Names}}']), /^netlater\n$/);
+    assert.doesNotMatch(await ok(['ps', '-a', '--filter', 'before=netlater', '--format', '{{.Names}}']), /netlater/);
+    assert.match(await ok(['ps', '-a', '--filter', 'before=netlater', '--format', '{{.Names}}']), /^netc$/m);
+    await fails(['ps', '--filter', 'before=nope'], 1, 'Error response from daemon: No such container: nope\n');
+    await ok(['rm', 'netlater']);
     assert.equal(await ok(['network', 'disconnect', 'n1', 'netc']), '');
     assert.equal(await ok(['network', 'prune', '-f', '--filter', 'label=k=v']), 'Deleted Networks:\nn1\n\n');
     await fails(['network', 'rm', 'n1'], 1, /^Error response from daemon: network n1 not found\n/);
@@ -235,6 +244,9 @@ describe('docker CLI everyday set against berth', { skip: hasDocker ? false : 'n
     assert.equal(await ok(['volume', 'inspect', '-f', '{{.Name}} {{.Driver}} {{.Scope}} {{.Labels}}', 'v1']), 'v1 local local map[k:v]\n');
     seen.push((await ok(['run', '-d', '--name', 'volc', '-v', 'v1:/data', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /data/f; exec sleep 300'])).trim());
     await waitFor(async () => (await docker(['exec', 'volc', 'ls', '/data'])).stdout.includes('f'), 30_000, 'the file');
+    assert.equal(await ok(['ps', '--filter', 'volume=v1', '--format', '{{.Names}}']), 'volc\n');
+    assert.equal(await ok(['ps', '--filter', 'volume=/data', '--format', '{{.Names}}']), 'volc\n');
+    assert.equal(await ok(['ps', '--filter', 'volume=other', '--format', '{{.Names}}']), '');
     assert.match(await ok(['system', 'df', '--format', '{{.Type}}: {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}']), /^Local Volumes: 2 1 5kB 0B \(0%\)$/m);
     const v = await ok(['system', 'df', '-v']);
     assert.match(v, /^v1 +1 +5kB$/m, v);

@@ -68,7 +68,10 @@ function nameRegExp(v: string): RegExp {
   try { return new RegExp(v); } catch { throw new InvalidParameterError(`invalid filter 'name=${v}': not a regular expression`); }
 }
 
-function matches(c: ContainerRecord, f: Filters): boolean {
+/** `before=`/`since=`: the container they name, as dockerd looks it up (a 404 when there is none). */
+type Find = (ref: string) => ContainerRecord;
+
+function matches(c: ContainerRecord, f: Filters, find: Find): boolean {
   for (const [key, values] of Object.entries(f)) {
     // As dockerd: several `label` filters must all match (compose asks for project AND service AND oneoff); other keys are alternatives.
     const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v) => {
@@ -82,6 +85,13 @@ function matches(c: ContainerRecord, f: Filters): boolean {
         case 'ancestor': {
           try { return c.Config.Image === v || familiarString(c.Config.Image) === familiarString(v) || c.Image.includes(v); } catch { return false; }
         }
+        // A volume by its name or a mount by its destination in the container.
+        case 'volume': return ((c.Mounts ?? []) as { Name?: string; Destination?: string }[]).some((m) => m.Name === v || m.Destination === v);
+        // A network by its name or (a prefix of) its ID.
+        case 'network': return Object.entries(((c.NetworkSettings as { Networks?: Record<string, { NetworkID?: string }> })?.Networks) ?? {})
+          .some(([name, ep]) => name === v || (!!ep?.NetworkID && ep.NetworkID.startsWith(v)));
+        case 'before': return Date.parse(c.Created) < Date.parse(find(v).Created);
+        case 'since': return Date.parse(c.Created) > Date.parse(find(v).Created);
         default: throw new InvalidParameterError(`invalid filter '${key}'`);
       }
     });
@@ -134,7 +144,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
     const filters = parseFilters(query.get('filters'));
     const limit = Number(query.get('limit') ?? -1);
     // As dockerd: a limit (`ps -n`, `ps -l`) counts stopped containers too.
-    let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters));
+    let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters, (ref) => cs.get(ref)));
     if (limit > 0) list = list.slice(0, limit);
     if (!boolParam(query, 'size')) return sendJson(res, 200, list.map(summary));
     sendJson(res, 200, await Promise.all(list.map(async (c) => ({ ...summary(c), ...await sizes(engine, c) }))));
