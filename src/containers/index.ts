@@ -103,6 +103,8 @@ export class ContainerService extends EventEmitter {
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly peaks = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Signals being sent, per container: its exit is reported after them (see signalling). */
+  private readonly signals = new Map<string, Set<Promise<void>>>();
   /** Exited containers whose runc state, root mount and network are still being let go (see onExit). */
   private readonly releasing = new Map<string, Promise<void>>();
   private readonly log: (msg: string) => void;
@@ -184,6 +186,22 @@ export class ContainerService extends EventEmitter {
       const rt = this.runtimes.oci;
       if (rt && await rt.holds(id)) await rt.delete(id);
       await rm(this.dir(id), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Sends a signal and reports it (`send`). `runc kill` takes milliseconds, and the exit a signal causes can be
+   * seen before it returns: the exit's `die` waits for the signals under way, so `kill` comes first, as dockerd's.
+   */
+  private async signalling(id: string, send: () => Promise<void>): Promise<void> {
+    const set = this.signals.get(id) ?? new Set<Promise<void>>();
+    this.signals.set(id, set);
+    const work = send();
+    const settled = work.then(() => {}, () => {});
+    set.add(settled);
+    try { await work; } finally {
+      set.delete(settled);
+      if (!set.size && this.signals.get(id) === set) this.signals.delete(id);
     }
   }
 
@@ -537,6 +555,7 @@ export class ContainerService extends EventEmitter {
       this.health.stop(id);
       this.restarts.onExit(cur);
       this.save(cur);
+      await Promise.all(this.signals.get(id) ?? []);
       this.emit('event', 'die', cur);
       this.emit(`exit:${id}`, code);
       if (cur.HostConfig.AutoRemove) await this.doRemove(cur, { volumes: true });
@@ -600,11 +619,13 @@ export class ContainerService extends EventEmitter {
     if (!c.State.Running) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     // As dockerd: a kill keeps the restart policy from bringing it back, unless it is a signal other than the configured stop signal.
     if (sig === 'SIGKILL' || !c.Config.StopSignal || sig === normalizeSignal(c.Config.StopSignal)) this.markStopped(c);
-    await this.runtimeOf(c).kill(c.Id, sig).catch((e: unknown) => {
-      if (e instanceof ConflictError) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
-      throw e;
+    await this.signalling(c.Id, async () => {
+      await this.runtimeOf(c).kill(c.Id, sig).catch((e: unknown) => {
+        if (e instanceof ConflictError) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+        throw e;
+      });
+      this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
     });
-    this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
   }
 
   /** `docker stop`: the stop signal, then SIGKILL after `timeout` seconds. */
@@ -616,12 +637,16 @@ export class ContainerService extends EventEmitter {
     const t = timeout ?? c.Config.StopTimeout ?? 10;
     const exited = this.wait(c.Id, 'next-exit');
     const sig = normalizeSignal(signal || c.Config.StopSignal || 'SIGTERM');
-    await this.runtimeOf(c).kill(c.Id, sig).catch(() => {});
-    this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
+    await this.signalling(c.Id, async () => {
+      await this.runtimeOf(c).kill(c.Id, sig).catch(() => {});
+      this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
+    });
     const graceful = t < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), sleep(t * 1000).then(() => false)]);
     if (!graceful && this.records.get(c.Id)?.State.Running) {
-      await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
-      this.emit('event', 'kill', c, { signal: '9' });
+      await this.signalling(c.Id, async () => {
+        await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
+        this.emit('event', 'kill', c, { signal: '9' });
+      });
       await exited;
     }
     // A client that stopped it finds its network, root mount and cgroup gone, as after dockerd's stop; only an exit
@@ -643,8 +668,10 @@ export class ContainerService extends EventEmitter {
         throw new ConflictError(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
       }
       const exited = this.wait(c.Id, 'next-exit');
-      await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
-      this.emit('event', 'kill', c, { signal: '9' });
+      await this.signalling(c.Id, async () => {
+        await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
+        this.emit('event', 'kill', c, { signal: '9' });
+      });
       await Promise.race([exited, sleep(10_000)]);
     }
     await this.locked(c.Id, async () => {
