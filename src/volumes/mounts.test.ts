@@ -28,6 +28,11 @@ test('--mount flags become API mounts, and API mounts are checked', () => {
     Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 64 * 2 ** 20, Mode: 0o1777 },
   });
   assert.throws(() => parseMountFlag('type=bind,bogus=1'), /unexpected key 'bogus'/);
+  // volume-opt, and a quoted field that holds commas, as the docker CLI reads the flag (CSV).
+  assert.deepEqual(parseMountFlag('src=t,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs,"volume-opt=o=size=1m,uid=1000"'), {
+    Type: 'volume', Source: 't', Target: '/t', VolumeOptions: { DriverConfig: { Options: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m,uid=1000' } } },
+  });
+  assert.equal(parseMountFlag('"dst=/a ""b""",type=tmpfs').Target, '/a "b"');
   assert.deepEqual(fromApiMount({ Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1024, Mode: 0o700 } }).tmpfsOptions, ['size=1024', 'mode=700']);
   assert.throws(() => fromApiMount({ Type: 'bind', Target: '/x' }), /field Source must not be empty/);
   assert.throws(() => fromApiMount({ Type: 'nfs', Target: '/x' }), /mount type unknown/);

@@ -135,7 +135,7 @@ export function fromApiMount(m: ApiMount): MountSpec {
 /** The CLI's `--mount type=volume,source=v,target=/data,readonly,volume-nocopy` → `HostConfig.Mounts[i]`. */
 export function parseMountFlag(spec: string): ApiMount {
   const m: ApiMount = { Type: 'volume' };
-  for (const field of spec.split(',')) {
+  for (const field of csvFields(spec)) {
     if (!field) continue;
     const i = field.indexOf('=');
     const key = (i < 0 ? field : field.slice(0, i)).trim().toLowerCase();
@@ -170,6 +170,29 @@ export function parseMountFlag(spec: string): ApiMount {
     }
   }
   return m;
+}
+
+/**
+ * The fields of one CSV line, as the docker CLI reads `--mount` (Go's encoding/csv): a field in double quotes
+ * may hold commas, and `""` in it is one quote (`"volume-opt=o=size=1m,uid=1000",dst=/d`).
+ */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    if (line[i] === '"') {
+      for (i++; i < line.length; i++) {
+        if (line[i] !== '"') field += line[i];
+        else if (line[i + 1] === '"') { field += '"'; i++; } else { i++; break; }
+      }
+    }
+    const end = line.indexOf(',', i);
+    field += end < 0 ? line.slice(i) : line.slice(i, end);
+    out.push(field);
+    if (end < 0) return out;
+    i = end + 1;
+  }
 }
 
 function parseSize(v: string): number {
