@@ -96,7 +96,9 @@ export class VolumeService {
     const anonymous = !req.Name;
     const name = req.Name || randomBytes(32).toString('hex');
     checkVolumeName(name);
-    const options = req.DriverOpts && Object.keys(req.DriverOpts).length ? { ...req.DriverOpts } : null;
+    // Sorted by key, as dockerd's JSON has them (a Go map).
+    const options = req.DriverOpts && Object.keys(req.DriverOpts).length
+      ? Object.fromEntries(Object.entries(req.DriverOpts).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) : null;
     if (options) {
       try { checkLocalOptions(options); } catch (e) { throw new InvalidParameterError(`create ${name}: ${(e as Error).message}`); }
     }
