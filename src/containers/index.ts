@@ -547,9 +547,13 @@ export class ContainerService extends EventEmitter {
       ];
       // With runc the process is gone: its state, root and network are let go side by side, and the exit is
       // recorded and answered meanwhile (they are 10-20 ms of process starts a `run --rm` need not wait for):
-      // whatever needs them gone waits for them (`released`; the network part for its own). A VM's helpers
-      // may still hold the root until the runtime let them go, so there it is one after another, awaited.
-      if (rt.name === 'oci') this.releaseLater(id, Promise.all(release.map((f) => f())));
+      // whatever needs them gone waits for them (`released`; the network part for its own). Without a PID
+      // namespace of its own (`--pid host|container:`) what the process left running outlives it until `runc
+      // delete` kills it, and that is awaited, as dockerd's. A VM's helpers may still hold the root until the
+      // runtime let them go, so there it is one after another, awaited.
+      const lingering = /^(host|container:)/.test(String(cur.HostConfig.PidMode ?? ''));
+      if (rt.name === 'oci' && !lingering) this.releaseLater(id, Promise.all(release.map((f) => f())));
+      else if (rt.name === 'oci') await Promise.all(release.map((f) => f()));
       else for (const f of release) await f();
       cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() };
       this.health.stop(id);
