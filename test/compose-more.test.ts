@@ -125,7 +125,9 @@ describe('docker-compose, more', { skip: !existsSync(COMPOSE) && 'docker-compose
     assert.equal((await sh('db', 'test -f /shared/ready && echo yes')).trim(), 'yes', 'db sees the named volume app sees');
     const mounts = await sh('app', 'cat /proc/mounts');
     assert.match(mounts, /^tmpfs \/scratch tmpfs /m);
-    assert.equal((await sh('app', 'ulimit -n; ulimit -Hn')).trim().split(/\s+/).join(' '), '1234 2345');
+    // The container's own process: an exec's soft nofile limit is racy in runc before 1.1.13 (Debian's is 1.1.5),
+    // which sometimes leaves it at the hard one (opencontainers/runc#4195).
+    assert.equal((await sh('app', "awk '/Max open files/ {print $4, $5}' /proc/1/limits")).trim(), '1234 2345');
     const capEff = /CapEff:\s*([0-9a-f]+)/.exec(await sh('app', 'cat /proc/self/status'))?.[1];
     assert.ok(capEff && (BigInt(`0x${capEff}`) & (1n << 12n)) !== 0n, `CAP_NET_ADMIN in ${capEff}`);
     const limit = (await sh('app', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).trim();
