@@ -1,9 +1,9 @@
 /** `berth build`: the context as a tar (what .dockerignore leaves), sent to POST /build, its output shown as it comes. */
-import { createRequire } from 'node:module';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
+import { zlib } from '../builtins.js';
 import { clientOf, collect, ExitError } from '../context.js';
 import { humanSize } from '../format.js';
 import { extraHost } from './add-host.js';
@@ -130,8 +130,7 @@ export function registerBuild(program: Command): void {
       const chunks: Buffer[] = [];
       for await (const c of stream) chunks.push(c as Buffer);
       const tarred = Buffer.concat(chunks);
-      // node:zlib only for --compress: loading it costs every other command's start-up (3-5 ms).
-      const body = o.compress ? (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).gzipSync(tarred) : tarred;
+      const body = o.compress ? zlib().gzipSync(tarred) : tarred;
       if (!o.quiet) process.stdout.write(`Sending build context to berth daemon  ${humanSize(body.length, 4)}\n`);
       const counted = new PassThrough();
       counted.end(body);
