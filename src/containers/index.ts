@@ -4,6 +4,7 @@
  * it to a runtime driver; everything a container leaves on the host is undone
  * when it exits (mount, runtime state) or is removed (directories, record).
  */
+import { KeyedQueue } from '../common/keyed-queue.js';
 import { traced } from '../common/trace.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -102,7 +103,7 @@ export class ContainerService extends EventEmitter {
   private readonly claimedNames = new Map<string, string>();
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly peaks = new Map<string, number>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedQueue();
   /** Signals being sent, per container: its exit is reported after them (see signalling). */
   private readonly signals = new Map<string, Set<Promise<void>>>();
   /** Exited containers whose runc state, root mount and network are still being let go (see onExit). */
@@ -233,12 +234,8 @@ export class ContainerService extends EventEmitter {
   }
 
   /** Serializes operations on one container. */
-  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(id, tail);
-    try { return await next; } finally { if (this.locks.get(id) === tail) this.locks.delete(id); }
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
   }
 
   // ---- lookup ----
@@ -923,7 +920,7 @@ export class ContainerService extends EventEmitter {
   async shutdown(): Promise<void> {
     this.restarts.shutdown();
     this.health.shutdown();
-    await Promise.allSettled([...this.locks.values()]);
+    await this.locks.idle();
     await Promise.allSettled([...this.releasing.values()]);
   }
 

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, chown, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KeyedQueue } from '../common/keyed-queue.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors/index.js';
 import { contentSize, run } from '../host/index.js';
 import type { Store } from '../store/index.js';
@@ -60,7 +61,7 @@ export class VolumeService {
   /** The running containers of each volume that is a mount of its own (local-options.ts): the last to stop unmounts it. */
   private readonly active = new Map<string, Set<string>>();
   /** Mounts and unmounts of one volume, one after another: a start must not find a mount that a stop is taking away. */
-  private readonly mounting = new Map<string, Promise<unknown>>();
+  private readonly mounting = new KeyedQueue();
   private readonly root: string;
   /** Where `create` and `destroy` are reported (the events part sets it). */
   onEvent?: (action: 'create' | 'destroy', v: VolumeRecord) => void;
@@ -135,7 +136,7 @@ export class VolumeService {
     const users = this.usedBy(name);
     if (users.length) throw new ConflictError(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     // Its device goes away first: removing the directory must never reach into a mounted device (a bound host directory).
-    if (needsMount(v.Options)) await this.serialFor(name, () => unmountLocal(v.Mountpoint));
+    if (needsMount(v.Options)) await this.mounting.run(name, () => unmountLocal(v.Mountpoint));
     this.active.delete(name);
     this.vols.delete(name);
     this.store.deleteVolume(name);
@@ -275,18 +276,9 @@ export class VolumeService {
     return out;
   }
 
-  /** Runs `fn` after the volume's earlier mounts and unmounts. */
-  private serialFor<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const next = (this.mounting.get(name) ?? Promise.resolve()).then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.mounting.set(name, tail);
-    void tail.then(() => { if (this.mounting.get(name) === tail) this.mounting.delete(name); });
-    return next;
-  }
-
   /** A container that uses `v` starts: the first one mounts its device. */
   private activate(v: VolumeRecord, containerId: string): Promise<void> {
-    return this.serialFor(v.Name, async () => {
+    return this.mounting.run(v.Name, async () => {
       const set = this.active.get(v.Name) ?? new Set<string>();
       if (!set.size) await mountLocal(v.Options!, v.Mountpoint);
       this.active.set(v.Name, set.add(containerId));
@@ -307,7 +299,7 @@ export class VolumeService {
   async deactivate(containerId: string): Promise<void> {
     for (const [name, set] of [...this.active]) {
       if (!set.has(containerId)) continue;
-      await this.serialFor(name, async () => {
+      await this.mounting.run(name, async () => {
         const cur = this.active.get(name);
         if (!cur?.delete(containerId) || cur.size) return;
         this.active.delete(name);
