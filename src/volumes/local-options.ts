@@ -6,6 +6,7 @@
  */
 import { InvalidParameterError, SystemError } from '../errors/index.js';
 import { isMounted, run, unmount } from '../host/index.js';
+import { sizeInBytes } from './mounts.js';
 
 const VALID = ['type', 'o', 'device', 'size'];
 /** What each option needs beside it, checked in this order. */
@@ -15,7 +16,7 @@ const NEEDS: [string, string[]][] = [['device', ['type']], ['type', ['device']],
 export function checkLocalOptions(opts: Record<string, string>): void {
   for (const k of Object.keys(opts)) if (!VALID.includes(k)) throw new InvalidParameterError(`invalid option: "${k}"`);
   if (opts.size !== undefined) {
-    const bytes = ramInBytes(opts.size);
+    const bytes = sizeInBytes(opts.size);
     if (bytes === undefined) throw new InvalidParameterError(`invalid size: '${opts.size}'`);
     if (bytes > 0) throw new InvalidParameterError('quota size requested but no quota support');
   }
@@ -49,12 +50,4 @@ export async function unmountLocal(path: string): Promise<void> {
   if (!(await isMounted(path))) return;
   await unmount(path);
   if (await isMounted(path)) throw new SystemError(`failed to unmount volume at ${path}`);
-}
-
-/** go-units' RAMInBytes: `64m`, `1.5g`, `512` (binary units); undefined when it is none. */
-function ramInBytes(v: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(v.trim());
-  if (!m) return undefined;
-  const exp = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
-  return Math.floor(Number(m[1]) * 1024 ** exp);
 }

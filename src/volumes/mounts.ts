@@ -195,9 +195,16 @@ function csvFields(line: string): string[] {
   }
 }
 
-function parseSize(v: string): number {
+/** A size in docker's binary units (`64m`, `1.5g`, `512`), in bytes; undefined when it is none. */
+export function sizeInBytes(v: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
-  if (!m) throw new InvalidParameterError(`invalid tmpfs-size: ${v}`);
+  if (!m) return undefined;
   const unit = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase()]!;
   return Math.round(Number(m[1]) * unit);
+}
+
+function parseSize(v: string): number {
+  const bytes = sizeInBytes(v);
+  if (bytes === undefined) throw new InvalidParameterError(`invalid tmpfs-size: ${v}`);
+  return bytes;
 }
