@@ -161,13 +161,18 @@ export function networkLeftovers(d: TestDaemon): { veths: string[]; netns: strin
  */
 function settledVeths(bridge: string, netnsCount: number): string[] {
   const list = () => (existsSync(`/sys/class/net/${bridge}/brif`) ? readdirSync(`/sys/class/net/${bridge}/brif`) : []);
+  return settled(list, (veths) => veths.length <= netnsCount);
+}
+
+/** `read()` again every 20 ms, synchronously, until `done` holds of it or 10 s have passed; the last reading. */
+function settled<T>(read: () => T, done: (t: T) => boolean): T {
   const deadline = Date.now() + 10_000;
-  let veths = list();
-  while (veths.length > netnsCount && Date.now() < deadline) {
+  let t = read();
+  while (!done(t) && Date.now() < deadline) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    veths = list();
+    t = read();
   }
-  return veths;
+  return t;
 }
 
 /** What a daemon left on the host: mounts under its directories, conmon/runc processes, cgroups of its containers. */
@@ -197,13 +202,7 @@ const nothingLeft = (l: Leftovers) => Object.values(l).every((v) => v.length ===
  * runc state, cgroup and network are released while its exit is answered): polled until `done` holds, at most 10 s.
  */
 export function settledLeftovers(d: TestDaemon, containerIds: string[] = [], done: (l: Leftovers) => boolean = nothingLeft): Leftovers {
-  const deadline = Date.now() + 10_000;
-  let left = leftovers(d, containerIds);
-  while (!done(left) && Date.now() < deadline) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    left = leftovers(d, containerIds);
-  }
-  return left;
+  return settled(() => leftovers(d, containerIds), done);
 }
 
 /** iptables lines that name a daemon's own chains: none once it has stopped. */
