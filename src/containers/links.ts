@@ -5,17 +5,10 @@
  * network berth's DNS answers the alias for this container alone.
  */
 import { InvalidParameterError } from '../errors/index.js';
-import type { ContainerLink } from '../network/index.js';
+import { parseLink, type ContainerLink } from '../network/index.js';
 import type { ContainerRecord } from './types.js';
 
 type Find = (ref: string) => ContainerRecord | undefined;
-
-/** `NAME[:ALIAS]` or the stored `/NAME:/ME/ALIAS`: the other container's name and the alias. */
-function parseLink(link: string): { name: string; alias: string } {
-  const [name = '', alias] = link.split(':');
-  const target = name.replace(/^\//, '');
-  return { name: target, alias: (alias ?? target).split('/').pop()! };
-}
 
 /** The links a create request asks for (HostConfig.Links, and the endpoints' Links the docker CLI sends on user networks). */
 function requested(hc: Record<string, unknown>, networkingConfig: unknown): string[] {

@@ -28,7 +28,7 @@ import { createNetns, removeNetns } from './netns.js';
 import { pickHostPorts } from './host-ports.js';
 import { portsView, wantedMappings, type PortMapping } from './ports.js';
 import {
-  emptyEndpoint, emptySettings, type Attachment, type ContainerNetInfo, type EndpointSettings, type IpamConfig, type NetworkRecord, type NetworkSettings,
+  emptyEndpoint, emptySettings, parseLink, type Attachment, type ContainerNetInfo, type EndpointSettings, type IpamConfig, type NetworkRecord, type NetworkSettings,
 } from './types.js';
 
 export * from './types.js';
@@ -806,10 +806,10 @@ export class NetworkService {
       // `connect --link other:alias`: berth's DNS answers the alias for this container alone, as for run's links.
       const links: Record<string, string> = {};
       for (const l of ep.Links ?? []) {
-        const [name = '', alias = name] = l.replace(/^\//, '').split(':');
+        const { name, alias } = parseLink(l);
         const other = this.peer?.(name);
         if (!other) throw new InvalidParameterError(`could not get container for ${name}: No such container: ${name}`);
-        links[alias.split('/').pop()!.toLowerCase()] = other.id;
+        links[alias.toLowerCase()] = other.id;
       }
       c.settings.Networks[n.Name] = ep;
       try {

@@ -95,6 +95,13 @@ export interface ContainerNetInfo {
 
 export interface ContainerLink { alias: string; id: string; hostname: string; name: string }
 
+/** A link as given (`NAME[:ALIAS]`) or as stored (`/NAME:/ME/ALIAS`): the other container's name and the alias. */
+export function parseLink(link: string): { name: string; alias: string } {
+  const [name = '', alias] = link.split(':');
+  const target = name.replace(/^\//, '');
+  return { name: target, alias: (alias ?? target).split('/').pop()! };
+}
+
 /** What a started container gets from the network part. */
 export interface Attachment {
   /** The network namespace to join: a bind-mounted netns file, `host`, or undefined for a new one with loopback only. */
