@@ -43,17 +43,18 @@ export function detachSequence(spec = 'ctrl-p,ctrl-q'): number[] {
 
 /** Pumps the streams until the container's output ends; resolves true when the user detached instead. */
 export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOptions): Promise<boolean> {
-  const stdin = process.stdin;
-  const raw = o.tty && o.stdin && stdin.isTTY;
+  // process.stdin is made on first use, and for a file or /dev/null that loads fs streams (about 3 ms): only with -i.
+  const stdin = o.stdin ? process.stdin : undefined;
+  const raw = o.tty && stdin?.isTTY;
   const cleanups: (() => void)[] = [];
   if (raw) {
     // libuv's raw mode keeps ONLCR, so the container's CRLF would become CR CR LF; docker clears OPOST too.
     const { spawnSync } = childProcess();
     const saved = spawnSync('stty', ['-g'], { stdio: ['inherit', 'pipe', 'ignore'] }).stdout?.toString().trim();
-    stdin.setRawMode(true);
+    stdin!.setRawMode(true);
     spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
     cleanups.push(() => {
-      stdin.setRawMode(false);
+      stdin!.setRawMode(false);
       if (saved) spawnSync('stty', [saved], { stdio: ['inherit', 'ignore', 'ignore'] });
     });
   }
@@ -74,7 +75,7 @@ export function pumpAttach(client: Client, id: string, sock: Duplex, o: AttachOp
     }
   }
   let detached = false;
-  if (o.stdin) {
+  if (stdin) {
     const keys = o.tty ? detachSequence(o.detachKeys) : undefined;
     let matched = 0;
     stdin.on('data', (b: Buffer) => {
@@ -133,7 +134,7 @@ export async function startAttached(client: Client, id: string, o: AttachOptions
   } catch (e) {
     sock.destroy();
     waitRes.destroy();
-    process.stdin.pause();
+    if (o.stdin) process.stdin.pause();
     status.catch(() => {});
     throw e;
   }
