@@ -3,9 +3,8 @@
  * start-up, so a static import of one of these is paid by every command: node:child_process (with dgram
  * and internal/child_process; ssh:// hosts and a terminal's stty use it) and node:fs/promises (with
  * readline, fs/dir and fs watchers; saved logins, save, export and load) about 1 ms each of every `run` and `ps`.
- * node:http (with its server half) is loaded by the first request: `--version`, `--help` and usage errors send
- * none, and loading it cost them about 2 ms. node:zlib (3-5 ms) is for `build --compress` alone. test/cli-lean.test.ts keeps these out of the start-ups that do not
- * need them. Their types stay static imports.
+ * node:zlib (3-5 ms) is for `build --compress` alone. (node:http is not loaded at all: see http-client.ts.)
+ * test/cli-lean.test.ts keeps these out of the start-ups that do not need them. Their types stay static imports.
  */
 import { createRequire } from 'node:module';
 
@@ -13,6 +12,5 @@ const load = createRequire(import.meta.url);
 
 export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
 export const fsPromises = (): typeof import('node:fs/promises') => load('node:fs/promises');
-export const http = (): typeof import('node:http') => load('node:http');
 /** `build --compress` alone gzips. */
 export const zlib = (): typeof import('node:zlib') => load('node:zlib');

@@ -2,13 +2,14 @@
  * The CLI's only way to the engine: the Engine API over the daemon's socket,
  * the same endpoints the docker CLI uses.
  */
-import type { IncomingMessage, RequestOptions as HttpOptions } from 'node:http';
 import { createRequire } from 'node:module';
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, isIP } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { API_VERSION } from '../api/index.js';
-import { http } from './builtins.js';
+import { readAll, send, type Outcome, type Response } from './http-client.js';
 import { dialSsh, parseSshUrl, sshArgs } from './ssh.js';
+
+export { readAll, type Response } from './http-client.js';
 
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 
@@ -86,14 +87,13 @@ export class Client {
     });
   }
 
-  /**
-   * Each request on its own connection, made here rather than by an http.Agent: the agent works out a
-   * TLS server name for every request, and the IPv6 pattern that takes is compiled on first use, which
-   * cost 8 ms of every short command's start-up.
-   */
-  private target(method: string, path: string, headers: Record<string, string>): HttpOptions {
-    // node:http takes any Duplex as the connection; its type names Socket only.
-    return { method, path, headers, createConnection: () => this.dial() as Socket };
+  /** Each request on a connection of its own (http-client.ts), closed after the answer, as the docker CLI's are. */
+  private async send(method: string, path: string, headers: Record<string, string>, body: { body?: Buffer; stream?: Readable }, upgrade = false): Promise<Outcome> {
+    try {
+      return await send(this.dial(), { method, path, headers, ...body, upgrade });
+    } catch (e) {
+      throw this.connectError(e as NodeJS.ErrnoException);
+    }
   }
 
   /** A raw connection to the daemon, as `system dial-stdio` relays; a failure to connect comes as its 'error' (see connectError). */
@@ -122,22 +122,14 @@ export class Client {
   }
 
   /** Sends a request and resolves with the response once its headers arrive. Non-2xx becomes ApiError. */
-  async raw(method: string, p: string, opts: RequestOptions = {}): Promise<IncomingMessage> {
+  async raw(method: string, p: string, opts: RequestOptions = {}): Promise<Response> {
     const body = opts.body !== undefined ? Buffer.from(JSON.stringify(opts.body)) : undefined;
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-    if (body) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = String(body.length); }
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = http().request(this.target(method, this.path(p, opts.query), headers), resolve);
-      req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
-      if (opts.stream) opts.stream.pipe(req);
-      else req.end(body);
-    });
-    if ((res.statusCode ?? 500) >= 400) {
-      const text = await readAll(res);
-      let message = text.toString().trim();
-      try { message = (JSON.parse(message) as { message: string }).message; } catch { /* plain text */ }
-      throw new ApiError(res.statusCode ?? 500, message);
-    }
+    if (body) headers['Content-Type'] = 'application/json';
+    const out = await this.send(method, this.path(p, opts.query), headers, { body, stream: opts.stream });
+    if (!('response' in out)) throw new Error(`the daemon upgraded a ${method} ${p} connection it was not asked to`);
+    const res = out.response;
+    if (res.statusCode >= 400) throw await apiError(res);
     return res;
   }
 
@@ -152,31 +144,20 @@ export class Client {
   }
 
   /** Upgrades the connection (attach, exec start) and returns the raw stream. */
-  hijack(p: string, query: RequestOptions['query'], body?: unknown): Promise<Duplex> {
-    return new Promise((resolve, reject) => {
-      const data = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
-      const req = http().request(this.target('POST', this.path(p, query),
-        { Connection: 'Upgrade', Upgrade: 'tcp', ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}) }));
-      req.on('upgrade', (_res, socket, head) => {
-        if (head.length) socket.unshift(head);
-        resolve(socket);
-      });
-      req.on('response', async (res) => {
-        const text = (await readAll(res)).toString();
-        let message = text.trim();
-        try { message = (JSON.parse(message) as { message: string }).message; } catch { /* plain */ }
-        reject(new ApiError(res.statusCode ?? 500, message));
-      });
-      req.on('error', (e: NodeJS.ErrnoException) => reject(this.connectError(e)));
-      req.end(data);
-    });
+  async hijack(p: string, query: RequestOptions['query'], body?: unknown): Promise<Duplex> {
+    const data = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
+    const out = await this.send('POST', this.path(p, query), data ? { 'Content-Type': 'application/json' } : {}, { body: data }, true);
+    if ('upgraded' in out) return out.upgraded;
+    // Refused before the upgrade (no such container, not running): an ordinary error response.
+    throw await apiError(out.response);
   }
 }
 
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+/** An error response as docker's CLI shows it: the JSON `message`, or the plain text the daemon sent. */
+async function apiError(res: Response): Promise<ApiError> {
+  let message = (await readAll(res)).toString().trim();
+  try { message = (JSON.parse(message) as { message: string }).message; } catch { /* plain text */ }
+  return new ApiError(res.statusCode, message);
 }
 
 /** Reads a stream of JSON objects, one per line, as /events, /images/create and /build send. */

@@ -1,5 +1,5 @@
 /** `berth stats`: docker's live table of CPU %, memory, network and block I/O and PIDs per container. */
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { jsonLines, type Client } from '../client.js';
 import { clientOf, ExitError } from '../context.js';
@@ -94,7 +94,7 @@ export function registerStats(program: Command): void {
         return;
       }
       const latest = new Map<string, Record<string, string>>();
-      const streams: IncomingMessage[] = [];
+      const streams: Readable[] = [];
       for (const id of ids) {
         const res = await client.raw('GET', `/containers/${encodeURIComponent(id)}/stats`, { query: { stream: true } });
         streams.push(res);
