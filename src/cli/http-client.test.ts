@@ -163,6 +163,24 @@ test('a streamed body goes chunked and arrives whole (an empty chunk does not en
   assert.equal((await readAll(res)).toString(), 'chunked:one,two,three');
 });
 
+test('a refusal before the upload was read comes back whole, and the rest of the upload is not sent', async () => {
+  const dial = await serve((req, res) => {
+    res.statusCode = 400;
+    res.setHeader('Connection', 'close');
+    res.end('{"message":"unexpected EOF"}', () => req.socket.destroy());
+  });
+  let pulled = 0;
+  const stream = new Readable({ read() { pulled++; this.push(pulled < 100000 ? Buffer.alloc(64 * 1024) : null); } });
+  const res = response(await send(dial(), { method: 'POST', path: '/images/load', headers: {}, stream }));
+  assert.equal(res.statusCode, 400);
+  assert.equal((await readAll(res)).toString(), '{"message":"unexpected EOF"}');
+  await new Promise((r) => setTimeout(r, 50));
+  const after = pulled;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pulled, after, 'the upload stopped');
+  assert.ok(pulled < 100000);
+});
+
 test('a large answer reaches a slow reader byte for byte', async () => {
   const piece = Buffer.alloc(64 * 1024);
   const dial = await serve((_req, res) => {
