@@ -78,6 +78,8 @@ export class ResponseParser {
         case 'head': {
           const end = buf.indexOf(END_OF_HEAD);
           if (end < 0) return this.hold(buf, MAX_HEAD, 'response head too large');
+          // The same limit for a head that arrived whole as for one still arriving.
+          if (end > MAX_HEAD) throw new HttpParseError('response head too large');
           const head = parseHead(buf.subarray(0, end).toString('latin1'));
           buf = buf.subarray(end + 4);
           if (head.statusCode === 101 && this.opts.upgrade) {
@@ -105,6 +107,7 @@ export class ResponseParser {
         }
         case 'size': {
           const eol = buf.indexOf(CRLF);
+          if (eol > MAX_LINE) throw new HttpParseError('chunk size line too long');
           if (eol < 0) return this.hold(buf, MAX_LINE, 'chunk size line too long');
           const hex = buf.subarray(0, eol).toString('latin1').split(';')[0]!.trim();
           if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new HttpParseError(`invalid chunk size "${hex}"`);
@@ -121,6 +124,7 @@ export class ResponseParser {
           break;
         case 'trailer': {
           const eol = buf.indexOf(CRLF);
+          if (eol > MAX_HEAD) throw new HttpParseError('trailers too large');
           if (eol < 0) return this.hold(buf, MAX_HEAD, 'trailers too large');
           buf = buf.subarray(eol + 2);
           // Trailer fields are read past; the empty line ends the message.
@@ -180,8 +184,35 @@ function parseHead(text: string): Head {
 
 /** A response's body as a stream; reading it is what lets the connection read on (backpressure). */
 export class Response extends Readable implements Head {
+  private failed?: Error;
+
   constructor(readonly statusCode: number, readonly headers: Record<string, string>, private readonly conn: Duplex) {
     super();
+  }
+
+  /**
+   * Fails the body. Its 'error' waits for someone to consume or listen: a body that fails in the same read
+   * as its head would otherwise emit it before the caller of send() has had the response at all (uncaught).
+   */
+  fail(e: Error): void {
+    if (this.destroyed || this.readableEnded) return;
+    if (this.listenerCount('error') || this.listenerCount('data') || this.listenerCount('readable')) this.destroy(e);
+    else this.failed = e;
+  }
+
+  // EventEmitter's own listener type (any[]): a narrower one would not be a Readable's.
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (this.failed && (event === 'error' || event === 'data' || event === 'readable')) {
+      const e = this.failed;
+      this.failed = undefined;
+      this.destroy(e);
+    }
+    return this;
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
   }
 
   override _read(): void {
@@ -239,7 +270,7 @@ export function send(conn: Duplex, req: Request): Promise<Outcome> {
     let settled = false;
     const fail = (e: Error) => {
       conn.destroy();
-      if (!settled) { settled = true; reject(e); } else if (response && !response.readableEnded) response.destroy(e);
+      if (!settled) { settled = true; reject(e); } else response?.fail(e);
     };
     const parser = new ResponseParser({
       head: (h) => {
