@@ -579,7 +579,7 @@ test('send: destroying the response closes the connection', network, async () =>
   await gone;
 });
 
-test('send: a path with a space or CR/LF, or a header with CR/LF, is a TypeError before anything is sent', network, async () => {
+test('send: a path with a space or CR/LF, or a header with CR/LF, NUL or a name no token, is a TypeError before anything is sent', network, async () => {
   const { dial, accepted } = await serveRaw();
   const requests: Request[] = [
     { method: 'GET', path: '/a b', headers: {} },
@@ -587,6 +587,8 @@ test('send: a path with a space or CR/LF, or a header with CR/LF, is a TypeError
     { method: 'GET', path: '/a\nb', headers: {} },
     { method: 'POST', path: '/', headers: { 'X-Registry-Auth': 'a\r\nX-Evil: 1' }, body: Buffer.from('{}') },
     { method: 'POST', path: '/', headers: { 'X-A\r\nX-Evil': '1' } },
+    { method: 'GET', path: '/', headers: { 'X-A': 'nul\0here' } },
+    { method: 'GET', path: '/', headers: { 'X A': '1' } },
   ];
   for (const req of requests) {
     // Connected first, so that anything written would reach the server before the connection is destroyed.

@@ -231,7 +231,8 @@ function requestHead(req: Request): string {
   if (/[^\u0021-\u00ff]/.test(req.path)) throw new TypeError(`request path contains unescaped characters: ${JSON.stringify(req.path)}`);
   const lines = [`${req.method} ${req.path} HTTP/1.1`, 'Host: localhost'];
   for (const [k, v] of Object.entries(req.headers)) {
-    if (/[\r\n]/.test(k) || /[\r\n]/.test(v)) throw new TypeError(`invalid character in header ${JSON.stringify(k)}`);
+    // node:http's rules: a name is a token; a value is tab, visible ASCII or latin-1 (no CR, LF, NUL or other controls).
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || /[^\t\x20-\x7e\x80-\xff]/.test(v)) throw new TypeError(`invalid character in header ${JSON.stringify(k)}`);
     lines.push(`${k}: ${v}`);
   }
   lines.push(req.upgrade ? 'Connection: Upgrade\r\nUpgrade: tcp' : 'Connection: close');
