@@ -104,7 +104,7 @@ export class ContainerService extends EventEmitter {
   private readonly pendingAttach = new Map<string, ((conn: AttachConnection) => void)[]>();
   private readonly peaks = new Map<string, number>();
   private readonly locks = new KeyedQueue();
-  /** Signals being sent, per container: its exit is reported after them (see signalling). */
+  /** Signals being sent, per container: its exit is reported after them (see signal). */
   private readonly signals = new Map<string, Set<Promise<void>>>();
   /** Exited containers whose runc state, root mount and network are still being let go (see onExit). */
   private readonly releasing = new Map<string, Promise<void>>();
@@ -191,18 +191,22 @@ export class ContainerService extends EventEmitter {
   }
 
   /**
-   * Sends a signal and reports it (`send`). `runc kill` takes milliseconds, and the exit a signal causes can be
-   * seen before it returns: the exit's `die` waits for the signals under way, so `kill` comes first, as dockerd's.
+   * Sends `sig` through the runtime and reports it (a `kill` event, also when `failed` swallowed the runtime's
+   * error, as before). `runc kill` takes milliseconds, and the exit a signal causes can be seen before it
+   * returns: the exit's `die` waits for the signals under way, so `kill` comes first, as dockerd's.
    */
-  private async signalling(id: string, send: () => Promise<void>): Promise<void> {
-    const set = this.signals.get(id) ?? new Set<Promise<void>>();
-    this.signals.set(id, set);
-    const work = send();
+  private async signal(c: ContainerRecord, sig: string, failed: (e: unknown) => void): Promise<void> {
+    const set = this.signals.get(c.Id) ?? new Set<Promise<void>>();
+    this.signals.set(c.Id, set);
+    const work = (async () => {
+      await this.runtimeOf(c).kill(c.Id, sig).catch(failed);
+      this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
+    })();
     const settled = work.then(() => {}, () => {});
     set.add(settled);
     try { await work; } finally {
       set.delete(settled);
-      if (!set.size && this.signals.get(id) === set) this.signals.delete(id);
+      if (!set.size && this.signals.get(c.Id) === set) this.signals.delete(c.Id);
     }
   }
 
@@ -549,9 +553,10 @@ export class ContainerService extends EventEmitter {
       // delete` kills it, and that is awaited, as dockerd's. A VM's helpers may still hold the root until the
       // runtime let them go, so there it is one after another, awaited.
       const lingering = /^(host|container:)/.test(String(cur.HostConfig.PidMode ?? ''));
-      if (rt.name === 'oci' && !lingering) this.releaseLater(id, Promise.all(release.map((f) => f())));
-      else if (rt.name === 'oci') await Promise.all(release.map((f) => f()));
-      else for (const f of release) await f();
+      const sideBySide = () => Promise.all(release.map((f) => f()));
+      if (rt.name !== 'oci') for (const f of release) await f();
+      else if (lingering) await sideBySide();
+      else this.releaseLater(id, sideBySide());
       cur.State = { ...cur.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: new Date().toISOString() };
       this.health.stop(id);
       this.restarts.onExit(cur);
@@ -620,12 +625,9 @@ export class ContainerService extends EventEmitter {
     if (!c.State.Running) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     // As dockerd: a kill keeps the restart policy from bringing it back, unless it is a signal other than the configured stop signal.
     if (sig === 'SIGKILL' || !c.Config.StopSignal || sig === normalizeSignal(c.Config.StopSignal)) this.markStopped(c);
-    await this.signalling(c.Id, async () => {
-      await this.runtimeOf(c).kill(c.Id, sig).catch((e: unknown) => {
-        if (e instanceof ConflictError) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
-        throw e;
-      });
-      this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
+    await this.signal(c, sig, (e) => {
+      if (e instanceof ConflictError) throw new ConflictError(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+      throw e;
     });
   }
 
@@ -638,16 +640,10 @@ export class ContainerService extends EventEmitter {
     const t = timeout ?? c.Config.StopTimeout ?? 10;
     const exited = this.wait(c.Id, 'next-exit');
     const sig = normalizeSignal(signal || c.Config.StopSignal || 'SIGTERM');
-    await this.signalling(c.Id, async () => {
-      await this.runtimeOf(c).kill(c.Id, sig).catch(() => {});
-      this.emit('event', 'kill', c, { signal: String(SIGNALS[sig]) });
-    });
+    await this.signal(c, sig, () => {});
     const graceful = t < 0 ? await exited.then(() => true) : await Promise.race([exited.then(() => true), sleep(t * 1000).then(() => false)]);
     if (!graceful && this.records.get(c.Id)?.State.Running) {
-      await this.signalling(c.Id, async () => {
-        await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
-        this.emit('event', 'kill', c, { signal: '9' });
-      });
+      await this.signal(c, 'SIGKILL', () => {});
       await exited;
     }
     // A client that stopped it finds its network, root mount and cgroup gone, as after dockerd's stop; only an exit
@@ -669,10 +665,7 @@ export class ContainerService extends EventEmitter {
         throw new ConflictError(`cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
       }
       const exited = this.wait(c.Id, 'next-exit');
-      await this.signalling(c.Id, async () => {
-        await this.runtimeOf(c).kill(c.Id, 'SIGKILL').catch(() => {});
-        this.emit('event', 'kill', c, { signal: '9' });
-      });
+      await this.signal(c, 'SIGKILL', () => {});
       await Promise.race([exited, sleep(10_000)]);
     }
     await this.locked(c.Id, async () => {
