@@ -88,7 +88,7 @@ export class Client {
   }
 
   /** Each request on a connection of its own (http-client.ts), closed after the answer, as the docker CLI's are. */
-  private async send(method: string, path: string, headers: Record<string, string>, body: { body?: Buffer; stream?: Readable }, upgrade = false): Promise<Outcome> {
+  private async request(method: string, path: string, headers: Record<string, string>, body: { body?: Buffer; stream?: Readable }, upgrade = false): Promise<Outcome> {
     try {
       return await send(this.dial(), { method, path, headers, ...body, upgrade });
     } catch (e) {
@@ -126,7 +126,7 @@ export class Client {
     const body = opts.body !== undefined ? Buffer.from(JSON.stringify(opts.body)) : undefined;
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (body) headers['Content-Type'] = 'application/json';
-    const out = await this.send(method, this.path(p, opts.query), headers, { body, stream: opts.stream });
+    const out = await this.request(method, this.path(p, opts.query), headers, { body, stream: opts.stream });
     if (!('response' in out)) throw new Error(`the daemon upgraded a ${method} ${p} connection it was not asked to`);
     const res = out.response;
     if (res.statusCode >= 400) throw await apiError(res);
@@ -146,7 +146,7 @@ export class Client {
   /** Upgrades the connection (attach, exec start) and returns the raw stream. */
   async hijack(p: string, query: RequestOptions['query'], body?: unknown): Promise<Duplex> {
     const data = body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined;
-    const out = await this.send('POST', this.path(p, query), data ? { 'Content-Type': 'application/json' } : {}, { body: data }, true);
+    const out = await this.request('POST', this.path(p, query), data ? { 'Content-Type': 'application/json' } : {}, { body: data }, true);
     if ('upgraded' in out) return out.upgraded;
     // Refused before the upgrade (no such container, not running): an ordinary error response.
     throw await apiError(out.response);
