@@ -3,6 +3,7 @@
  * conmon, mount, …) is started through here, so there is one place that knows
  * how to run a command and report its failure.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { SystemError } from '../errors/index.js';
@@ -65,9 +66,47 @@ function spawnRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: Run
   });
 }
 
-let launcher: Launcher | undefined;
+/**
+ * The niceness of the commands that tidy up after a container, which nobody waits for (the release after an
+ * exit): below the client that is waiting for the exit and the next container's start, on a machine whose
+ * cores a container start keeps busy.
+ */
+const BACKGROUND_NICE = 10;
+
+/** One launcher shell at a time for each priority, started on first use and again when it died. */
+class LauncherSlot {
+  private shell: Launcher | undefined;
+  private dead = 0;
+
+  constructor(private readonly nice: number) {}
+
+  get(dir: string): Launcher | undefined {
+    if (!this.shell?.alive) {
+      // A shell that keeps dying before it ran anything (no bash, no /bin/sh) is given up for the daemon's own spawn.
+      if (this.shell && !this.shell.useful && ++this.dead >= 3) return undefined;
+      this.shell = new Launcher(dir, this.nice);
+    }
+    return this.shell;
+  }
+
+  close(): void {
+    this.shell?.close();
+    this.shell = undefined;
+    this.dead = 0;
+  }
+}
+
+const slots = { foreground: new LauncherSlot(0), background: new LauncherSlot(BACKGROUND_NICE) };
 let launcherDir: string | undefined;
-let deadLaunchers = 0;
+const background = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `work` with every command it starts through the launcher at a low priority (BACKGROUND_NICE): for work
+ * no client waits for.
+ */
+export function inBackground<T>(work: () => Promise<T>): Promise<T> {
+  return background.run(true, work);
+}
 
 /**
  * From now on `run` starts commands through a launcher shell (launcher.ts) that keeps its files in `dir`:
@@ -77,31 +116,21 @@ export function useLauncher(dir: string): void {
   rmSync(dir, { recursive: true, force: true }); // what a daemon that was killed left
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   launcherDir = dir;
-  deadLaunchers = 0;
 }
 
 /**
- * Ends the launcher shell once its commands are done. Its directory stays: a command still running (an exit
- * handled during shutdown) reads and writes its files there. The next `useLauncher` empties it.
+ * Ends the launcher shells once their commands are done. Their directory stays: a command still running (an
+ * exit handled during shutdown) reads and writes its files there. The next `useLauncher` empties it.
  */
 export function stopLauncher(): void {
-  launcher?.close();
-  launcher = undefined;
+  for (const slot of Object.values(slots)) slot.close();
   launcherDir = undefined;
 }
 
 function launcherFor(env: NodeJS.ProcessEnv): Launcher | undefined {
   if (!launcherDir) return undefined;
-  if (!launcher?.alive) {
-    // A shell that keeps dying before it ran anything (no bash, no /bin/sh) is given up for the daemon's own spawn.
-    if (launcher && !launcher.useful && ++deadLaunchers >= 3) {
-      launcherDir = undefined;
-      launcher = undefined;
-      return undefined;
-    }
-    launcher = new Launcher(launcherDir);
-  }
-  return launcher.canRun(env) ? launcher : undefined;
+  const shell = slots[background.getStore() ? 'background' : 'foreground'].get(launcherDir);
+  return shell?.canRun(env) ? shell : undefined;
 }
 
 export async function mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {

@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { withFdsUpTo } from './only-fds.js';
@@ -79,8 +80,11 @@ export class Launcher {
   private done = 0;
   private exited = false;
 
-  /** `dir` must exist; the launcher's files there carry its own prefix, so a successor can share it. */
-  constructor(private readonly dir: string) {
+  /**
+   * `dir` must exist; the launcher's files there carry its own prefix, so a successor can share it. With
+   * `nice`, the shell runs at that niceness, and so does everything it starts.
+   */
+  constructor(private readonly dir: string, nice = 0) {
     this.prefix = `${process.pid}.${++instances}.`;
     this.base = { ...process.env };
     // Its own process group: a Ctrl-C meant for a daemon in the foreground must not kill the commands its shutdown runs.
@@ -88,6 +92,8 @@ export class Launcher {
     // attach sockets) must not pass on to runc and the rest.
     this.shell = spawn(...withFdsUpTo(2, '/bin/sh', ['-s']), { stdio: ['pipe', 'pipe', 'ignore'], env: this.base, detached: true });
     this.shell.stdin!.on('error', () => {});
+    // Before any command is written: the shell's children inherit its priority from their fork.
+    if (nice && this.shell.pid !== undefined) setPriority(this.shell.pid, nice);
     this.shell.on('error', () => this.lost());
     this.shell.on('exit', () => { this.exited = true; });
     createInterface({ input: this.shell.stdout! }).on('line', (line) => {
