@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BERTH, startDaemon, teardown, type TestDaemon, waitFor } from './harness.js';
+import { BERTH, settledLeftovers, startDaemon, teardown, type TestDaemon, waitFor } from './harness.js';
 
 describe('berth run', () => {
   let d: TestDaemon;
@@ -211,5 +211,7 @@ describe('bad input', () => {
     const r = await d.berth(['run', '--rm', '-u', 'ghost', 'busybox', 'true']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /unable to find user ghost: no matching entries in passwd file/);
+    // Found out once the root is mounted, with conmon already started and waiting for the spec: it goes too.
+    assert.deepEqual(settledLeftovers(d), { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] });
   });
 });

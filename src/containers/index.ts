@@ -19,7 +19,7 @@ import {
 import { contentSize, inBackground, isMounted, mountOverlay, run, unmount } from '../host/index.js';
 import { applyChanges, type CheckProblem, type ContainerConfigSection, type HistoryEntry, type Image, type ImageService } from '../images/index.js';
 import { mergeEnv, withDefaults } from './env.js';
-import { StartError, type AttachConnection, type Runtime } from '../runtime/index.js';
+import { StartError, type AttachConnection, type Runtime, type Spec } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
 import { exportRootfs } from './export.js';
 import { readLogs, type LogEntry } from './logs.js';
@@ -38,7 +38,7 @@ import { execProbe, HealthMonitor, mergeHealthcheck } from './health.js';
 import { cgroupResources } from './resources.js';
 import type { CopyTarget } from './copy.js';
 import { hostsFile, type NetworkService } from '../network/index.js';
-import { netInfo, startNetworking, stopNetworking } from './networking.js';
+import { netInfo, startNetworking, stopNetworking, type StartedNetworking } from './networking.js';
 import type { MountPoint, VolumeService } from '../volumes/index.js';
 import { prepareMounts, startMounts } from './mounting.js';
 import type { ContainerRecord, ContainerState, CreateRequest, HealthConfig, HostConfig } from './types.js';
@@ -434,60 +434,29 @@ export class ContainerService extends EventEmitter {
     await this.released(c.Id);
     const rt = this.runtimeOf(c);
     const image = await traced('image', this.images.resolve(c.Image).catch(() => { throw noSuchImage(c.Config.Image); }));
-    const dir = this.dir(c.Id);
-    const merged = join(dir, 'merged');
+    const merged = join(this.dir(c.Id), 'merged');
     // The network namespace is made while the root is mounted: neither needs the other.
     const { links, targets } = startLinks(c, (ref) => this.find(ref));
     const netStarted = traced('network namespace', startNetworking(this.network, c, links));
     netStarted.catch(() => {}); // awaited below, or in the cleanup when an earlier step fails
+    const mounted = traced('mount rootfs', this.mountRootfs(c, image));
+    const specMade = mounted.then(() => this.makeSpec(c, rt, netStarted, linkEnv(c, links, targets)));
+    specMade.catch(() => {}); // awaited below, or in the cleanup
     try {
-      await traced('mount rootfs', this.mountRootfs(c, image));
-      const cwd = c.Config.WorkingDir || '/';
-      const [user] = await Promise.all([
-        traced('user', resolveUser(merged, c.Config.User)),
-        // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
-        traced('workdir', async () => mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {})),
-      ]);
-      const env = withDefaults(mergeEnv(linkEnv(c, links, targets), c.Config.Env), c.Config.Hostname, c.Config.Tty, user.home);
-      const net = await netStarted;
-      // A VM runtime wires the namespace's interface into the guest when it creates it: that needs the plumbing done.
-      if (rt.name !== 'oci') await traced('network setup', net.ready);
-      const spec = buildSpec({
-        id: c.Id,
-        rootfs: merged,
-        args: [c.Path, ...c.Args],
-        env,
-        cwd,
-        user,
-        hostname: c.Config.Hostname,
-        terminal: c.Config.Tty,
-        consoleSize: c.HostConfig.ConsoleSize,
-        readonlyRootfs: !!c.HostConfig.ReadonlyRootfs,
-        etcFiles: [
-          { source: c.HostnamePath, destination: '/etc/hostname' },
-          { source: c.HostsPath, destination: '/etc/hosts' },
-          { source: c.ResolvConfPath, destination: '/etc/resolv.conf' },
-        ],
-        cgroupsPath: cgroupsPath(c),
-        annotations: runtimeAnnotations(c.HostConfig),
-        netns: net.netns,
-        mounts: await traced('mounts', startMounts(this.volumes, c, merged)),
-      });
-      if (rt.name === 'oci') {
-        await traced('host config', applyHostConfig(spec, c.HostConfig, merged));
-        applyNamespaceModes(spec, c.HostConfig, c.Config.Domainname, (ref) => this.find(ref));
-      }
       // runc creates the container while the CNI plugins plumb its namespace; its process starts after both. A plugin
-      // that fails (an address in use) tears the namespace down under runc: its error is the one to report.
+      // that fails (an address in use) tears the namespace down under runc: its error is the one to report. The
+      // runtime is called once the root is mounted: its start (conmon's fork blocks the event loop for 3 ms) then
+      // overlaps the making of the spec, and does not hold up the commands that mount and make the namespace.
+      await mounted;
       const [{ pid }] = await both(traced('runtime create', () => rt.create({
         id: c.Id,
-        spec,
+        spec: specMade,
         logPath: c.LogPath,
         terminal: c.Config.Tty,
         stdin: c.Config.OpenStdin,
         stdinOnce: c.Config.StdinOnce,
         consoleSize: c.HostConfig.ConsoleSize,
-      })), traced('network setup', net.ready));
+      })), netStarted.then((net) => traced('network setup', net.ready)));
       // Clients that attached before start get the stream before the process runs, so no output is lost.
       const waiting = this.pendingAttach.get(c.Id) ?? [];
       this.pendingAttach.delete(c.Id);
@@ -501,7 +470,8 @@ export class ContainerService extends EventEmitter {
       this.emit('event', 'start', c);
       this.health.start(c);
     } catch (err) {
-      // A failure before create leaves the plumbing running: let it finish first.
+      // A failure before create leaves the mount and the plumbing going: let them finish first.
+      await specMade.catch(() => {});
       await (await netStarted.catch(() => undefined))?.ready.catch(() => {});
       await rt.delete(c.Id).catch(() => {});
       await unmount(merged);
@@ -516,6 +486,47 @@ export class ContainerService extends EventEmitter {
       if (c.HostConfig.AutoRemove) await this.doRemove(c, { volumes: true });
       throw err;
     }
+  }
+
+  /** The container's OCI spec, once its root is mounted (its user is looked up there) and its network namespace made. */
+  private async makeSpec(c: ContainerRecord, rt: Runtime, netStarted: Promise<StartedNetworking>, linkVars: string[]): Promise<Spec> {
+    const merged = join(this.dir(c.Id), 'merged');
+    const cwd = c.Config.WorkingDir || '/';
+    const [user] = await Promise.all([
+      traced('user', resolveUser(merged, c.Config.User)),
+      // Resolved inside the root: a symlink in the image must not make the daemon create directories on the host.
+      traced('workdir', async () => mkdir(await resolveInRoot(merged, cwd), { recursive: true }).catch(() => {})),
+    ]);
+    const env = withDefaults(mergeEnv(linkVars, c.Config.Env), c.Config.Hostname, c.Config.Tty, user.home);
+    const net = await netStarted;
+    // A VM runtime wires the namespace's interface into the guest when it creates it: that needs the plumbing done.
+    if (rt.name !== 'oci') await traced('network setup', net.ready);
+    const spec = buildSpec({
+      id: c.Id,
+      rootfs: merged,
+      args: [c.Path, ...c.Args],
+      env,
+      cwd,
+      user,
+      hostname: c.Config.Hostname,
+      terminal: c.Config.Tty,
+      consoleSize: c.HostConfig.ConsoleSize,
+      readonlyRootfs: !!c.HostConfig.ReadonlyRootfs,
+      etcFiles: [
+        { source: c.HostnamePath, destination: '/etc/hostname' },
+        { source: c.HostsPath, destination: '/etc/hosts' },
+        { source: c.ResolvConfPath, destination: '/etc/resolv.conf' },
+      ],
+      cgroupsPath: cgroupsPath(c),
+      annotations: runtimeAnnotations(c.HostConfig),
+      netns: net.netns,
+      mounts: await traced('mounts', startMounts(this.volumes, c, merged)),
+    });
+    if (rt.name === 'oci') {
+      await traced('host config', applyHostConfig(spec, c.HostConfig, merged));
+      applyNamespaceModes(spec, c.HostConfig, c.Config.Domainname, (ref) => this.find(ref));
+    }
+    return spec;
   }
 
   private async mountRootfs(c: ContainerRecord, image: Image): Promise<void> {

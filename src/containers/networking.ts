@@ -34,7 +34,13 @@ export function netInfo(c: ContainerRecord): ContainerNetInfo {
  * container meanwhile, but must not start its process before `ready`. On a failure of `ready` nothing
  * of the networking is left.
  */
-export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord, links: ContainerLink[] = []): Promise<{ netns?: string; ready: Promise<void> }> {
+/** A container's network namespace (none: runc makes a private one), and its plumbing under way. */
+export interface StartedNetworking {
+  netns?: string;
+  ready: Promise<void>;
+}
+
+export async function startNetworking(network: NetworkService | undefined, c: ContainerRecord, links: ContainerLink[] = []): Promise<StartedNetworking> {
   if (!network) return { ready: Promise.resolve() };
   const info = { ...netInfo(c), ...(links.length ? { links } : {}) };
   const started = await network.setUp(info);

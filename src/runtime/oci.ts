@@ -24,7 +24,7 @@ import { HeldOutput } from './held-output.js';
 import { traced } from '../common/trace.js';
 import { conmonExec, writeCtl } from './oci-exec.js';
 import { startThroughFifo } from './exec-fifo.js';
-import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState } from './types.js';
+import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState, Spec } from './types.js';
 
 interface SeqpacketSocket extends EventEmitter {
   connect(path: string, cb?: () => void): void;
@@ -137,7 +137,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
   async create(opts: CreateOptions): Promise<{ pid: number }> {
     const { id } = opts;
     const bundle = this.bundle(id);
-    await traced('bundle', this.writeBundle(opts, bundle));
+    await this.clearBundle(id, bundle);
     this.reported.delete(id);
     const args = [
       '--api-version', '1', '-c', id, '-u', id.slice(0, 12), '-r', this.runc, '-b', bundle,
@@ -155,18 +155,23 @@ export class OciRuntime extends EventEmitter implements Runtime {
     // With a TTY, detaching (Ctrl-P Ctrl-Q) closes the client's connection, which must not end the shell's input.
     if (opts.stdin && (!opts.stdinOnce || opts.terminal)) args.push('--leave-stdin-open');
     if (opts.terminal) args.push('-t');
-    const child = spawn(...withOnlyFds(3, this.conmon, args), {
+    // conmon starts before the spec is written and waits on its start pipe (fd 4) before it does anything but
+    // read its arguments: its fork and start-up (5 ms) overlap the caller's mounts instead of following them.
+    const child = spawn(...withOnlyFds(4, this.conmon, args), {
       detached: true,
       cwd: bundle,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       // conmon makes its console socket in TMPDIR (and leaves it there when runc fails): a short private one.
-      env: { ...process.env, _OCI_SYNCPIPE: '3', TMPDIR: join(this.tmp, id.slice(0, 12)) },
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', TMPDIR: join(this.tmp, id.slice(0, 12)) },
     });
     const stderr: Buffer[] = [];
     child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.on('exit', () => { void this.checkExit(id); });
+    const startPipe = child.stdio[4] as unknown as { end(b: string): void; destroy(): void; on(e: 'error', f: () => void): void };
+    startPipe.on('error', () => {}); // conmon gone: its sync pipe says so
     const syncPipe = child.stdio[3] as NodeJS.ReadableStream;
-    const msg = await traced('conmon + runc create', new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
+    const synced = new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
       let buf = '';
       syncPipe.on('data', (b: Buffer) => {
         buf += b.toString();
@@ -178,7 +183,19 @@ export class OciRuntime extends EventEmitter implements Runtime {
       syncPipe.on('end', () => resolve(undefined));
       syncPipe.on('error', () => resolve(undefined));
       child.on('error', () => resolve(undefined));
-    }));
+    });
+    try {
+      const spec = await opts.spec;
+      await traced('bundle', this.writeBundle(opts, spec, bundle));
+    } catch (e) {
+      // No spec, no container: conmon has not started runc yet, and goes with its arguments read.
+      startPipe.destroy();
+      child.kill('SIGKILL');
+      await exited;
+      throw e;
+    }
+    startPipe.end('0');
+    const msg = await traced('conmon + runc create', synced);
     (child.stdio[3] as unknown as { destroy(): void }).destroy();
     child.stdout!.destroy();
     child.unref();
@@ -194,20 +211,24 @@ export class OciRuntime extends EventEmitter implements Runtime {
     return { pid: msg.data };
   }
 
-  /** A fresh bundle with the spec, and nothing left of an earlier run's exit file or attach socket. */
-  private async writeBundle(opts: CreateOptions, bundle: string): Promise<void> {
-    const { id } = opts;
+  /** A fresh bundle directory (conmon's working directory), and nothing left of an earlier run's exit file or attach socket. */
+  private async clearBundle(id: string, bundle: string): Promise<void> {
     await rm(bundle, { recursive: true, force: true });
-    await mkdir(bundle, { recursive: true });
-    await mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(opts.spec));
-    await this.prepareBundle(opts, bundle);
-    await rm(join(this.exits, id), { force: true });
-    await rm(join(this.socks, id.slice(0, 12)), { force: true });
+    await Promise.all([
+      mkdir(bundle, { recursive: true }),
+      mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true }),
+      rm(join(this.exits, id), { force: true }),
+      rm(join(this.socks, id.slice(0, 12)), { force: true }),
+    ]);
+  }
+
+  private async writeBundle(opts: CreateOptions, spec: Spec, bundle: string): Promise<void> {
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    await this.prepareBundle(opts, spec, bundle);
   }
 
   /** A driver that runs something else under conmon puts what its `-r` program needs into the bundle here. */
-  protected async prepareBundle(_opts: CreateOptions, _bundle: string): Promise<void> {}
+  protected async prepareBundle(_opts: CreateOptions, _spec: Spec, _bundle: string): Promise<void> {}
 
   private async runcLogError(id: string): Promise<string | undefined> {
     const text = await readFile(join(this.bundle(id), 'runc.log'), 'utf8').catch(() => '');

@@ -5,10 +5,17 @@
  */
 import type { EventEmitter } from 'node:events';
 
+/** An OCI runtime spec: a bundle's config.json. */
+export type Spec = Record<string, unknown>;
+
 export interface CreateOptions {
   id: string;
-  /** The OCI runtime spec (config.json) to run. */
-  spec: Record<string, unknown>;
+  /**
+   * The OCI runtime spec (config.json) to run. A promise while the caller is still making it (mounting the root,
+   * making the network namespace): the runtime starts what does not need it meanwhile. When it rejects, create
+   * rejects with its error and leaves nothing running.
+   */
+  spec: Spec | Promise<Spec>;
   /** Where the workload's output is logged (k8s-file format). */
   logPath: string;
   terminal: boolean;

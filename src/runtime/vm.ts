@@ -26,7 +26,7 @@ import { ConflictError, InvalidParameterError, SystemError } from '../errors/ind
 import { run } from '../host/index.js';
 import { OciRuntime } from './oci.js';
 import { ExecStartError } from './oci-exec.js';
-import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState, RuntimeUsage } from './types.js';
+import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState, RuntimeUsage, Spec } from './types.js';
 import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
 import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
 import { vmNetwork } from './vm-net.js';
@@ -245,8 +245,8 @@ export class VmRuntime extends OciRuntime {
     return super.create({ ...opts, terminal: false, guestTerminal: opts.terminal } as CreateOptions);
   }
 
-  protected override async prepareBundle(opts: CreateOptions, bundle: string): Promise<void> {
-    const spec = opts.spec as {
+  protected override async prepareBundle(opts: CreateOptions, ociSpec: Spec, bundle: string): Promise<void> {
+    const spec = ociSpec as {
       root: { path: string; readonly?: boolean };
       hostname?: string;
       process: { args: string[]; env: string[]; cwd: string; user: { uid: number; gid: number } };
