@@ -90,6 +90,8 @@ export class OciRuntime extends EventEmitter implements Runtime {
   private readonly reported = new Set<string>();
   /** Created containers' init PIDs, until they are started. */
   private readonly inits = new Map<string, number>();
+  /** Where each container's spec put its cgroup, as written into the bundle by this daemon (a restarted one reads the bundle). */
+  private readonly cgroups = new Map<string, string | undefined>();
   private watcher?: FSWatcher;
 
   constructor(opts: OciRuntimeOptions) {
@@ -224,6 +226,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
 
   private async writeBundle(opts: CreateOptions, spec: Spec, bundle: string): Promise<void> {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    this.cgroups.set(opts.id, (spec as { linux?: { cgroupsPath?: string } }).linux?.cgroupsPath);
     await this.prepareBundle(opts, spec, bundle);
   }
 
@@ -318,6 +321,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
 
   /** Where the spec put the container's cgroup (`--cgroup-parent` moves it). */
   private async cgroupsPath(id: string): Promise<string | undefined> {
+    if (this.cgroups.has(id)) return this.cgroups.get(id);
     const spec = await readFile(join(this.bundle(id), 'config.json'), 'utf8').then((t) => JSON.parse(t) as { linux?: { cgroupsPath?: string } }, () => undefined);
     return spec?.linux?.cgroupsPath;
   }
@@ -353,6 +357,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
   async delete(id: string): Promise<void> {
     await this.runtimeDelete(id);
     this.inits.delete(id);
+    this.cgroups.delete(id);
     await Promise.all([
       rm(join(this.exits, id), { force: true }),
       rm(join(this.socks, id.slice(0, 12)), { force: true }),
