@@ -158,7 +158,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     if (opts.stdin && (!opts.stdinOnce || opts.terminal)) args.push('--leave-stdin-open');
     if (opts.terminal) args.push('-t');
     // conmon starts before the spec is written and waits on its start pipe (fd 4) before it does anything but
-    // read its arguments: its fork and start-up (5 ms) overlap the caller's mounts instead of following them.
+    // read its arguments: its fork and start-up (5 ms) overlap the making of the spec instead of following it.
     const child = spawn(...withOnlyFds(4, this.conmon, args), {
       detached: true,
       cwd: bundle,
@@ -168,7 +168,8 @@ export class OciRuntime extends EventEmitter implements Runtime {
     });
     const stderr: Buffer[] = [];
     child.stderr!.on('data', (b: Buffer) => stderr.push(b));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // A conmon that could not be spawned reports only 'error'.
+    const exited = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
     child.on('exit', () => { void this.checkExit(id); });
     const startPipe = child.stdio[4] as unknown as { end(b: string): void; destroy(): void; on(e: 'error', f: () => void): void };
     startPipe.on('error', () => {}); // conmon gone: its sync pipe says so
