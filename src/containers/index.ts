@@ -565,10 +565,9 @@ export class ContainerService extends EventEmitter {
       // whatever needs them gone waits for them (`released`; the network part for its own). They start once
       // the exit is answered (the next turn of the event loop) and at a low priority: the client waiting for
       // the exit, or starting the next container, comes first on a busy machine (6 ms of a `run --rm` on two
-      // cores: README, "Measured"). Without a PID
-      // namespace of its own (`--pid host|container:`) what the process left running outlives it until `runc
-      // delete` kills it, and that is awaited, as dockerd's. A VM's helpers may still hold the root until the
-      // runtime let them go, so there it is one after another, awaited.
+      // cores: README, "Measured"). Without a PID namespace of its own (`--pid host|container:`) what the
+      // process left running outlives it until `runc delete` kills it, and that is awaited, as dockerd's. A VM's
+      // helpers may still hold the root until the runtime let them go, so there it is one after another, awaited.
       const lingering = /^(host|container:)/.test(String(cur.HostConfig.PidMode ?? ''));
       const sideBySide = () => Promise.all(release.map((f) => f()));
       if (rt.name !== 'oci') for (const f of release) await f();
