@@ -192,6 +192,12 @@ describe('API fuzz', { timeout: FULL ? 1_800_000 : 600_000 }, () => {
   before(async () => {
     d = await startDaemon({ busybox: true });
     for (let i = 0; i < 3; i++) await req('GET', '/containers/json'); // the daemon's lazily opened files, opened
+    // and the shell that an exit's release runs its commands through (started by the first exit), started
+    const once = await req('POST', '/containers/create', { body: JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true, NetworkMode: 'none' } }), headers: { 'Content-Type': 'application/json' } });
+    const onceId = (JSON.parse(once.body) as { Id: string }).Id;
+    assert.equal((await req('POST', `/containers/${onceId}/start`)).status, 204);
+    await waitFor(async () => (await req('GET', `/containers/${onceId}/json`)).status === 404 && leakCount(d).conmons === 0 && leakCount(d).mounts === 0,
+      10_000, 'the first container gone');
     before0 = leakCount(d);
     const c = await req('POST', '/containers/create?name=fuzz-target', { body: JSON.stringify({ Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'], OpenStdin: true, HostConfig: { NetworkMode: 'none' } }), headers: { 'Content-Type': 'application/json' } });
     assert.equal(c.status, 201, c.body);
