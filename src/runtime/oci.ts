@@ -17,6 +17,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
 import { run } from '../host/index.js';
 import { withOnlyFds } from './close-fds.js';
@@ -171,9 +172,9 @@ export class OciRuntime extends EventEmitter implements Runtime {
     // A conmon that could not be spawned reports only 'error'.
     const exited = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
     child.on('exit', () => { void this.checkExit(id); });
-    const startPipe = child.stdio[4] as unknown as { end(b: string): void; destroy(): void; on(e: 'error', f: () => void): void };
+    const startPipe = child.stdio[4] as Writable;
     startPipe.on('error', () => {}); // conmon gone: its sync pipe says so
-    const syncPipe = child.stdio[3] as NodeJS.ReadableStream;
+    const syncPipe = child.stdio[3] as Readable;
     const synced = new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
       let buf = '';
       syncPipe.on('data', (b: Buffer) => {
@@ -199,7 +200,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
     }
     startPipe.end('0');
     const msg = await traced('conmon + runc create', synced);
-    (child.stdio[3] as unknown as { destroy(): void }).destroy();
+    syncPipe.destroy();
     child.stdout!.destroy();
     child.unref();
     if (!msg || typeof msg.data !== 'number' || msg.data < 0) {
