@@ -16,6 +16,8 @@ test('commands run inBackground go through a launcher at a lower priority; the o
     assert.equal(bg, Math.min(own + 10, 19), 'through awaits inside the background work too');
     assert.equal(fg, own, 'work started beside it keeps the normal priority');
     assert.equal(await niceness(), own);
+    const longLived = await inBackground(async () => Number((await run('nice', [], { longLived: true })).stdout));
+    assert.equal(longLived, own, 'a process that outlives the work (conmon) keeps the normal priority');
   } finally {
     stopLauncher();
     rmSync(root, { recursive: true, force: true });

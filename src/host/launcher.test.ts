@@ -13,12 +13,15 @@ function fresh(): { launcher: Launcher; dir: string; done: () => void } {
   return { launcher, dir, done: () => { launcher.close(); rmSync(root, { recursive: true, force: true }); } };
 }
 
-test('a command\'s stdout, stderr, exit status and input come back, and its files go', async () => {
+test('a command\'s stdout, stderr, exit status and input come back, and the next command uses its files', async () => {
   const { launcher, dir, done } = fresh();
   try {
     const r = await launcher.run('sh', ['-c', 'cat; echo oops >&2; exit 3'], { env: process.env, input: 'in\n' });
     assert.deepEqual(r, { code: 3, stdout: 'in\n', stderr: 'oops\n' });
-    assert.deepEqual(readdirSync(dir), []);
+    const files = readdirSync(dir).sort();
+    assert.deepEqual(await launcher.run('true', [], {}), { code: 0, stdout: '', stderr: '' }, 'nothing of the last command\'s output');
+    assert.deepEqual(await launcher.run('sh', ['-c', 'echo again'], {}), { code: 0, stdout: 'again\n', stderr: '' });
+    assert.deepEqual(readdirSync(dir).sort(), files, 'no new files for commands run one after another');
     const killed = await launcher.run('sh', ['-c', 'kill -9 $$'], { env: process.env });
     assert.equal(killed.code, 128 + 9, 'a signal is reported as a shell does');
   } finally { done(); }
@@ -48,6 +51,8 @@ test('the environment and directory are the command\'s own: set, changed and rem
     assert.equal(launcher.canRun({ ...process.env, OPTIND: '7' }), false, 'a variable that means something to the shell');
     assert.equal(launcher.canRun({ ...process.env, 'NOT-A-NAME': '1' }), false, 'a name the shell cannot set');
     assert.equal(launcher.canRun({ ...process.env, FINE_NAME: '1' }), true);
+    const own = await launcher.run('sh', ['-c', 'echo "$HOME|${BERTH_LAUNCHER_NEW-unset}|${SHLVL-unset}"'], {});
+    assert.equal(own.stdout, `${process.env.HOME}|unset|${process.env.SHLVL ?? 'unset'}\n`, 'no environment given: the daemon\'s');
   } finally { done(); }
 });
 
@@ -118,6 +123,6 @@ test('when the shell dies, what it started still reports, and the launcher says 
     assert.equal((await pending).stdout, 'late\n');
     assert.equal(launcher.alive, false);
     await assert.rejects(launcher.run('true', [], { env: process.env }), /stopped/);
-    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(readdirSync(dir).map((f) => f.slice(f.lastIndexOf('.') + 1)).sort(), ['e', 'o'], 'one command\'s output files, read');
   } finally { done(); }
 });

@@ -6,17 +6,29 @@
  *
  * The protocol is one line per command on the shell's stdin: a background subshell that sets the command's
  * environment and directory, runs it with its stdin, stdout and stderr on files in a private directory, and
- * writes `ID STATUS` on the shell's stdout. Every argument is single-quoted, so nothing in one is read by the shell.
+ * writes `ID STATUS FLAGS` on the shell's stdout, FLAGS naming the outputs that are not empty (`o`, `e`): most
+ * commands print nothing, and the daemon reads only what there is. The files are used again by later commands
+ * (the shell's `>` truncates them) rather than removed: each read, stat or unlink costs the event loop a
+ * threadpool round trip, and a `run --rm` runs ten or so commands. Every argument is single-quoted, so nothing
+ * in one is read by the shell.
  * One difference from spawn remains: a non-interactive shell starts background jobs with SIGINT and SIGQUIT
  * ignored, and the programs keep that. berth stops none of them with those signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { withFdsUpTo } from './only-fds.js';
+
+/** A descriptor 3-9 the command starts with, opened on a file. */
+export interface Redirect {
+  fd: number;
+  path: string;
+  /** Opened for writing; otherwise for reading. */
+  write: boolean;
+}
 
 export interface LaunchResult {
   /** The exit status; a signal's is 128 + its number, as a shell reports it. */
@@ -75,7 +87,10 @@ export class Launcher {
   private readonly shell: ChildProcess;
   private readonly base: NodeJS.ProcessEnv;
   private readonly prefix: string;
-  private readonly pending = new Map<string, (status: string | undefined) => void>();
+  private readonly pending = new Map<string, (report: string[] | undefined) => void>();
+  /** Output files of commands that have reported and been read: the next command writes over them. */
+  private readonly free: string[] = [];
+  private files = 0;
   private next = 0;
   private done = 0;
   private exited = false;
@@ -97,9 +112,9 @@ export class Launcher {
     this.shell.on('error', () => this.lost());
     this.shell.on('exit', () => { this.exited = true; });
     createInterface({ input: this.shell.stdout! }).on('line', (line) => {
-      const [id = '', status] = line.split(' ');
+      const [id = '', ...report] = line.split(' ');
       this.done++;
-      this.pending.get(id)?.(status);
+      this.pending.get(id)?.(report);
       this.pending.delete(id);
     });
     // The commands it had started still report (they hold the pipe); once the last is gone, what still waits never ends.
@@ -131,7 +146,8 @@ export class Launcher {
    * whose names are shell words and mean nothing to the shell itself, so an environment that differs from
    * the daemon's in another name cannot.
    */
-  canRun(env: NodeJS.ProcessEnv): boolean {
+  canRun(env: NodeJS.ProcessEnv | undefined): boolean {
+    if (env === undefined) return true;
     for (const k of new Set([...Object.keys(this.base), ...Object.keys(env)])) {
       if (this.base[k] !== env[k] && (!NAME.test(k) || SPECIAL.has(k))) return false;
     }
@@ -143,39 +159,47 @@ export class Launcher {
    * subshell of its own, so a failure before it starts (cd, a variable the shell refuses) is its exit status
    * and stderr, never a report that does not come.
    */
-  async run(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer }): Promise<LaunchResult> {
+  async run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; redirects?: Redirect[] }): Promise<LaunchResult> {
     if (this.exited) throw new Stopped('the command launcher has stopped');
-    if ([cmd, ...args, opts.cwd ?? ''].some((a) => a.includes('\0')) || Object.entries(opts.env).some(([k, v]) => k.includes('\0') || v?.includes('\0'))) {
+    const redirects = opts.redirects ?? [];
+    const env = opts.env ?? this.base;
+    if ([cmd, ...args, opts.cwd ?? '', ...redirects.map((r) => r.path)].some((a) => a.includes('\0')) || (opts.env && Object.entries(opts.env).some(([k, v]) => k.includes('\0') || v?.includes('\0')))) {
       throw new TypeError('an argument or environment variable contains a NUL byte');
     }
     const cwd = opts.cwd ?? process.cwd();
     if (opts.cwd !== undefined && !statSync(opts.cwd, { throwIfNoEntry: false })?.isDirectory()) throw new NotFound(`spawn ${cmd} ENOENT (no directory ${opts.cwd})`);
-    const program = resolveCommand(cmd, opts.env.PATH, cwd);
+    const program = resolveCommand(cmd, env.PATH, cwd);
     if (!program) throw new NotFound(`spawn ${cmd} ENOENT`);
     const id = String(++this.next);
-    const file = join(this.dir, `${this.prefix}${id}`);
+    const file = this.free.pop() ?? join(this.dir, `${this.prefix}${++this.files}`);
+    // No environment given: the shell's own, which is the daemon's (process.env is slow to walk: a getenv per read).
     const setEnv: string[] = [];
-    for (const k of Object.keys(this.base)) if (opts.env[k] === undefined && !SHELL_SET.includes(k)) setEnv.push(`unset ${k};`);
-    for (const [k, v] of Object.entries(opts.env)) if (v !== undefined && this.base[k] !== v && !SHELL_SET.includes(k)) setEnv.push(`export ${k}=${quote(v)};`);
-    for (const k of SHELL_SET) setEnv.push(opts.env[k] === undefined ? `unset ${k};` : `export ${k}=${quote(opts.env[k]!)};`);
+    if (opts.env) {
+      for (const k of Object.keys(this.base)) if (opts.env[k] === undefined && !SHELL_SET.includes(k)) setEnv.push(`unset ${k};`);
+      for (const [k, v] of Object.entries(opts.env)) if (v !== undefined && this.base[k] !== v && !SHELL_SET.includes(k)) setEnv.push(`export ${k}=${quote(v)};`);
+    }
+    for (const k of SHELL_SET) setEnv.push(env[k] === undefined ? `unset ${k};` : `export ${k}=${quote(env[k]!)};`);
     const input = opts.input !== undefined && opts.input.length ? `${file}.i` : '/dev/null';
     if (input !== '/dev/null') await writeFile(input, opts.input!);
     const cd = opts.cwd !== undefined ? `cd ${quote(opts.cwd)} || exit; ` : '';
-    const argv = [program, ...args].map(quote).join(' ');
+    const argv = [program, ...args].map(quote).join(' ') + redirects.map((r) => ` ${r.fd}${r.write ? '>' : '<'}${quote(r.path)}`).join('');
+    const out = quote(`${file}.o`);
+    const err = quote(`${file}.e`);
     // `jobs` reaps the subshells that have ended: a shell that only starts background jobs never waits for them.
-    // The inner subshell changes directory and environment (after cd, which sets PWD) and becomes the program.
-    const line = `jobs >/dev/null; ( ( ${cd}${setEnv.join(' ')} exec ${argv} ) <${quote(input)} >${quote(`${file}.o`)} 2>${quote(`${file}.e`)}; echo "${id} $?" ) &\n`;
-    const status = await new Promise<string | undefined>((resolve) => {
+    // The inner subshell changes directory and environment (after cd, which sets PWD) and becomes the program;
+    // `[` is the shell's own, so the report forks nothing more.
+    const line = `jobs >/dev/null; ( ( ${cd}${setEnv.join(' ')} exec ${argv} ) <${quote(input)} >${out} 2>${err}; `
+      + `s=$?; f=; [ -s ${out} ] && f=o; [ -s ${err} ] && f=\${f}e; echo "${id} $s $f" ) &\n`;
+    const report = await new Promise<string[] | undefined>((resolve) => {
       this.pending.set(id, resolve);
       this.shell.stdin!.write(line);
     });
-    try {
-      if (status === undefined) throw new Stopped('the command launcher has stopped');
-      const [stdout, stderr] = await Promise.all([readFile(`${file}.o`, 'utf8').catch(() => ''), readFile(`${file}.e`, 'utf8').catch(() => '')]);
-      return { code: Number(status), stdout, stderr };
-    } finally {
-      await Promise.all(['o', 'e', 'i'].map((x) => rm(`${file}.${x}`, { force: true })));
-    }
+    if (report === undefined) throw new Stopped('the command launcher has stopped');
+    const [status = '', flags = ''] = report;
+    const read = (x: 'o' | 'e') => (flags.includes(x) ? readFile(`${file}.${x}`, 'utf8').catch(() => '') : '');
+    const [stdout, stderr] = await Promise.all([read('o'), read('e')]);
+    this.free.push(file);
+    return { code: Number(status), stdout, stderr };
   }
 
   /** Ends the shell, once the commands it started have finished. */
