@@ -3,18 +3,19 @@
  * with the namespace bind-mounted onto it, its loopback up. runc joins it through the spec's `path`; CNI
  * plugins get the path.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMounted, run, unmount } from '../host/index.js';
+import { isMounted, runTool, tool, unmount } from '../host/index.js';
 
 export async function createNetns(dir: string, name: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, name);
-  await writeFile(path, '', { mode: 0o444 });
+  writeFileSync(path, '', { mode: 0o444 });
   try {
     // unshare(1) creates the namespace, bind-mounts it onto the file and runs `ip` in it: one process start for
     // what CNI's loopback plugin would do in a second (a Go program, several times iproute2's start-up).
-    await run('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+    await runTool('unshare', [`--net=${path}`, ...tool('ip'), 'link', 'set', 'lo', 'up'], { label: 'unshare ip' });
   } catch (e) {
     // unshare may have mounted the namespace before `ip` failed.
     await removeNetns(path).catch(() => {});

@@ -4,23 +4,22 @@
  * the daemon can restart without killing containers.
  *
  * Layout under the exec root (a tmpfs like /run, so it is gone after reboot):
- *   bundles/<id>/config.json   the spec, plus conmon's ctl/winsz FIFOs and attach socket
+ *   bundles/<id>/config.json   the spec, plus conmon's ctl/winsz FIFOs and attach socket, and the FIFOs
+ *                              berth starts conmon with (conmon-sync, conmon-start)
  *   exits/<id>                 exit code written by conmon
  *   s/<id[:12]>                conmon's symlink to the bundle; short so the socket path fits in 108 bytes
  *   t/<id[:12]>/               conmon's TMPDIR: its console socket, short for the same reason
  *   execs/<exec id>/           one exec session: process.json, conmon's FIFOs and exit dir
  *   runc/                      runc's state (--root), private to this daemon
  */
-import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, mkdirSync, openSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Socket } from 'node:net';
 import { ConflictError, InvalidParameterError, SystemError } from '../errors/index.js';
-import { run } from '../host/index.js';
-import { withOnlyFds } from './close-fds.js';
+import { run, runTool } from '../host/index.js';
 import { HeldOutput } from './held-output.js';
 import { traced } from '../common/trace.js';
 import { conmonExec, writeCtl } from './oci-exec.js';
@@ -140,7 +139,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
   async create(opts: CreateOptions): Promise<{ pid: number }> {
     const { id } = opts;
     const bundle = this.bundle(id);
-    await this.clearBundle(id, bundle);
+    this.clearBundle(id, bundle);
     this.reported.delete(id);
     const args = [
       '--api-version', '1', '-c', id, '-u', id.slice(0, 12), '-r', this.runc, '-b', bundle,
@@ -151,7 +150,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
       // conmon writes an `oom` file when the OOM killer struck: into the bundle, not the daemon's working directory.
       '--persist-dir', bundle,
       // Without --sync conmon forks and the result of `runc create` is only in the sync pipe anyway;
-      // with it, conmon stays our child and its exit tells us the container's.
+      // with it, conmon does not fork away, and its exit (which the launcher reports) tells us the container's.
       '--sync',
     ];
     if (opts.stdin) args.push('-i');
@@ -159,22 +158,28 @@ export class OciRuntime extends EventEmitter implements Runtime {
     if (opts.stdin && (!opts.stdinOnce || opts.terminal)) args.push('--leave-stdin-open');
     if (opts.terminal) args.push('-t');
     // conmon starts before the spec is written and waits on its start pipe (fd 4) before it does anything but
-    // read its arguments: its fork and start-up (5 ms) overlap the making of the spec instead of following it.
-    const child = spawn(...withOnlyFds(4, this.conmon, args), {
-      detached: true,
+    // read its arguments: its start-up overlaps the mount and the making of the spec instead of following them.
+    // It is started by the launcher shell, whose fork does not block the event loop as the daemon's own does
+    // (2.5 ms, plus 1 for the check of which descriptors it would inherit: the shell holds none), so its two
+    // pipes are FIFOs in the bundle. The daemon holds both read-write: neither open waits for the other side,
+    // and the sync FIFO gives no end-of-file before conmon has opened it.
+    const syncPath = join(bundle, 'conmon-sync');
+    const startPath = join(bundle, 'conmon-start');
+    await runTool('mkfifo', ['-m', '600', syncPath, startPath], { label: 'mkfifo' });
+    const syncPipe = new Socket({ fd: openSync(syncPath, constants.O_RDWR), readable: true, writable: false });
+    const startFd = openSync(startPath, constants.O_RDWR);
+    const conmon = run(this.conmon, args, {
       cwd: bundle,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       // conmon makes its console socket in TMPDIR (and leaves it there when runc fails): a short private one.
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', TMPDIR: join(this.tmp, id.slice(0, 12)) },
+      redirects: [{ fd: 3, path: syncPath, write: true }, { fd: 4, path: startPath, write: false }],
+      allowFailure: true,
+      longLived: true,
+      label: 'conmon',
     });
-    const stderr: Buffer[] = [];
-    child.stderr!.on('data', (b: Buffer) => stderr.push(b));
-    // A conmon that could not be spawned reports only 'error'.
-    const exited = new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.once('error', () => resolve()); });
-    child.on('exit', () => { void this.checkExit(id); });
-    const startPipe = child.stdio[4] as Writable;
-    startPipe.on('error', () => {}); // conmon gone: its sync pipe says so
-    const syncPipe = child.stdio[3] as Readable;
+    // With --sync conmon's exit is the container's: the exit file says which.
+    const exited = conmon.then((r) => r, (e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+    void exited.then(() => this.checkExit(id));
     const synced = new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
       let buf = '';
       syncPipe.on('data', (b: Buffer) => {
@@ -184,27 +189,32 @@ export class OciRuntime extends EventEmitter implements Runtime {
           try { resolve(JSON.parse(buf.slice(0, nl)) as { data?: number; message?: string }); } catch { resolve(undefined); }
         }
       });
-      syncPipe.on('end', () => resolve(undefined));
       syncPipe.on('error', () => resolve(undefined));
-      child.on('error', () => resolve(undefined));
+      // The daemon's own end keeps the FIFO open: conmon's exit, not an end-of-file, says it will write nothing.
+      void exited.then(() => resolve(undefined));
     });
+    let msg: { data?: number; message?: string } | undefined;
     try {
-      const spec = await opts.spec;
-      await traced('bundle', this.writeBundle(opts, spec, bundle));
-    } catch (e) {
-      // No spec, no container: conmon has not started runc yet, and goes with its arguments read.
-      startPipe.destroy();
-      child.kill('SIGKILL');
-      await exited;
-      throw e;
+      try {
+        const spec = await opts.spec;
+        await traced('bundle', this.writeBundle(opts, spec, bundle));
+      } catch (e) {
+        // No spec, no container: conmon, released with no config.json in the bundle, sees `runc create` fail and goes.
+        rmSync(join(bundle, 'config.json'), { force: true });
+        writeSync(startFd, '0');
+        await exited;
+        throw e;
+      }
+      writeSync(startFd, '0');
+      msg = await traced('conmon + runc create', synced);
+    } finally {
+      // The start FIFO is held until conmon has read it (it has once it reports or exits): what a FIFO holds goes
+      // with its last descriptor, and conmon may open it later than the daemon writes.
+      closeSync(startFd);
+      syncPipe.destroy();
     }
-    startPipe.end('0');
-    const msg = await traced('conmon + runc create', synced);
-    syncPipe.destroy();
-    child.stdout!.destroy();
-    child.unref();
     if (!msg || typeof msg.data !== 'number' || msg.data < 0) {
-      const detail = msg?.message?.trim() || Buffer.concat(stderr).toString().trim() || (await this.runcLogError(id)) || 'conmon failed to create the container';
+      const detail = msg?.message?.trim() || (msg ? '' : (await exited).stderr.trim()) || (await this.runcLogError(id)) || 'conmon failed to create the container';
       await this.delete(id);
       throw ociCreateError(detail);
     }
@@ -215,19 +225,21 @@ export class OciRuntime extends EventEmitter implements Runtime {
     return { pid: msg.data };
   }
 
-  /** A fresh bundle directory (conmon's working directory), and nothing left of an earlier run's exit file or attach socket. */
-  private async clearBundle(id: string, bundle: string): Promise<void> {
-    await rm(bundle, { recursive: true, force: true });
-    await Promise.all([
-      mkdir(bundle, { recursive: true }),
-      mkdir(join(this.tmp, id.slice(0, 12)), { recursive: true }),
-      rm(join(this.exits, id), { force: true }),
-      rm(join(this.socks, id.slice(0, 12)), { force: true }),
-    ]);
+  /**
+   * A fresh bundle directory (conmon's working directory), and nothing left of an earlier run's exit file or attach
+   * socket. Synchronous, as the bundle's writes: a handful of calls on the start's way, each of which, awaited, would
+   * wait for a threadpool round trip.
+   */
+  private clearBundle(id: string, bundle: string): void {
+    rmSync(bundle, { recursive: true, force: true });
+    mkdirSync(bundle, { recursive: true });
+    mkdirSync(join(this.tmp, id.slice(0, 12)), { recursive: true });
+    rmSync(join(this.exits, id), { force: true });
+    rmSync(join(this.socks, id.slice(0, 12)), { force: true });
   }
 
   private async writeBundle(opts: CreateOptions, spec: Spec, bundle: string): Promise<void> {
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
     this.cgroups.set(opts.id, (spec as { linux?: { cgroupsPath?: string } }).linux?.cgroupsPath);
     await this.prepareBundle(opts, spec, bundle);
   }
