@@ -13,7 +13,7 @@
  *   runc/                      runc's state (--root), private to this daemon
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, constants, mkdirSync, openSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -299,7 +299,9 @@ export class OciRuntime extends EventEmitter implements Runtime {
   }
 
   async exitCode(id: string): Promise<number | undefined> {
-    const text = await readFile(join(this.exits, id), 'utf8').catch(() => '');
+    // A few bytes on the exit's way to the client's `wait`: read synchronously.
+    let text = '';
+    try { text = readFileSync(join(this.exits, id), 'utf8'); } catch { /* not exited */ }
     return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
   }
 
@@ -393,8 +395,10 @@ export class StartError extends InvalidParameterError {
  */
 async function memoryCgroupValue(path: string | undefined, v1: string, v2: string): Promise<number | undefined> {
   if (!path?.startsWith('/')) return undefined;
+  // cgroupfs: read synchronously, as in containers/cgroups.ts.
   for (const f of [`/sys/fs/cgroup/memory${path}/${v1}`, `/sys/fs/cgroup${path}/${v2}`]) {
-    const text = (await readFile(f, 'utf8').catch(() => '')).trim();
+    let text = '';
+    try { text = readFileSync(f, 'utf8').trim(); } catch { /* not this hierarchy */ }
     if (/^\d+$/.test(text)) return Number(text);
   }
   return undefined;
