@@ -8,9 +8,10 @@
  */
 import { createRequire } from 'node:module';
 
-const load = createRequire(import.meta.url);
+let required: NodeJS.Require | undefined;
+const load = (id: string): unknown => (required ??= createRequire(import.meta.url))(id);
 
-export const childProcess = (): typeof import('node:child_process') => load('node:child_process');
-export const fsPromises = (): typeof import('node:fs/promises') => load('node:fs/promises');
+export const childProcess = (): typeof import('node:child_process') => load('node:child_process') as typeof import('node:child_process');
+export const fsPromises = (): typeof import('node:fs/promises') => load('node:fs/promises') as typeof import('node:fs/promises');
 /** `build --compress` alone gzips. */
-export const zlib = (): typeof import('node:zlib') => load('node:zlib');
+export const zlib = (): typeof import('node:zlib') => load('node:zlib') as typeof import('node:zlib');
