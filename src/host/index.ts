@@ -31,7 +31,7 @@ export interface RunOptions {
   redirects?: Redirect[];
   /**
    * A process that outlives the work that started it (conmon, which stays for the container's life): started at
-   * normal priority even from work `inBackground`.
+   * normal priority even from work `inBackground`, and not kept among the launcher shell's jobs.
    */
   longLived?: boolean;
 }
@@ -49,7 +49,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   if (opts.redirects?.some((r) => !Number.isInteger(r.fd) || r.fd < 3 || r.fd > 9)) return Promise.reject(new TypeError('a redirect is for descriptors 3 to 9'));
   const shell = launcherFor(opts.env, opts.longLived);
   if (shell) {
-    return traced(label, shell.run(cmd, args, { env: opts.env, cwd: opts.cwd, input: opts.input, redirects: opts.redirects }).then(finish, (e: Error) => {
+    return traced(label, shell.run(cmd, args, { env: opts.env, cwd: opts.cwd, input: opts.input, redirects: opts.redirects, longLived: opts.longLived }).then(finish, (e: Error) => {
       // The shell went before it reported: almost always before it read the line. A command that did start
       // (the shell killed mid-way) runs twice; berth's (umount, runc delete, CNI DEL) take that as a no-op or an error.
       if (e instanceof Stopped) return spawnRun(cmd, args, env, opts).then(finish);

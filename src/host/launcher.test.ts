@@ -126,3 +126,15 @@ test('when the shell dies, what it started still reports, and the launcher says 
     assert.deepEqual(readdirSync(dir).map((f) => f.slice(f.lastIndexOf('.') + 1)).sort(), ['e', 'o'], 'one command\'s output files, read');
   } finally { done(); }
 });
+
+test('a long-lived command is not one of the shell\'s jobs, and still reports', async () => {
+  const { launcher, done } = fresh();
+  try {
+    // The program's parent is the subshell that reports; once the one that started it has gone, that is not the shell.
+    const r = await launcher.run('sh', ['-c', 'sleep 0.3; cut -d" " -f4 /proc/$PPID/stat'], { longLived: true });
+    assert.equal(r.code, 0);
+    assert.notEqual(Number(r.stdout), launcher.pid);
+    const short = await launcher.run('sh', ['-c', 'cut -d" " -f4 /proc/$PPID/stat'], {});
+    assert.equal(Number(short.stdout), launcher.pid, 'other commands\' reporting subshells are the shell\'s own children');
+  } finally { done(); }
+});

@@ -159,7 +159,7 @@ export class Launcher {
    * subshell of its own, so a failure before it starts (cd, a variable the shell refuses) is its exit status
    * and stderr, never a report that does not come.
    */
-  async run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; redirects?: Redirect[] }): Promise<LaunchResult> {
+  async run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; redirects?: Redirect[]; longLived?: boolean }): Promise<LaunchResult> {
     if (this.exited) throw new Stopped('the command launcher has stopped');
     const redirects = opts.redirects ?? [];
     const env = opts.env ?? this.base;
@@ -187,15 +187,18 @@ export class Launcher {
     const err = quote(`${file}.e`);
     // `jobs` reaps the subshells that have ended: a shell that only starts background jobs never waits for them.
     // The inner subshell changes directory and environment (after cd, which sets PWD) and becomes the program;
-    // `[` is the shell's own, so the report forks nothing more.
-    const line = `jobs >/dev/null; ( ( ${cd}${setEnv.join(' ')} exec ${argv} ) <${quote(input)} >${out} 2>${err}; `
-      + `s=$?; f=; [ -s ${out} ] && f=o; [ -s ${err} ] && f=\${f}e; echo "${id} $s $f" ) &\n`;
-    const report = await new Promise<string[] | undefined>((resolve) => {
+    // `[` is the shell's own, so the report forks nothing more. A long-lived command's reporting subshell is
+    // started from one more that exits at once, so it is not the shell's job: `jobs` walks every job at every
+    // command, and a conmon per running container would make each command slower by the containers running.
+    const report = `( ( ${cd}${setEnv.join(' ')} exec ${argv} ) <${quote(input)} >${out} 2>${err}; `
+      + `s=$?; f=; [ -s ${out} ] && f=o; [ -s ${err} ] && f=\${f}e; echo "${id} $s $f" )`;
+    const line = `jobs >/dev/null; ${opts.longLived ? `( ${report} & )` : report} &\n`;
+    const reported = await new Promise<string[] | undefined>((resolve) => {
       this.pending.set(id, resolve);
       this.shell.stdin!.write(line);
     });
-    if (report === undefined) throw new Stopped('the command launcher has stopped');
-    const [status = '', flags = ''] = report;
+    if (reported === undefined) throw new Stopped('the command launcher has stopped');
+    const [status = '', flags = ''] = reported;
     const read = (x: 'o' | 'e') => (flags.includes(x) ? readFile(`${file}.${x}`, 'utf8').catch(() => '') : '');
     const [stdout, stderr] = await Promise.all([read('o'), read('e')]);
     this.free.push(file);
