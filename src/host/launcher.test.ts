@@ -19,6 +19,7 @@ test('a command\'s stdout, stderr, exit status and input come back, and the next
     const r = await launcher.run('sh', ['-c', 'cat; echo oops >&2; exit 3'], { env: process.env, input: 'in\n' });
     assert.deepEqual(r, { code: 3, stdout: 'in\n', stderr: 'oops\n' });
     const files = readdirSync(dir).sort();
+    assert.deepEqual(files.map((f) => f.slice(f.lastIndexOf('.') + 1)), ['e', 'o'], 'its input is gone, its outputs are kept for the next');
     assert.deepEqual(await launcher.run('true', [], {}), { code: 0, stdout: '', stderr: '' }, 'nothing of the last command\'s output');
     assert.deepEqual(await launcher.run('sh', ['-c', 'echo again'], {}), { code: 0, stdout: 'again\n', stderr: '' });
     assert.deepEqual(readdirSync(dir).sort(), files, 'no new files for commands run one after another');

@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -200,7 +200,9 @@ export class Launcher {
     if (reported === undefined) throw new Stopped('the command launcher has stopped');
     const [status = '', flags = ''] = reported;
     const read = (x: 'o' | 'e') => (flags.includes(x) ? readFile(`${file}.${x}`, 'utf8').catch(() => '') : '');
-    const [stdout, stderr] = await Promise.all([read('o'), read('e')]);
+    // An input is not left for a later command that has none (a few commands have one: CNI's, tar's, iptables').
+    const [stdout, stderr] = await Promise.all([read('o'), read('e'), input !== '/dev/null' ? rm(input, { force: true }) : undefined]);
+    // Taken again first: a large output is written over by the very next command.
     this.free.push(file);
     return { code: Number(status), stdout, stderr };
   }
