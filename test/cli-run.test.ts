@@ -64,6 +64,10 @@ describe('berth run', () => {
     assert.equal(lo, '1', 'only a loopback interface');
     // docker's 14 default capabilities
     assert.equal(capBnd, 'CapBnd:\t00000000a80425fb');
+    // conmon is started by a shell, whose background jobs start with SIGINT and SIGQUIT ignored: none of that reaches
+    // the workload (its own first process, not a shell, which may ignore some itself).
+    const ignored = await d.berth(['run', '--rm', 'busybox', 'grep', 'SigIgn', '/proc/self/status']);
+    assert.equal(ignored.stdout, 'SigIgn:\t0000000000000000\n');
   });
 
   test('-d, logs, ps, stop, wait and rm', async () => {

@@ -67,10 +67,9 @@ function spawnRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: Run
     const redirects = opts.redirects ?? [];
     let child: ChildProcess;
     try {
-      // Blocking opens, as the shell's: a FIFO's open returns at once when its other end is held, and the command
-      // must not inherit O_NONBLOCK.
+      // Read-write, as the shell's `<>`: a FIFO's open then never waits (and the command must not inherit O_NONBLOCK).
       for (const r of redirects) {
-        const fd = openSync(r.path, r.write ? constants.O_WRONLY : constants.O_RDONLY);
+        const fd = openSync(r.path, constants.O_RDWR);
         opened.push(fd);
         while (stdio.length < r.fd) stdio.push('ignore');
         stdio[r.fd] = fd;
@@ -192,8 +191,9 @@ export async function mountOverlay(lower: string[], upper: string, work: string,
 
 export async function unmount(target: string): Promise<void> {
   const res = await runTool('umount', [target], { allowFailure: true });
-  // util-linux says "not mounted" where busybox passes on the kernel's EINVAL, and either a missing path.
-  if (res.code !== 0 && !/not mounted|no mount point|not found|Invalid argument|No such file/i.test(res.stderr)) {
+  // util-linux says "not mounted"; busybox passes on the kernel's EINVAL (which it means there) or ENOENT.
+  const notMounted = tool('umount')[0] === BUSYBOX ? /Invalid argument|No such file/ : /not mounted|no mount point|not found/i;
+  if (res.code !== 0 && !notMounted.test(res.stderr)) {
     // A busy mount is detached lazily so a stuck reader cannot leak it forever.
     await runTool('umount', ['-l', target], { allowFailure: true });
   }

@@ -21,7 +21,8 @@ test('a command\'s stdout, stderr, exit status and input come back, and the next
     const files = readdirSync(dir).sort();
     assert.deepEqual(files.map((f) => f.slice(f.lastIndexOf('.') + 1)), ['e', 'o'], 'its input is gone, its outputs are kept for the next');
     assert.deepEqual(await launcher.run('true', [], {}), { code: 0, stdout: '', stderr: '' }, 'nothing of the last command\'s output');
-    assert.deepEqual(await launcher.run('sh', ['-c', 'echo again'], {}), { code: 0, stdout: 'again\n', stderr: '' });
+    assert.equal((await launcher.run('sh', ['-c', 'seq 1000'], {})).stdout.length, 3893);
+    assert.deepEqual(await launcher.run('sh', ['-c', 'echo again'], {}), { code: 0, stdout: 'again\n', stderr: '' }, 'a shorter output over a longer one');
     assert.deepEqual(readdirSync(dir).sort(), files, 'no new files for commands run one after another');
     const killed = await launcher.run('sh', ['-c', 'kill -9 $$'], { env: process.env });
     assert.equal(killed.code, 128 + 9, 'a signal is reported as a shell does');
@@ -137,5 +138,21 @@ test('a long-lived command is not one of the shell\'s jobs, and still reports', 
     assert.notEqual(Number(r.stdout), launcher.pid);
     const short = await launcher.run('sh', ['-c', 'cut -d" " -f4 /proc/$PPID/stat'], {});
     assert.equal(Number(short.stdout), launcher.pid, 'other commands\' reporting subshells are the shell\'s own children');
+  } finally { done(); }
+});
+
+test('a command the shell never read is started again by the caller; one it started reports even if the shell dies', async () => {
+  const { launcher, done } = fresh();
+  try {
+    const running = launcher.run('sleep', ['1'], { longLived: true });
+    await new Promise((r) => setTimeout(r, 100));
+    // Stopped, not yet seen: the shell has gone before it could read the next line.
+    process.kill(launcher.pid!, 'SIGSTOP');
+    const unread = launcher.run('echo', ['never'], {});
+    process.kill(launcher.pid!, 'SIGKILL');
+    const first = await Promise.race([unread.then(() => 'unread', () => 'unread'), running.then(() => 'running')]);
+    assert.equal(first, 'unread', 'the unread command is given up without waiting for the running one (a conmon: the container\'s life)');
+    await assert.rejects(unread, /stopped/);
+    assert.equal((await running).code, 0);
   } finally { done(); }
 });

@@ -22,12 +22,13 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { withFdsUpTo } from './only-fds.js';
 
-/** A descriptor 3-9 the command starts with, opened on a file. */
+/**
+ * A descriptor 3-9 the command starts with, opened read-write on a file: on a FIFO, an open that never waits for
+ * the other side, so a caller that let go of its end before the command started cannot leave the command hanging.
+ */
 export interface Redirect {
   fd: number;
   path: string;
-  /** Opened for writing; otherwise for reading. */
-  write: boolean;
 }
 
 export interface LaunchResult {
@@ -87,7 +88,9 @@ export class Launcher {
   private readonly shell: ChildProcess;
   private readonly base: NodeJS.ProcessEnv;
   private readonly prefix: string;
-  private readonly pending = new Map<string, (report: string[] | undefined) => void>();
+  private readonly pending = new Map<string, (report: string[] | undefined | 'lost') => void>();
+  /** Commands the shell has read (it says so before it starts them): they report even if the shell dies. */
+  private readonly started = new Set<string>();
   /** Output files of commands that have reported and been read: the next command writes over them. */
   private readonly free: string[] = [];
   private files = 0;
@@ -110,21 +113,31 @@ export class Launcher {
     // Before any command is written: the shell's children inherit its priority from their fork.
     if (nice && this.shell.pid !== undefined) setPriority(this.shell.pid, nice);
     this.shell.on('error', () => this.lost());
-    this.shell.on('exit', () => { this.exited = true; });
+    this.shell.on('exit', () => {
+      this.exited = true;
+      // What it had not read yet never starts: given up once its last words (acknowledgements still in the pipe) are in.
+      setTimeout(() => {
+        for (const [id, done] of this.pending) if (!this.started.has(id)) { done(undefined); this.pending.delete(id); }
+      }, 100).unref();
+    });
     createInterface({ input: this.shell.stdout! }).on('line', (line) => {
       const [id = '', ...report] = line.split(' ');
+      if (report[0] === '+') { this.started.add(id); return; }
       this.done++;
+      this.started.delete(id);
       this.pending.get(id)?.(report);
       this.pending.delete(id);
     });
-    // The commands it had started still report (they hold the pipe); once the last is gone, what still waits never ends.
+    // The commands it had started report even after it died (they hold the pipe, a long-lived one for as long as it
+    // runs); once the last is gone, what still waits never ends.
     this.shell.stdout!.on('close', () => this.lost());
   }
 
   private lost(): void {
     this.exited = true;
-    for (const done of this.pending.values()) done(undefined);
+    for (const [id, done] of this.pending) done(this.started.has(id) ? 'lost' : undefined);
     this.pending.clear();
+    this.started.clear();
   }
 
   get alive(): boolean {
@@ -162,6 +175,7 @@ export class Launcher {
   async run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; redirects?: Redirect[]; longLived?: boolean }): Promise<LaunchResult> {
     if (this.exited) throw new Stopped('the command launcher has stopped');
     const redirects = opts.redirects ?? [];
+    if (redirects.some((r) => !Number.isInteger(r.fd) || r.fd < 3 || r.fd > 9)) throw new TypeError('a redirect is for descriptors 3 to 9');
     const env = opts.env ?? this.base;
     if ([cmd, ...args, opts.cwd ?? '', ...redirects.map((r) => r.path)].some((a) => a.includes('\0')) || (opts.env && Object.entries(opts.env).some(([k, v]) => k.includes('\0') || v?.includes('\0')))) {
       throw new TypeError('an argument or environment variable contains a NUL byte');
@@ -182,7 +196,7 @@ export class Launcher {
     const input = opts.input !== undefined && opts.input.length ? `${file}.i` : '/dev/null';
     if (input !== '/dev/null') await writeFile(input, opts.input!);
     const cd = opts.cwd !== undefined ? `cd ${quote(opts.cwd)} || exit; ` : '';
-    const argv = [program, ...args].map(quote).join(' ') + redirects.map((r) => ` ${r.fd}${r.write ? '>' : '<'}${quote(r.path)}`).join('');
+    const argv = [program, ...args].map(quote).join(' ') + redirects.map((r) => ` ${r.fd}<>${quote(r.path)}`).join('');
     const out = quote(`${file}.o`);
     const err = quote(`${file}.e`);
     // `jobs` reaps the subshells that have ended: a shell that only starts background jobs never waits for them.
@@ -192,12 +206,14 @@ export class Launcher {
     // command, and a conmon per running container would make each command slower by the containers running.
     const report = `( ( ${cd}${setEnv.join(' ')} exec ${argv} ) <${quote(input)} >${out} 2>${err}; `
       + `s=$?; f=; [ -s ${out} ] && f=o; [ -s ${err} ] && f=\${f}e; echo "${id} $s $f" )`;
-    const line = `jobs >/dev/null; ${opts.longLived ? `( ${report} & )` : report} &\n`;
-    const reported = await new Promise<string[] | undefined>((resolve) => {
+    // `ID +` first: once the shell has said it, the command counts as started even if the shell dies.
+    const line = `echo "${id} +"; jobs >/dev/null; ${opts.longLived ? `( ${report} & )` : report} &\n`;
+    const reported = await new Promise<string[] | undefined | 'lost'>((resolve) => {
       this.pending.set(id, resolve);
       this.shell.stdin!.write(line);
     });
     if (reported === undefined) throw new Stopped('the command launcher has stopped');
+    if (reported === 'lost') throw new Error('the command launcher stopped with the command running: its result is unknown');
     const [status = '', flags = ''] = reported;
     const read = (x: 'o' | 'e') => (flags.includes(x) ? readFile(`${file}.${x}`, 'utf8').catch(() => '') : '');
     // An input is not left for a later command that has none (a few commands have one: CNI's, tar's, iptables').

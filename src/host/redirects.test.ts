@@ -16,7 +16,7 @@ async function pingThroughFifos(root: string): Promise<{ reply: string; fds: str
   try {
     writeSync(downFd, 'ping\n');
     const r = await run('sh', ['-c', 'read x <&4; echo "got $x" >&3; ls /proc/$$/fd'], {
-      redirects: [{ fd: 3, path: up, write: true }, { fd: 4, path: down, write: false }],
+      redirects: [{ fd: 3, path: up }, { fd: 4, path: down }],
     });
     const buf = Buffer.alloc(64);
     const n = readSync(upFd, buf);
@@ -42,7 +42,7 @@ test('the same from a spawn of its own, where there is no launcher', async () =>
   const root = mkdtempSync(join(tmpdir(), 'berth-redirect-'));
   try {
     assert.deepEqual(await pingThroughFifos(root), { reply: 'got ping\n', fds: ['0', '1', '2', '3', '4'] });
-    await assert.rejects(run('true', [], { redirects: [{ fd: 12, path: '/dev/null', write: false }] }), /descriptors 3 to 9/);
+    await assert.rejects(run('true', [], { redirects: [{ fd: 12, path: '/dev/null' }] }), /descriptors 3 to 9/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

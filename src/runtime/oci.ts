@@ -161,18 +161,20 @@ export class OciRuntime extends EventEmitter implements Runtime {
     // read its arguments: its start-up overlaps the mount and the making of the spec instead of following them.
     // It is started by the launcher shell, whose fork does not block the event loop as the daemon's own does
     // (2.5 ms, plus 1 for the check of which descriptors it would inherit: the shell holds none), so its two
-    // pipes are FIFOs in the bundle. The daemon holds both read-write: neither open waits for the other side,
-    // and the sync FIFO gives no end-of-file before conmon has opened it.
+    // pipes are FIFOs in the bundle. Both sides open them read-write, so no open waits for the other side, and
+    // neither ever reads an end-of-file: conmon's exit (the launcher's report) says it will write nothing more.
     const syncPath = join(bundle, 'conmon-sync');
     const startPath = join(bundle, 'conmon-start');
     await runTool('mkfifo', ['-m', '600', syncPath, startPath], { label: 'mkfifo' });
-    const syncPipe = new Socket({ fd: openSync(syncPath, constants.O_RDWR), readable: true, writable: false });
-    const startFd = openSync(startPath, constants.O_RDWR);
+    const syncFd = openSync(syncPath, constants.O_RDWR);
+    let startFd: number;
+    try { startFd = openSync(startPath, constants.O_RDWR); } catch (e) { closeSync(syncFd); throw e; }
+    const syncPipe = new Socket({ fd: syncFd, readable: true, writable: false });
     const conmon = run(this.conmon, args, {
       cwd: bundle,
       // conmon makes its console socket in TMPDIR (and leaves it there when runc fails): a short private one.
       env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', TMPDIR: join(this.tmp, id.slice(0, 12)) },
-      redirects: [{ fd: 3, path: syncPath, write: true }, { fd: 4, path: startPath, write: false }],
+      redirects: [{ fd: 3, path: syncPath }, { fd: 4, path: startPath }],
       allowFailure: true,
       longLived: true,
       label: 'conmon',
@@ -189,9 +191,12 @@ export class OciRuntime extends EventEmitter implements Runtime {
           try { resolve(JSON.parse(buf.slice(0, nl)) as { data?: number; message?: string }); } catch { resolve(undefined); }
         }
       });
-      syncPipe.on('error', () => resolve(undefined));
-      // The daemon's own end keeps the FIFO open: conmon's exit, not an end-of-file, says it will write nothing.
-      void exited.then(() => resolve(undefined));
+      // Nothing to do on an error: conmon's exit says it will write nothing.
+      syncPipe.on('error', () => {});
+      // The daemon's own end keeps the FIFO open: conmon's exit, not an end-of-file, says it will write nothing. The
+      // report of its exit comes through the launcher's pipe, which may be read before this FIFO although conmon wrote
+      // here first: a moment for what it wrote to come in.
+      void exited.then(() => setTimeout(() => resolve(undefined), 50));
     });
     let msg: { data?: number; message?: string } | undefined;
     try {
