@@ -191,11 +191,9 @@ export class OciRuntime extends EventEmitter implements Runtime {
           try { resolve(JSON.parse(buf.slice(0, nl)) as { data?: number; message?: string }); } catch { resolve(undefined); }
         }
       });
-      // Nothing to do on an error: conmon's exit says it will write nothing.
-      syncPipe.on('error', () => {});
-      // The daemon's own end keeps the FIFO open: conmon's exit, not an end-of-file, says it will write nothing. The
-      // report of its exit comes through the launcher's pipe, which may be read before this FIFO although conmon wrote
-      // here first: a moment for what it wrote to come in.
+      syncPipe.on('error', () => {}); // conmon's exit settles it
+      // The report of that exit comes through the launcher's pipe, which may be read before this FIFO although
+      // conmon wrote here first: a moment for what it wrote to come in.
       void exited.then(() => setTimeout(() => resolve(undefined), 50));
     });
     let msg: { data?: number; message?: string } | undefined;
