@@ -27,7 +27,7 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** What BERTH_TRACE calls it, when the command and its first word say too little. */
   label?: string;
-  /** Descriptors 3-9 the command starts with, each opened on a file (a FIFO whose other end the caller holds). */
+  /** Descriptors 3-9 the command starts with, each opened read-write on a file (a FIFO whose other end the caller holds). */
   redirects?: Redirect[];
   /**
    * A process that outlives the work that started it (conmon, which stays for the container's life): started at
@@ -50,8 +50,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   const shell = launcherFor(opts.env, opts.longLived);
   if (shell) {
     return traced(label, shell.run(cmd, args, { env: opts.env, cwd: opts.cwd, input: opts.input, redirects: opts.redirects, longLived: opts.longLived }).then(finish, (e: Error) => {
-      // The shell went before it reported: almost always before it read the line. A command that did start
-      // (the shell killed mid-way) runs twice; berth's (umount, runc delete, CNI DEL) take that as a no-op or an error.
+      // The shell went before it read the line (it acknowledges each one it reads): the command never started.
       if (e instanceof Stopped) return spawnRun(cmd, args, env, opts).then(finish);
       throw new SystemError(`${cmd}: ${e.message}`);
     }));
@@ -93,6 +92,8 @@ function spawnRun(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: Run
     });
     child.stdin!.on('error', () => { /* the child may exit before reading its input */ });
     child.stdin!.end(opts.input ?? '');
+    // It may outlive the daemon, which must not wait for it to stop.
+    if (opts.longLived) for (const h of [child, child.stdout, child.stderr] as { unref?: () => void }[]) h.unref?.();
   });
 }
 
