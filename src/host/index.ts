@@ -8,7 +8,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { SystemError } from '../errors/index.js';
 import { traced } from '../common/trace.js';
-import { Launcher, Stopped, type Redirect } from './launcher.js';
+import { checkRedirects, Launcher, Stopped, type Redirect } from './launcher.js';
 import { withFdsUpTo } from './only-fds.js';
 
 export type { Redirect };
@@ -46,7 +46,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     }
     return res;
   };
-  if (opts.redirects?.some((r) => !Number.isInteger(r.fd) || r.fd < 3 || r.fd > 9)) return Promise.reject(new TypeError('a redirect is for descriptors 3 to 9'));
+  try { checkRedirects(opts.redirects ?? []); } catch (e) { return Promise.reject(e); }
   const shell = launcherFor(opts.env, opts.longLived);
   if (shell) {
     return traced(label, shell.run(cmd, args, { env: opts.env, cwd: opts.cwd, input: opts.input, redirects: opts.redirects, longLived: opts.longLived }).then(finish, (e: Error) => {

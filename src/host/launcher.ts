@@ -31,6 +31,11 @@ export interface Redirect {
   path: string;
 }
 
+/** Throws for a redirect outside descriptors 3-9 (the shell's redirections name 0-9; 0-2 are the command's stdio). */
+export function checkRedirects(redirects: Redirect[]): void {
+  if (redirects.some((r) => !Number.isInteger(r.fd) || r.fd < 3 || r.fd > 9)) throw new TypeError('a redirect is for descriptors 3 to 9');
+}
+
 export interface LaunchResult {
   /** The exit status; a signal's is 128 + its number, as a shell reports it. */
   code: number;
@@ -175,7 +180,7 @@ export class Launcher {
   async run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; redirects?: Redirect[]; longLived?: boolean }): Promise<LaunchResult> {
     if (this.exited) throw new Stopped('the command launcher has stopped');
     const redirects = opts.redirects ?? [];
-    if (redirects.some((r) => !Number.isInteger(r.fd) || r.fd < 3 || r.fd > 9)) throw new TypeError('a redirect is for descriptors 3 to 9');
+    checkRedirects(redirects);
     const env = opts.env ?? this.base;
     if ([cmd, ...args, opts.cwd ?? '', ...redirects.map((r) => r.path)].some((a) => a.includes('\0')) || (opts.env && Object.entries(opts.env).some(([k, v]) => k.includes('\0') || v?.includes('\0')))) {
       throw new TypeError('an argument or environment variable contains a NUL byte');

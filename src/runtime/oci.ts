@@ -180,7 +180,7 @@ export class OciRuntime extends EventEmitter implements Runtime {
       label: 'conmon',
     });
     // With --sync conmon's exit is the container's: the exit file says which.
-    const exited = conmon.then((r) => r, (e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+    const exited = conmon.catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
     void exited.then(() => this.checkExit(id));
     const synced = new Promise<{ data?: number; message?: string } | undefined>((resolve) => {
       let buf = '';
