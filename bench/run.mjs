@@ -20,8 +20,12 @@
  *   the floor, a bare `qemu-system-x86_64 -M microvm -kernel … -initrd …` boot to power-off of the same
  *   kernel with a trivial init; and one `berth compare busybox true`. BENCH_VM_RUNS (7: one TCG boot varies by a second with the host's load) rounds.
  *
- *   node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N] [--json]
+ *   node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N] [--dockerd] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
+ *
+ * The comparisons with dockerd use the one on /var/run/docker.sock; with --dockerd, a private one (bench/dockerd.mjs,
+ * which installs Debian's docker.io when missing) that is stopped and removed afterwards. A dockerd without busybox
+ * gets berth's (`berth save | docker load`): there is no Docker Hub here.
  *
  * The pull takes debian:bookworm from BERTH_HOST's daemon when that has it; otherwise it makes
  * it in a private daemon with `berth bootstrap debian` (debootstrap, about a minute).
@@ -31,20 +35,21 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { request } from 'node:http';
 import { connect as netConnect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { startPrivateDockerd } from './dockerd.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BERTH = join(ROOT, 'bin', 'berth');
 const DOCKER = '/usr/local/bin/docker';
-const DOCKERD_SOCK = '/var/run/docker.sock';
+let DOCKERD_SOCK = '/var/run/docker.sock'; // --dockerd: the private one's
 const REGISTRY_BIN = '/usr/bin/docker-registry';
 const SKOPEO = '/usr/bin/skopeo';
 const PULL_IMAGE = 'debian:bookworm';
 const WARMUP = 2;
 const PULL_WARMUP = 1;
 
-const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N (>= 3)] [--json]';
+const USAGE = 'usage: node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N (>= 3)] [--dockerd] [--json]';
 const argv = process.argv.slice(2);
-const FLAGS = { '--json': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
+const FLAGS = { '--json': 0, '--dockerd': 0, '--runs': 1, '--pull-runs': 1, '--only': 1 };
 for (let i = 0; i < argv.length; i += 1 + FLAGS[argv[i]]) {
   if (!(argv[i] in FLAGS) || (FLAGS[argv[i]] && argv[i + 1] === undefined)) { console.error(USAGE); process.exit(2); }
 }
@@ -260,6 +265,7 @@ async function startupBench() {
     node: () => run(process.execPath, ['-e', '0'], Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'))),
     dockerd: existsSync(DOCKER) && await ping(DOCKERD_SOCK) ? dockerRun(DOCKERD_SOCK) : undefined,
   };
+  if (scenarios.dockerd) await dockerdHasBusybox();
   if (!scenarios.dockerCli) skipped.dockerCli = skipped.dockerCliNoNet = `${DOCKER} not installed, skipped`;
   if (!scenarios.dockerd) { skipped.dockerd = 'dockerd: not running here, skipped'; say(skipped.dockerd); }
   for (const k of Object.keys(scenarios)) if (!scenarios[k]) delete scenarios[k];
@@ -806,7 +812,22 @@ function reportPorts(r) {
   for (const t of r.targets) say(`  ${t.verdict.padEnd(5)} ${t.name}: ${(t.ratio * 100).toFixed(0)}%`);
 }
 
+/** Gives the dockerd berth's busybox:latest when it has none (no Docker Hub here); a busybox of its own stays. */
+async function dockerdHasBusybox() {
+  const env = { ...process.env, DOCKER_HOST: `unix://${DOCKERD_SOCK}`, BERTH_HOST: host };
+  if (await run(DOCKER, ['image', 'inspect', 'busybox:latest'], env).then(() => true, () => false)) return;
+  say('loading berth\'s busybox:latest into dockerd');
+  await run('sh', ['-c', '"$0" save busybox:latest | "$1" load', BERTH, DOCKER], env);
+  defer(() => run(DOCKER, ['rmi', 'busybox:latest'], env).catch(() => {}));
+}
+
 async function main() {
+  if (argv.includes('--dockerd') && ['startup', 'pull', 'exec', undefined].includes(ONLY)) {
+    const d = await startPrivateDockerd({ ping, say });
+    defer(d.stop);
+    DOCKERD_SOCK = d.sock;
+    say(`started a private dockerd on ${d.sock}`);
+  }
   if (ONLY === 'vm') {
     const v = await vmBench();
     if (JSON_OUT) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`); else reportVm(v);
