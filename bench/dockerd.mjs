@@ -9,13 +9,13 @@
  * The busybox image comes from berth (`berth save | docker load`): there is no Docker Hub here.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 
 const DOCKERD = '/usr/sbin/dockerd';
 
-/** Starts it and waits until it answers; `stop` ends it and removes everything it made. */
-export async function startPrivateDockerd({ ping, say }) {
+/** Starts it and waits until it answers; `stop` ends it and removes everything it made. The helpers are run.mjs's. */
+export async function startPrivateDockerd({ ping, say, removeTree }) {
   if (!existsSync(DOCKERD)) {
     say('installing Debian\'s docker.io for the dockerd comparison (apt-get)');
     const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'docker.io'],
@@ -39,9 +39,7 @@ export async function startPrivateDockerd({ ping, say }) {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
       if (alive()) { proc.kill('SIGKILL'); await exited; }
     }
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
-    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
-    rmSync(dir, { recursive: true, force: true });
+    removeTree(dir); // a mount dockerd left (a container's root) is detached first
     if (!bridgeWasThere) spawnSync('ip', ['link', 'delete', 'docker0'], { stdio: 'ignore' });
   };
   for (let end = Date.now() + 60_000; !(await ping(sock));) {

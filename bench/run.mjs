@@ -823,7 +823,7 @@ async function dockerdHasBusybox() {
 
 async function main() {
   if (argv.includes('--dockerd') && ['startup', 'pull', 'exec', undefined].includes(ONLY)) {
-    const d = await startPrivateDockerd({ ping, say });
+    const d = await startPrivateDockerd({ ping, say, removeTree });
     defer(d.stop);
     DOCKERD_SOCK = d.sock;
     say(`started a private dockerd on ${d.sock}`);
