@@ -235,6 +235,27 @@ describe('docker CLI everyday set against berth', { skip: hasDocker ? false : 'n
     await ok(['rm', '-f', 'netc']);
   });
 
+  test('ps --filter publish=, expose=, is-task=, isolation=: what dockerd matches, and its errors', async () => {
+    seen.push((await ok(['create', '--name', 'pfa', '-p', '127.0.0.1::7071/udp', '--expose', '7172-7174', 'busybox', 'true'])).trim());
+    seen.push((await ok(['create', '--name', 'pfb', '-p', '7075:7075', 'busybox', 'true'])).trim());
+    const names = async (...filters: string[]) =>
+      lines(await ok(['ps', '-a', '--filter', 'name=^pf', ...filters.flatMap((f) => ['--filter', f]), '--format', '{{.Names}}'])).sort().join(' ');
+    assert.equal(await names('publish=7071/udp'), 'pfa');
+    assert.equal(await names('publish=7071'), '', 'tcp when no protocol is given');
+    assert.equal(await names('publish=7070-7080'), 'pfb', 'a range; 7071 is published for udp only');
+    assert.equal(await names('publish=7071/udp', 'publish=7075'), 'pfa pfb', 'values of one key are alternatives');
+    assert.equal(await names('expose=7173'), 'pfa');
+    assert.equal(await names('expose=7075/tcp'), 'pfb', 'the CLI exposes what it publishes');
+    assert.equal(await names('is-task=false'), 'pfa pfb');
+    assert.equal(await names('is-task=true'), '', 'no swarm tasks here');
+    assert.equal(await names('isolation=default'), 'pfa pfb');
+    assert.equal(await names('isolation=hyperv'), '');
+    await fails(['ps', '--filter', 'publish=80:80'], 1, "Error response from daemon: filter for 'publish' should not contain ':': 80:80\n");
+    await fails(['ps', '--filter', 'expose=90-80'], 1, 'Error response from daemon: error while looking up for expose 90-80: Invalid range specified for the Port: 90-80\n');
+    await fails(['ps', '--filter', 'is-task=maybe'], 1, "Error response from daemon: invalid filter 'is-task=maybe'\n");
+    await ok(['rm', 'pfa', 'pfb']);
+  });
+
   test('volume create, ls, inspect, rm, prune; system df counts volumes', async () => {
     assert.equal(await ok(['volume', 'create', '--label', 'k=v', 'v1']), 'v1\n');
     const anon = (await ok(['volume', 'create'])).trim();

@@ -71,6 +71,36 @@ function nameRegExp(v: string): RegExp {
 /** `before=`/`since=`: the container they name, as dockerd looks it up (a 404 when there is none). */
 type Find = (ref: string) => ContainerRecord;
 
+/**
+ * `publish=`/`expose=`: `PORT[/PROTO]` or `START-END[/PROTO]` as the keys (`80/tcp`) it stands for, as dockerd's
+ * portOp reads it; tcp when no protocol is given.
+ */
+function portKeys(key: string, value: string): string[] {
+  if (value.includes(':')) throw new InvalidParameterError(`filter for '${key}' should not contain ':': ${value}`);
+  const [port = '', proto] = value.split('/');
+  const bad = (why: string) => new InvalidParameterError(`error while looking up for ${key} ${value}: ${why}`);
+  if (!port) throw bad('Empty string specified for ports.');
+  const [from, to = from] = port.split('-', 2).map((p) => {
+    if (!/^\d+$/.test(p) || Number(p) > 65535) throw bad(`strconv.ParseUint: parsing "${p}": invalid syntax`);
+    return Number(p);
+  }) as [number, number?];
+  if (to < from) throw bad(`Invalid range specified for the Port: ${port}`);
+  return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}/${proto || 'tcp'}`);
+}
+
+/** dockerd's filters.Match: the value itself, or as a regular expression that matches somewhere in it. */
+function looseMatch(pattern: string, source: string): boolean {
+  if (pattern === source) return true;
+  try { return new RegExp(pattern).test(source); } catch { return false; }
+}
+
+/** The values dockerd rejects before it lists anything, so an empty list does not hide a malformed filter. */
+function checkFilterValues(f: Filters): void {
+  for (const v of f.publish ?? []) portKeys('publish', v);
+  for (const v of f.expose ?? []) portKeys('expose', v);
+  for (const v of f['is-task'] ?? []) if (v !== 'true' && v !== 'false') throw new InvalidParameterError(`invalid filter 'is-task=${v}'`);
+}
+
 function matches(c: ContainerRecord, f: Filters, find: Find): boolean {
   for (const [key, values] of Object.entries(f)) {
     // As dockerd: several `label` filters must all match (compose asks for project AND service AND oneoff); other keys are alternatives.
@@ -92,6 +122,13 @@ function matches(c: ContainerRecord, f: Filters, find: Find): boolean {
           .some(([name, ep]) => name === v || (!!ep?.NetworkID && ep.NetworkID.startsWith(v)));
         case 'before': return Date.parse(c.Created) < Date.parse(find(v).Created);
         case 'since': return Date.parse(c.Created) > Date.parse(find(v).Created);
+        // What was asked for at create (`-p`, `--expose`, the image's EXPOSE), running or not, as dockerd's.
+        case 'publish': return portKeys(key, v).some((p) => p in ((c.HostConfig.PortBindings as Record<string, unknown> | undefined) ?? {}));
+        case 'expose': return portKeys(key, v).some((p) => p in (c.Config.ExposedPorts ?? {}));
+        // Swarm's tasks: berth runs none.
+        case 'is-task': return v === 'false';
+        // Linux has one isolation; an empty one reads `default`, as dockerd's.
+        case 'isolation': return looseMatch(v, String(c.HostConfig.Isolation || 'default').toLowerCase());
         default: throw new InvalidParameterError(`invalid filter '${key}'`);
       }
     });
@@ -142,6 +179,7 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.on('GET', '/containers/json', async ({ res, query }) => {
     const all = boolParam(query, 'all');
     const filters = parseFilters(query.get('filters'));
+    checkFilterValues(filters);
     const limit = Number(query.get('limit') ?? -1);
     // As dockerd: a limit (`ps -n`, `ps -l`) counts stopped containers too.
     let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters, (ref) => cs.get(ref)));
