@@ -79,7 +79,10 @@ step rmi unknown; $D rmi nope:1; echo "rc=$?"
 step version; $D version --format '{{.Server.APIVersion}}'; echo "rc=$?"
 step version client; $D version --format '{{.Client.APIVersion}}'
 step image ID; $D inspect -f '{{.ID}}' busybox
-step history raw; $D history --human=false busybox; $D image history --human=false --format '{{.Size}} {{.CreatedSince}}' busybox
+step history raw; $D history --human=false busybox; $D image history --human=false --format '{{.Size}} {{.CreatedSince}}' busybox; $D history -H=false -q busybox | wc -l
+step valued booleans; echo in | $D run --rm=true -i=1 -d=false --sig-proxy=false busybox sh -c 'cat; echo --rm=false -d=false'; echo "rc=$?"
+step valued boolean off; $D run --rm=false --name parkeep busybox true; $D ps -a -q=false --filter name=parkeep --format '{{.Names}}'; $D rm parkeep
+step valued boolean bad; $D run --rm=maybe busybox true; echo "rc=$?"; $D run -d=2 busybox true; echo "rc=$?"
 step newer api flags; $D history --platform linux/amd64 busybox; echo "rc=$?"; $D network connect --gw-priority 1 bridge nope; echo "rc=$?"
 `;
 
@@ -90,7 +93,7 @@ function mask(s: string): string {
     .replace(/\b[0-9a-f]{12}\b/g, '<short>')
     .replace(/(Up|Exited \(\d+\)) [^\n\t]*?(ago|seconds|second|minutes|minute)\b/g, '$1 <time>')
     // Each names itself in its errors ("docker: …", "Run 'docker run --help'").
-    .replace(/^(docker|berth): /gm, '<cli>: ').replace(/Run '(docker|berth) /g, "Run '<cli> ");
+    .replace(/^(docker|berth): /gm, '<cli>: ').replace(/Run '(docker|berth) /g, "Run '<cli> ").replace(/^Usage: {2}(docker|berth) /gm, 'Usage:  <cli> ');
 }
 
 describe('berth CLI and docker CLI: one script, the same output', { skip: hasDocker ? false : 'no /usr/local/bin/docker here' }, () => {
@@ -128,6 +131,8 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
     assert.match(docker.stdout, /\npar1 12\.3kB \(virtual 1\.\d+MB\)\n/);
     assert.match(docker.stdout, /\n12345\n== /, 'inspect --size: the bytes the container wrote');
     assert.match(docker.stdout, /== image ID\nsha256:[0-9a-f]{64}\n/);
+    assert.match(docker.stdout, /== valued booleans\nin\n--rm=false -d=false\nrc=0\n== valued boolean off\nparkeep\nparkeep\n/, 'a command\'s own words are left alone');
+    assert.match(docker.stderr, /^invalid argument "2" for "-d, --detach" flag: strconv\.ParseBool: parsing "2": invalid syntax$/m);
     assert.match(docker.stdout, /== run -a\nto-out\nrc=4\n/, '-a picks the streams');
     assert.doesNotMatch(docker.stderr, /to-err/);
     const split = (s: string) => mask(s).split('\n');

@@ -4,12 +4,15 @@
  */
 import { CommanderError } from 'commander';
 import { describe, ExitError, FlagError, flagErrorText } from './context.js';
-import { commandFor, expandGroups, program, usageError } from './program.js';
+import { withBoolValues } from './bool-values.js';
+import { commandAt, commandFor, expandGroups, program, usageError } from './program.js';
 
 async function main(): Promise<void> {
-  const argv = expandGroups(process.argv.slice(2));
+  let argv = expandGroups(process.argv.slice(2));
   const p = program(argv);
   try {
+    const { cmd, end } = commandAt(p, argv);
+    argv = withBoolValues(cmd, argv, end);
     await p.parseAsync(argv, { from: 'user' });
     process.exit(0);
   } catch (e) {

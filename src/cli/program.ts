@@ -120,13 +120,20 @@ function argsRequirement(cmd: Command): { text: string; see: boolean } {
 
 /** The (sub)command `argv` names in the program: `network create` in `-H x network create n`. */
 export function commandFor(p: Command, argv: string[]): Command {
+  return commandAt(p, argv).cmd;
+}
+
+/** The command the words name, and where its own flags and arguments start. */
+export function commandAt(p: Command, argv: string[]): { cmd: Command; end: number } {
   let c = p;
-  for (const word of argv.slice(commandIndex(argv))) {
+  let end = commandIndex(argv);
+  for (; end < argv.length; end++) {
+    const word = argv[end]!;
     const sub = c.commands.find((x) => x.name() === word || x.aliases().includes(word));
     if (!sub) break;
     c = sub;
   }
-  return c;
+  return { cmd: c, end };
 }
 
 /**
@@ -198,24 +205,7 @@ function versionOnly(argv: string[]): boolean {
   return version;
 }
 
-/**
- * docker's boolean flags that scripts give a value (`--sig-proxy=false`): commander spells false as `--no-…`.
- * The one word is rewritten wherever it is, also in a container's command; no program berth knows takes it.
- * `--disable-content-trust` does nothing either way here (berth verifies no signatures): its value just goes.
- */
-const VALUED_BOOLS = ['sig-proxy'];
-/** The same for one command's own flags, rewritten only after its words: `network create --ipv4=false`. */
-const COMMAND_VALUED_BOOLS: Record<string, string[]> = { 'network create': ['ipv4', 'ipv6'], history: ['human'], 'image history': ['human'] };
-
 export function expandGroups(argv: string[]): string[] {
-  const at = commandIndex(argv);
-  const own = COMMAND_VALUED_BOOLS[`${argv[at]} ${argv[at + 1]}`] ?? COMMAND_VALUED_BOOLS[argv[at] ?? ''] ?? [];
-  argv = argv.map((a, k) => {
-    const m = /^--([a-z0-9-]+)=(true|false|1|0)$/.exec(a);
-    if (m?.[1] === 'disable-content-trust') return `--${m[1]}`;
-    const valued = m && (VALUED_BOOLS.includes(m[1]!) || (k > at && own.includes(m[1]!)));
-    return valued ? (m[2] === 'false' || m[2] === '0' ? `--no-${m[1]}` : `--${m[1]}`) : a;
-  });
   const i = commandIndex(argv);
   const group = GROUPS[argv[i] ?? ''];
   const sub = group?.[argv[i + 1] ?? ''];

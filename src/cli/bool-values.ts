@@ -1,0 +1,47 @@
+/**
+ * docker's boolean flags take a value too (`--rm=false`, `-d=false`, `--sig-proxy=false`, `-H=false`): its flag
+ * library reads `=true|false` (and 1, 0, t, f…) on any of them. commander reads none, so the command's own
+ * boolean flags are rewritten before it parses: true is the bare flag, false the `--no-` one where the command
+ * has it, else nothing (the flag is off unless given). Only up to the command's first argument (the image of
+ * `run`): what follows may be the container's command, whose words are its own.
+ */
+import type { Command, Option } from 'commander';
+import { FlagError } from './context.js';
+
+const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/** `argv` with `--flag=BOOL` and `-x=BOOL` spelled as commander reads them, for `cmd`, whose words end before `from`. */
+export function withBoolValues(cmd: Command, argv: string[], from: number): string[] {
+  const options = cmd.options as readonly Option[];
+  const takesValue = (o: Option | undefined) => !!o && (o.required || o.optional);
+  const out = argv.slice(0, from);
+  for (let i = from; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--' || !a.startsWith('-') || a === '-') { out.push(...argv.slice(i)); break; }
+    const m = /^(--[^=]+|-[^-=])=(.*)$/s.exec(a);
+    const named = m ? options.find((o) => (o.long === m[1] || o.short === m[1]) && !o.negate) : undefined;
+    if (m && named && !takesValue(named)) {
+      if (!TRUE.has(m[2]!) && !FALSE.has(m[2]!)) {
+        const flag = [named.short, named.long].filter(Boolean).join(', ');
+        throw new FlagError(`invalid argument "${m[2]}" for "${flag}" flag: strconv.ParseBool: parsing "${m[2]}": invalid syntax`);
+      }
+      if (TRUE.has(m[2]!)) out.push(named.long ?? named.short!);
+      else {
+        const negation = options.find((o) => o.negate && o.long === `--no-${named.long?.slice(2)}`);
+        if (negation) out.push(negation.long!);
+      }
+      continue;
+    }
+    out.push(a);
+    // A flag whose value is the next word (`-e X`, `--name n`): that word is no argument.
+    if (!a.includes('=')) {
+      const last: Option | undefined = a.startsWith('--') ? options.find((o) => o.long === a) : options.find((o) => o.short === `-${a.at(-1)}`);
+      const valueInWord = !a.startsWith('--') && a.length > 2 && [...a.slice(1, -1)].some((ch) => takesValue(options.find((o) => o.short === `-${ch}`)));
+      // commander gives an optional value (`[x]`) the next word only when that is no flag.
+      const next = argv[i + 1];
+      if (last && !valueInWord && next !== undefined && (last.required || (last.optional && !next.startsWith('-')))) out.push(argv[++i]!);
+    }
+  }
+  return out;
+}
