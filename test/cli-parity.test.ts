@@ -55,6 +55,7 @@ step images json; $D images --format json busybox | sed 's/"Created[A-Za-z]*":"[
 step rm; $D rm par2; echo "rc=$?"
 step rm unknown; $D rm nope; echo "rc=$?"
 step rm some unknown; $D rm nope par2; echo "rc=$?"
+step rm -f unknown; $D rm -f nope; echo "rc=$?"; $D rm nope -f=true nope2; echo "rc=$?"
 step logs --tail; $D logs --tail 2 par1; echo "rc=$?"
 step cp errors; $D cp par1:/etc/hostname /nonexistent-berth-par/; echo "rc=$?"; $D cp par1:/etc/hostname /nonexistent-berth-par/x; echo "rc=$?"; $D cp par1:/etc/hostname /dev/null/; echo "rc=$?"
 step logs unknown; $D logs --tail 2 nope; echo "rc=$?"
@@ -124,6 +125,7 @@ describe('berth CLI and docker CLI: one script, the same output', { skip: hasDoc
     assert.match(docker.stdout, /== run 127\nrc=127\n/);
     assert.match(docker.stdout, /== run 125 image\nrc=125\n/);
     assert.match(docker.stdout, /== rm unknown\nrc=1\n/);
+    assert.match(docker.stdout, /== rm -f unknown\nrc=0\nrc=0\n/, 'rm -f says a missing container and goes on, as the docker CLI');
     assert.match(docker.stderr, /^Error response from daemon: No such container: nope$/m);
     assert.match(docker.stdout, /== logs --tail\nline4\nline5\nrc=0\n/);
     // As with dockerd: a limit lists stopped containers too, and -s counts the writable layer and the image's.

@@ -23,6 +23,12 @@ test('the words after the first argument are the container\'s, and a flag\'s val
   assert.deepEqual(rewrite('run', '-e', '--rm=false', 'busybox'), ['run', '-e', '--rm=false', 'busybox'], '-e takes it as its value');
   assert.deepEqual(rewrite('run', '--', '--rm=false'), ['run', '--', '--rm=false']);
   assert.deepEqual(rewrite('run', '--name=x', '--rm=1', 'busybox'), ['run', '--name=x', '--rm', 'busybox']);
+  assert.deepEqual(rewrite('exec', 'c', 'sh', '-i=false'), ['exec', 'c', 'sh', '-i=false']);
+});
+
+test('elsewhere flags may follow the arguments, as docker\'s', () => {
+  assert.deepEqual(rewrite('network', 'create', 'n', '--ipv4=false'), ['network', 'create', 'n', '--no-ipv4']);
+  assert.deepEqual(rewrite('rm', 'a', '-f=true', 'b'), ['rm', 'a', '--force', 'b']);
 });
 
 test('a boolean given no boolean is docker\'s flag error; other flags are left to commander', () => {

@@ -2,8 +2,9 @@
  * docker's boolean flags take a value too (`--rm=false`, `-d=false`, `--sig-proxy=false`, `-H=false`): its flag
  * library reads `=true|false` (and 1, 0, t, f…) on any of them. commander reads none, so the command's own
  * boolean flags are rewritten before it parses: true is the bare flag, false the `--no-` one where the command
- * has it, else nothing (the flag is off unless given). Only up to the command's first argument (the image of
- * `run`): what follows may be the container's command, whose words are its own.
+ * has it, else nothing (the flag is off unless given). Flags may follow arguments (`rm x -f=true`), as with
+ * docker, except in the commands that pass what follows their first argument on (`run`'s image is followed by
+ * the container's command, whose words are its own).
  */
 import type { Command, Option } from 'commander';
 import { FlagError } from './context.js';
@@ -14,11 +15,14 @@ const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 /** `argv` with `--flag=BOOL` and `-x=BOOL` spelled as commander reads them, for `cmd`, whose words end before `from`. */
 export function withBoolValues(cmd: Command, argv: string[], from: number): string[] {
   const options = cmd.options as readonly Option[];
+  // commander keeps passThroughOptions() in a field of its own; bool-values.test.ts fails if that ever changes.
+  const passesThrough = (cmd as unknown as { _passThroughOptions?: boolean })._passThroughOptions === true;
   const takesValue = (o: Option | undefined) => !!o && (o.required || o.optional);
   const out = argv.slice(0, from);
   for (let i = from; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--' || !a.startsWith('-') || a === '-') { out.push(...argv.slice(i)); break; }
+    if (a === '--' || ((!a.startsWith('-') || a === '-') && passesThrough)) { out.push(...argv.slice(i)); break; }
+    if (!a.startsWith('-') || a === '-') { out.push(a); continue; }
     const m = /^(--[^=]+|-[^-=])=(.*)$/s.exec(a);
     const named = m ? options.find((o) => (o.long === m[1] || o.short === m[1]) && !o.negate) : undefined;
     if (m && named && !takesValue(named)) {

@@ -129,7 +129,7 @@ export function registerLifecycle(program: Command): void {
     .option('-l, --link', 'Remove the specified link')
     .action((ids: string[], o: { force?: boolean; volumes?: boolean; link?: boolean }, cmd: Command) =>
       // A link's name keeps its slash in the path (/PARENT/ALIAS), as the docker CLI sends it.
-      echoEach(cmd, ids, 'DELETE', (id) => `/containers/${o.link ? id.replace(/^\//, '') : id}`, { force: !!o.force, v: !!o.volumes, ...(o.link ? { link: true } : {}) }));
+      echoEach(cmd, ids, 'DELETE', (id) => `/containers/${o.link ? id.replace(/^\//, '') : id}`, { force: !!o.force, v: !!o.volumes, ...(o.link ? { link: true } : {}) }, !!o.force));
 
   program.command('wait').description('Block until one or more containers stop, then print their exit codes')
     .argument('<container...>')
@@ -147,10 +147,17 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /** One request per named container, echoing each name that succeeded, as docker's multi-container verbs do. */
-async function echoEach(cmd: Command, ids: string[], method: string, path: (id: string) => string, query?: RequestOptions['query']): Promise<void> {
+async function echoEach(cmd: Command, ids: string[], method: string, path: (id: string) => string, query?: RequestOptions['query'], missingOk = false): Promise<void> {
   const client = clientOf(cmd);
   await forEachArg(ids, async (id) => {
-    await client.call(method, path(id), { query });
+    try {
+      await client.call(method, path(id), { query });
+    } catch (e) {
+      // docker's `rm -f`: a container that is not there is said on stderr, and is no failure (exit 0).
+      if (!missingOk || !isNotFound(e)) throw e;
+      process.stderr.write(`${describe(e)}\n`);
+      return;
+    }
     process.stdout.write(`${id}\n`);
   });
 }
