@@ -248,11 +248,13 @@ describe('docker CLI everyday set against berth', { skip: hasDocker ? false : 'n
     assert.equal(await names('expose=7075/tcp'), 'pfb', 'the CLI exposes what it publishes');
     assert.equal(await names('is-task=false'), 'pfa pfb');
     assert.equal(await names('is-task=true'), '', 'no swarm tasks here');
+    assert.equal(await names('is-task=false', 'is-task=true'), '', 'true wins, as with dockerd');
     assert.equal(await names('isolation=default'), 'pfa pfb');
-    assert.equal(await names('isolation=hyperv'), '');
+    assert.equal(await names('isolation=hyperv'), 'pfa pfb', 'a Windows filter: dockerd on Linux lists every container');
     await fails(['ps', '--filter', 'publish=80:80'], 1, "Error response from daemon: filter for 'publish' should not contain ':': 80:80\n");
     await fails(['ps', '--filter', 'expose=90-80'], 1, 'Error response from daemon: error while looking up for expose 90-80: Invalid range specified for the Port: 90-80\n');
-    await fails(['ps', '--filter', 'is-task=maybe'], 1, "Error response from daemon: invalid filter 'is-task=maybe'\n");
+    await fails(['ps', '--filter', 'expose=70000'], 1, 'Error response from daemon: error while looking up for expose 70000: strconv.ParseUint: parsing "70000": value out of range\n');
+    await fails(['ps', '--filter', 'is-task=maybe'], 1, "Error response from daemon: invalid filter 'is-task=[maybe]'\n");
     await ok(['rm', 'pfa', 'pfb']);
   });
 

@@ -75,33 +75,41 @@ type Find = (ref: string) => ContainerRecord;
  * `publish=`/`expose=`: `PORT[/PROTO]` or `START-END[/PROTO]` as the keys (`80/tcp`) it stands for, as dockerd's
  * portOp reads it; tcp when no protocol is given.
  */
-function portKeys(key: string, value: string): string[] {
+function addPortKeys(keys: Set<string>, key: string, value: string): void {
   if (value.includes(':')) throw new InvalidParameterError(`filter for '${key}' should not contain ':': ${value}`);
   const [port = '', proto] = value.split('/');
   const bad = (why: string) => new InvalidParameterError(`error while looking up for ${key} ${value}: ${why}`);
   if (!port) throw bad('Empty string specified for ports.');
   const [from, to = from] = port.split('-', 2).map((p) => {
-    if (!/^\d+$/.test(p) || Number(p) > 65535) throw bad(`strconv.ParseUint: parsing "${p}": invalid syntax`);
+    if (!/^\d+$/.test(p)) throw bad(`strconv.ParseUint: parsing "${p}": invalid syntax`);
+    if (Number(p) > 65535) throw bad(`strconv.ParseUint: parsing "${p}": value out of range`);
     return Number(p);
   }) as [number, number?];
   if (to < from) throw bad(`Invalid range specified for the Port: ${port}`);
-  return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}/${proto || 'tcp'}`);
+  for (let n = from; n <= to; n++) keys.add(`${n}/${proto || 'tcp'}`);
 }
 
-/** dockerd's filters.Match: the value itself, or as a regular expression that matches somewhere in it. */
-function looseMatch(pattern: string, source: string): boolean {
-  if (pattern === source) return true;
-  try { return new RegExp(pattern).test(source); } catch { return false; }
+/** What the list's filters need worked out once, before any container: dockerd refuses a malformed one even when nothing is listed. */
+interface ListFilters {
+  publish?: Set<string>;
+  expose?: Set<string>;
 }
 
-/** The values dockerd rejects before it lists anything, so an empty list does not hide a malformed filter. */
-function checkFilterValues(f: Filters): void {
-  for (const v of f.publish ?? []) portKeys('publish', v);
-  for (const v of f.expose ?? []) portKeys('expose', v);
-  for (const v of f['is-task'] ?? []) if (v !== 'true' && v !== 'false') throw new InvalidParameterError(`invalid filter 'is-task=${v}'`);
+function listFilters(f: Filters): ListFilters {
+  const out: ListFilters = {};
+  for (const key of ['publish', 'expose'] as const) {
+    if (!f[key]) continue;
+    const keys = new Set<string>();
+    for (const v of f[key]) addPortKeys(keys, key, v);
+    out[key] = keys;
+  }
+  // As dockerd: true wins, then false; a filter with neither is refused, its values shown as Go prints a list.
+  const task = f['is-task'];
+  if (task && !task.includes('true') && !task.includes('false')) throw new InvalidParameterError(`invalid filter 'is-task=[${task.join(' ')}]'`);
+  return out;
 }
 
-function matches(c: ContainerRecord, f: Filters, find: Find): boolean {
+function matches(c: ContainerRecord, f: Filters, lf: ListFilters, find: Find): boolean {
   for (const [key, values] of Object.entries(f)) {
     // As dockerd: several `label` filters must all match (compose asks for project AND service AND oneoff); other keys are alternatives.
     const ok = (key === 'label' ? values.every.bind(values) : values.some.bind(values))((v) => {
@@ -123,12 +131,12 @@ function matches(c: ContainerRecord, f: Filters, find: Find): boolean {
         case 'before': return Date.parse(c.Created) < Date.parse(find(v).Created);
         case 'since': return Date.parse(c.Created) > Date.parse(find(v).Created);
         // What was asked for at create (`-p`, `--expose`, the image's EXPOSE), running or not, as dockerd's.
-        case 'publish': return portKeys(key, v).some((p) => p in ((c.HostConfig.PortBindings as Record<string, unknown> | undefined) ?? {}));
-        case 'expose': return portKeys(key, v).some((p) => p in (c.Config.ExposedPorts ?? {}));
-        // Swarm's tasks: berth runs none.
-        case 'is-task': return v === 'false';
-        // Linux has one isolation; an empty one reads `default`, as dockerd's.
-        case 'isolation': return looseMatch(v, String(c.HostConfig.Isolation || 'default').toLowerCase());
+        case 'publish': return Object.keys((c.HostConfig.PortBindings as Record<string, unknown> | undefined) ?? {}).some((p) => lf.publish!.has(p));
+        case 'expose': return Object.keys(c.Config.ExposedPorts ?? {}).some((p) => lf.expose!.has(p));
+        // Swarm's tasks: berth runs none, so `true` (which wins over `false`) lists nothing.
+        case 'is-task': return !values.includes('true');
+        // A Windows notion: dockerd on Linux lists every container whatever the value.
+        case 'isolation': return true;
         default: throw new InvalidParameterError(`invalid filter '${key}'`);
       }
     });
@@ -179,10 +187,10 @@ export function containerRoutes(r: Router, engine: Engine): void {
   r.on('GET', '/containers/json', async ({ res, query }) => {
     const all = boolParam(query, 'all');
     const filters = parseFilters(query.get('filters'));
-    checkFilterValues(filters);
+    const lf = listFilters(filters);
     const limit = Number(query.get('limit') ?? -1);
     // As dockerd: a limit (`ps -n`, `ps -l`) counts stopped containers too.
-    let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters, (ref) => cs.get(ref)));
+    let list = cs.list().filter((c) => (all || limit > 0 || c.State.Running || c.State.Restarting || filters.status) && matches(c, filters, lf, (ref) => cs.get(ref)));
     if (limit > 0) list = list.slice(0, limit);
     if (!boolParam(query, 'size')) return sendJson(res, 200, list.map(summary));
     sendJson(res, 200, await Promise.all(list.map(async (c) => ({ ...summary(c), ...await sizes(engine, c) }))));

@@ -17,6 +17,16 @@ test('--flag=BOOL and -x=BOOL become what commander reads: the flag, its --no- f
   assert.deepEqual(rewrite('-H', 'unix:///s', 'network', 'create', '--ipv4=False', 'n'), ['-H', 'unix:///s', 'network', 'create', '--no-ipv4', 'n']);
 });
 
+test('flags that exist only as --no-x, combined letters, and the last one winning', () => {
+  assert.deepEqual(rewrite('build', '--no-cache=true', '.'), ['build', '--no-cache', '.']);
+  assert.deepEqual(rewrite('build', '--no-cache', '--no-cache=false', '.'), ['build', '.']);
+  assert.deepEqual(rewrite('ps', '--no-trunc=1'), ['ps', '--no-trunc']);
+  assert.deepEqual(rewrite('run', '-it=false', 'busybox'), ['run', '-i', 'busybox']);
+  assert.deepEqual(rewrite('run', '-dit=true', 'busybox'), ['run', '-di', '--tty', 'busybox']);
+  assert.deepEqual(rewrite('run', '--rm', '-d', '--rm=false', '-d=0', 'busybox'), ['run', 'busybox']);
+  assert.deepEqual(rewrite('run', '-ep=false', 'busybox'), ['run', '-ep=false', 'busybox'], '-e takes a value: left to commander');
+});
+
 test('the words after the first argument are the container\'s, and a flag\'s value is no argument', () => {
   assert.deepEqual(rewrite('run', '-e', 'A=1', '--name', 'x', '-dp', '80:80', 'busybox', 'sh', '--rm=false'),
     ['run', '-e', 'A=1', '--name', 'x', '-dp', '80:80', 'busybox', 'sh', '--rm=false']);

@@ -23,19 +23,24 @@ export function withBoolValues(cmd: Command, argv: string[], from: number): stri
     const a = argv[i]!;
     if (a === '--' || ((!a.startsWith('-') || a === '-') && passesThrough)) { out.push(...argv.slice(i)); break; }
     if (!a.startsWith('-') || a === '-') { out.push(a); continue; }
-    const m = /^(--[^=]+|-[^-=])=(.*)$/s.exec(a);
-    const named = m ? options.find((o) => (o.long === m[1] || o.short === m[1]) && !o.negate) : undefined;
-    if (m && named && !takesValue(named)) {
-      if (!TRUE.has(m[2]!) && !FALSE.has(m[2]!)) {
-        const flag = [named.short, named.long].filter(Boolean).join(', ');
-        throw new FlagError(`invalid argument "${m[2]}" for "${flag}" flag: strconv.ParseBool: parsing "${m[2]}": invalid syntax`);
+    const m = /^(--[^=]+|-[^-=]+)=(.*)$/s.exec(a);
+    if (m) {
+      // `-it=false`: the letters before the last are on, as pflag reads them, when all of them are booleans.
+      const lead = m[1]!.startsWith('--') ? '' : m[1]!.slice(1, -1);
+      const named = options.find((o) => o.long === m[1] || o.short === (lead ? `-${m[1]!.at(-1)}` : m[1]));
+      const leadOk = [...lead].every((ch) => { const o = options.find((x) => x.short === `-${ch}`); return o && !takesValue(o); });
+      if (named && !takesValue(named) && leadOk) {
+        if (!TRUE.has(m[2]!) && !FALSE.has(m[2]!)) {
+          const flag = [named.short, named.long].filter(Boolean).join(', ');
+          throw new FlagError(`invalid argument "${m[2]}" for "${flag}" flag: strconv.ParseBool: parsing "${m[2]}": invalid syntax`);
+        }
+        if (lead) out.push(`-${lead}`);
+        const word = spelling(named, TRUE.has(m[2]!), options);
+        if (word) out.push(word);
+        // Off with no word of its own: the flag given earlier goes, as the last one wins with docker.
+        else for (let k = out.length - 1; k >= from; k--) if (out[k] === named.long || out[k] === named.short) out.splice(k, 1);
+        continue;
       }
-      if (TRUE.has(m[2]!)) out.push(named.long ?? named.short!);
-      else {
-        const negation = options.find((o) => o.negate && o.long === `--no-${named.long?.slice(2)}`);
-        if (negation) out.push(negation.long!);
-      }
-      continue;
     }
     out.push(a);
     // A flag whose value is the next word (`-e X`, `--name n`): that word is no argument.
@@ -48,4 +53,14 @@ export function withBoolValues(cmd: Command, argv: string[], from: number): stri
     }
   }
   return out;
+}
+
+/**
+ * A flag as the user named it, given true or false: true is its own word (`--rm`, `--no-cache`), false the other
+ * spelling commander has for it (`--sig-proxy=false` is `--no-sig-proxy`), else none.
+ */
+function spelling(o: Option, on: boolean, options: readonly Option[]): string | undefined {
+  if (on) return o.long ?? o.short;
+  const twin = o.negate ? `--${o.long!.slice(5)}` : `--no-${o.long?.slice(2)}`;
+  return options.find((x) => x.long === twin)?.long;
 }
