@@ -140,5 +140,13 @@ describe('registry with htpasswd auth', () => {
     const after = await d.berth(['pull', ref], { env });
     assert.equal(after.code, 1);
     assert.match(after.stderr, /unauthorized/);
+    // docker's global --config names the directory too, for the login and for the pull that reads it.
+    const flagged = join(d.dir, 'cli-config-flag');
+    const login = await d.berth(['--config', flagged, 'login', '-u', 'alice', '--password-stdin', reg.host], { input: `${DEFAULT_USERS.alice}\n` });
+    assert.equal(login.code, 0, login.stderr);
+    assert.ok(statSync(join(flagged, 'config.json')).isFile());
+    const flaggedPull = await d.berth(['--config', flagged, 'pull', ref]);
+    assert.equal(flaggedPull.code, 0, flaggedPull.stderr);
+    await d.berth(['rmi', ref]);
   });
 });

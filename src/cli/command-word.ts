@@ -5,7 +5,7 @@
  */
 
 /** berth's own options that take a value, before the command: the command word comes after their values. */
-export const ROOT_VALUE_FLAGS = ['-H', '--host', '--tlscacert', '--tlscert', '--tlskey'];
+export const ROOT_VALUE_FLAGS = ['-H', '--host', '--tlscacert', '--tlscert', '--tlskey', '--config', '-c', '--context', '-l', '--log-level'];
 
 /** Where the command word is: global flags (-H x) come before it. */
 export function commandIndex(argv: string[]): number {

@@ -41,3 +41,25 @@ test("commander's usage in docker's spelling", async () => {
   assert.equal(dockerUsage('[options] [repository]'), '[OPTIONS] [REPOSITORY]');
   assert.equal(dockerUsage('CONTAINER [ps OPTIONS]'), 'CONTAINER [ps OPTIONS]');
 });
+
+test("docker's other global flags: -D and -l are taken, a bad level, a context other than default, or one with -H are refused", async () => {
+  const run = async (...argv: string[]) => {
+    const saved = process.env.BERTH_CONFIG;
+    try {
+      await program(argv).exitOverride().parseAsync(argv, { from: 'user' });
+      return { config: process.env.BERTH_CONFIG };
+    } catch (e) {
+      return { error: e as Error, config: process.env.BERTH_CONFIG };
+    } finally {
+      if (saved === undefined) delete process.env.BERTH_CONFIG; else process.env.BERTH_CONFIG = saved;
+    }
+  };
+  const nowhere = ['-H', 'unix:///nonexistent/berth.sock'];
+  assert.equal((await run('-l', 'bogus', ...nowhere, 'ps')).error?.message, 'Unable to parse logging level: bogus');
+  assert.equal((await run('-c', 'nope', 'ps')).error?.message, 'Failed to initialize: unable to resolve docker endpoint: context "nope": context not found');
+  assert.equal((await run(...nowhere, '--context', 'default', 'ps')).error?.message, 'conflicting options: cannot specify both --host and --context');
+  // Taken: the command runs and fails only for want of a daemon.
+  const taken = await run('-D', '-l', 'debug', '--config', '/tmp/berth-cfg-test', ...nowhere, 'ps');
+  assert.match(taken.error?.message ?? '', /^Cannot connect to the berth daemon at unix:\/\/\/nonexistent\/berth\.sock/);
+  assert.equal(taken.config, '/tmp/berth-cfg-test', '--config names where the credentials are');
+});

@@ -2,7 +2,7 @@
 import { Command, type CommanderError } from 'commander';
 import { BERTH_VERSION } from '../api/index.js';
 import { commandIndex, ROOT_VALUE_FLAGS } from './command-word.js';
-import { commandPath, flagErrorText } from './context.js';
+import { commandPath, ExitError, flagErrorText } from './context.js';
 import { registerBootstrap } from './commands/bootstrap.js';
 import { registerBuild } from './commands/build.js';
 import { registerCommit } from './commands/commit.js';
@@ -61,6 +61,19 @@ export const COMMANDS: [Register, string[]][] = [
   [registerUpdate, ['update']],
 ];
 
+/** docker's other global flags, checked as the docker CLI checks them before any command runs. */
+function rootFlags(o: { host?: string; context?: string; logLevel?: string; config?: string }): void {
+  if (!['debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic', 'trace'].includes(String(o.logLevel).toLowerCase())) {
+    throw new ExitError(1, `Unable to parse logging level: ${o.logLevel}`);
+  }
+  if (o.context !== undefined && o.host !== undefined) throw new ExitError(1, 'conflicting options: cannot specify both --host and --context');
+  if (o.context !== undefined && o.context !== 'default') {
+    throw new ExitError(1, `Failed to initialize: unable to resolve docker endpoint: context "${o.context}": context not found`);
+  }
+  // Where login keeps credentials (commands/pull.ts reads it): docker's --config names the directory of config.json.
+  if (o.config !== undefined) process.env.BERTH_CONFIG = o.config;
+}
+
 export function program(argv: string[] = []): Command {
   const p = new Command('berth')
     .description('A container engine: containers and micro-VMs, Docker-compatible')
@@ -71,6 +84,11 @@ export function program(argv: string[] = []): Command {
     .option('--tlscacert <file>', 'Trust certs signed only by this CA (default ~/.docker/ca.pem)')
     .option('--tlscert <file>', 'Path to TLS certificate file (default ~/.docker/cert.pem)')
     .option('--tlskey <file>', 'Path to TLS key file (default ~/.docker/key.pem)')
+    .option('--config <dir>', 'Location of client config files (default ~/.berth, or $BERTH_CONFIG)')
+    .option('-c, --context <name>', 'Name of the context to use: berth has only "default", the daemon -H or $BERTH_HOST names')
+    .option('-D, --debug', 'Enable debug mode (accepted; berth prints nothing more)')
+    .option('-l, --log-level <level>', 'Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (accepted)', 'info')
+    .hook('preAction', (root) => rootFlags(root.opts()))
     .helpOption('--help', 'Print usage')
     .version(BERTH_VERSION, '-v, --version', 'Print version information and quit')
     .enablePositionalOptions()
