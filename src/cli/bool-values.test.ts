@@ -2,13 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withBoolValues } from './bool-values.js';
 import { FlagError } from './context.js';
-import { commandAt, program } from './program.js';
+import { program } from './program.js';
 
-const rewrite = (...argv: string[]) => {
-  const p = program(argv);
-  const { cmd, end } = commandAt(p, argv);
-  return withBoolValues(cmd, argv, end);
-};
+const rewrite = (...argv: string[]) => withBoolValues(program(argv), argv);
 
 test('--flag=BOOL and -x=BOOL become what commander reads: the flag, its --no- form, or nothing', () => {
   assert.deepEqual(rewrite('run', '--rm=true', '-d=false', '-i=1', 'busybox'), ['run', '--rm', '--interactive', 'busybox']);
@@ -34,6 +30,10 @@ test('the words after the first argument are the container\'s, and a flag\'s val
   assert.deepEqual(rewrite('run', '--', '--rm=false'), ['run', '--', '--rm=false']);
   assert.deepEqual(rewrite('run', '--name=x', '--rm=1', 'busybox'), ['run', '--name=x', '--rm', 'busybox']);
   assert.deepEqual(rewrite('exec', 'c', 'sh', '-i=false'), ['exec', 'c', 'sh', '-i=false']);
+});
+
+test("berth's own flags before the command word, by their own options", () => {
+  assert.deepEqual(rewrite('--tls=false', '-D=1', '-H', 'tcp://h:1', '--tlsverify=true', 'ps', '-a=true'), ['--debug', '-H', 'tcp://h:1', '--tlsverify', 'ps', '--all']);
 });
 
 test('elsewhere flags may follow the arguments, as docker\'s', () => {

@@ -7,13 +7,23 @@
  * the container's command, whose words are its own).
  */
 import type { Command, Option } from 'commander';
+import { commandIndex } from './command-word.js';
 import { FlagError } from './context.js';
+import { commandAt } from './program.js';
 
 const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
-/** `argv` with `--flag=BOOL` and `-x=BOOL` spelled as commander reads them, for `cmd`, whose words end before `from`. */
-export function withBoolValues(cmd: Command, argv: string[], from: number): string[] {
+/** `argv` with `--flag=BOOL` and `-x=BOOL` spelled as commander reads them: berth's own before the command word, the command's after it. */
+export function withBoolValues(program: Command, argv: string[]): string[] {
+  const rootEnd = commandIndex(argv);
+  const rooted = [...rewrite(program, argv.slice(0, rootEnd), 0), ...argv.slice(rootEnd)];
+  const { cmd, end } = commandAt(program, rooted);
+  return cmd === program ? rooted : rewrite(cmd, rooted, end);
+}
+
+/** The rewrite for `cmd`'s flags, whose own words end before `from`. */
+function rewrite(cmd: Command, argv: string[], from: number): string[] {
   const options = cmd.options as readonly Option[];
   // commander keeps passThroughOptions() in a field of its own; bool-values.test.ts fails if that ever changes.
   const passesThrough = (cmd as unknown as { _passThroughOptions?: boolean })._passThroughOptions === true;

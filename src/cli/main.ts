@@ -5,14 +5,13 @@
 import { CommanderError } from 'commander';
 import { describe, ExitError, FlagError, flagErrorText } from './context.js';
 import { withBoolValues } from './bool-values.js';
-import { commandAt, commandFor, expandGroups, program, usageError } from './program.js';
+import { commandFor, expandGroups, program, usageError } from './program.js';
 
 async function main(): Promise<void> {
   let argv = expandGroups(process.argv.slice(2));
   const p = program(argv);
   try {
-    const { cmd, end } = commandAt(p, argv);
-    argv = withBoolValues(cmd, argv, end);
+    argv = withBoolValues(p, argv);
     await p.parseAsync(argv, { from: 'user' });
     process.exit(0);
   } catch (e) {
