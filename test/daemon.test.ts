@@ -1,11 +1,12 @@
 /** The daemon's life: one per data root, clean SIGTERM, a clear CLI message when none answers, live restore. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, watch } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test } from 'node:test';
-import { BERTH, cleanup, exec, leftovers, settledLeftovers, startDaemon, waitFor } from './harness.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { BERTH, cleanup, daemonNet, exec, leftovers, settledLeftovers, startDaemon, waitFor } from './harness.js';
 
 test('the CLI says in one line that no daemon answers', async () => {
   const dir = mkdtempSync('/tmp/bt-');
@@ -35,6 +36,34 @@ test('SIGTERM stops the daemon cleanly', async () => {
   assert.equal(existsSync(`${d.dataRoot}/berth.pid`), false, 'lock released');
   assert.match(d.log(), /shutting down/);
   await rm(d.dir, { recursive: true, force: true });
+});
+
+test('a SIGTERM the moment the socket appears still stops the daemon cleanly, not by the signal', async () => {
+  // The socket answers a little before the daemon is wholly up (its mode, its owner, the log line); a SIGTERM then
+  // killed it with Node's default action, with its lock and bridge left behind.
+  const dir = mkdtempSync('/tmp/bt-');
+  const socket = join(dir, 'berth.sock');
+  const net = daemonNet(dir);
+  const proc = spawn(BERTH, ['daemon', '-H', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'run'), ...net.flags],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (b: Buffer) => { log += b.toString(); });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    // At once: a watch on the directory, not a poll, so that the signal lands inside that window.
+    await new Promise<void>((resolve, reject) => {
+      const w = watch(dir, (_e, name) => { if (name === 'berth.sock') { proc.kill('SIGTERM'); w.close(); resolve(); } });
+      setTimeout(() => { w.close(); reject(new Error(`no socket after 15 s:\n${log}`)); }, 15_000).unref();
+    });
+    assert.deepEqual(await exited, { code: 0, signal: null }, log);
+    assert.match(log, /shutting down/);
+    assert.equal(existsSync(socket), false, 'socket removed');
+    assert.equal(existsSync(join(dir, 'data', 'berth.pid')), false, 'lock released');
+  } finally {
+    proc.kill('SIGKILL');
+    if (existsSync(`/sys/class/net/${net.bridge}`)) spawnSync('ip', ['link', 'del', net.bridge]);
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('containers outlive a daemon restart, and exits during the outage are picked up', async () => {

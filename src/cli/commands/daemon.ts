@@ -23,6 +23,12 @@ export function registerDaemon(program: Command): void {
     .option('--vm-kernel <path>', 'The kernel --runtime vm boots by default (default: the newest /boot/vmlinuz-*-cloud-amd64)')
     .action(async (o: { vmKernel?: string; host: string[]; group: string; tls?: boolean; tlsverify?: boolean; tlscacert?: string; tlscert?: string; tlskey?: string; allowInsecureTcp?: boolean; dataRoot: string; execRoot: string; insecureRegistry: string[]; bridge: string; bip: string; defaultAddressPool: string[]; ui?: string }) => {
       if (process.getuid?.() !== 0) throw new ExitError(1, 'berth daemon needs to run as root');
+      // Taken from here on: the socket answers before runDaemon has returned, and a SIGTERM in between must stop the
+      // daemon cleanly (once it is up), not kill it with Node's default action.
+      const signalled = new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
       // The daemon is its own bundle beside this one (see scripts/build.mjs), loaded only here.
       const { runDaemon, DaemonError } = (await import(new URL('./daemon.js', import.meta.url).href)) as typeof import('../../daemon/index.js');
       let daemon;
@@ -35,10 +41,7 @@ export function registerDaemon(program: Command): void {
         if (e instanceof DaemonError) throw new ExitError(1, `berth daemon: ${e.message}`);
         throw e;
       }
-      await new Promise<void>((resolve) => {
-        const onSignal = () => { void daemon.stop().then(resolve); };
-        process.once('SIGTERM', onSignal);
-        process.once('SIGINT', onSignal);
-      });
+      await signalled;
+      await daemon.stop();
     });
 }
