@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { test } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
+import { Firewall } from '../src/network/index.js';
 import { BERTH, cleanup, daemonNet, exec, leftovers, settledLeftovers, startDaemon, waitFor } from './harness.js';
 
 test('the CLI says in one line that no daemon answers', async () => {
@@ -60,8 +61,10 @@ test('a SIGTERM the moment the socket appears still stops the daemon cleanly, no
     assert.equal(existsSync(socket), false, 'socket removed');
     assert.equal(existsSync(join(dir, 'data', 'berth.pid')), false, 'lock released');
   } finally {
+    // What a killed daemon leaves: its bridge and its firewall chains.
     proc.kill('SIGKILL');
     if (existsSync(`/sys/class/net/${net.bridge}`)) spawnSync('ip', ['link', 'del', net.bridge]);
+    await new Firewall(join(dir, 'run')).remove().catch(() => {});
     await rm(dir, { recursive: true, force: true });
   }
 });
