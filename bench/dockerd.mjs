@@ -11,17 +11,18 @@
  * 20.10's `run --rm busybox true` took 0.28 s with and without it; the bridge, veth and namespace are still made.
  * The busybox image comes from berth (`berth save | docker load`): there is no Docker Hub here.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeTree, spawnService } from './service.mjs';
 
 /** Debian's services start from a package's scripts unless this says no: docker.io's would run a system dockerd. */
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 
 const DOCKERD = '/usr/sbin/dockerd';
 
-/** Starts it and waits until it answers; `stop` ends it and removes everything it made. The helpers are run.mjs's. */
-export async function startPrivateDockerd({ ping, say, removeTree }) {
+/** Starts it and waits until it answers; `stop` ends it and removes everything it made. `say` prints progress. */
+export async function startPrivateDockerd(say) {
   if (!existsSync(DOCKERD)) {
     say('installing Debian\'s docker.io for the dockerd comparison (apt-get; its services are not started)');
     // Exit 101 is "action forbidden": the package installs without starting dockerd or containerd (a system dockerd
@@ -38,26 +39,13 @@ export async function startPrivateDockerd({ ping, say, removeTree }) {
   const sock = join(dir, 'docker.sock');
   // An empty configuration: the host's /etc/docker/daemon.json (hosts, data-root, iptables) must not clash with the flags.
   writeFileSync(join(dir, 'daemon.json'), '{}\n');
-  const proc = spawn(DOCKERD, ['--config-file', join(dir, 'daemon.json'), '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
-    '-H', `unix://${sock}`, '--pidfile', join(dir, 'dockerd.pid'), '--iptables=false'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let log = '';
-  proc.stderr.on('data', (b) => { log = (log + b).slice(-4000); });
-  let failed = false;
-  const exited = new Promise((r) => { proc.on('exit', r); proc.on('error', (e) => { failed = true; log += e.message; r(); }); });
-  const alive = () => !failed && proc.exitCode === null && proc.signalCode === null;
-
+  const dockerd = spawnService('the private dockerd', DOCKERD, ['--config-file', join(dir, 'daemon.json'), '--data-root', join(dir, 'data'),
+    '--exec-root', join(dir, 'exec'), '-H', `unix://${sock}`, '--pidfile', join(dir, 'dockerd.pid'), '--iptables=false'], { graceMs: 20_000 });
   const stop = async () => {
-    if (alive()) {
-      proc.kill('SIGTERM'); // dockerd stops its containers and its own containerd
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-      if (alive()) { proc.kill('SIGKILL'); await exited; }
-    }
+    await dockerd.stop(); // dockerd stops its containers and its own containerd
     removeTree(dir); // a mount dockerd left (a container's root) is detached first
     if (!bridgeWasThere) spawnSync('ip', ['link', 'delete', 'docker0'], { stdio: 'ignore' });
   };
-  for (let end = Date.now() + 60_000; !(await ping(sock));) {
-    if (!alive() || Date.now() > end) { await stop(); throw new Error(`the private dockerd did not come up:\n${log}`); }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  try { await dockerd.ready(sock, 60_000, 100); } catch (e) { await stop(); throw e; }
   return { sock, stop };
 }

@@ -32,10 +32,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { connect as netConnect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { startPrivateDockerd } from './dockerd.mjs';
+import { ping, removeTree, spawnService } from './service.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BERTH = join(ROOT, 'bin', 'berth');
@@ -100,15 +100,6 @@ const tail = (text) => text.trim().split('\n').slice(-15).join('\n');
 const berthAt = (h, args, env = {}) => run(BERTH, [...args], { ...process.env, ...env, BERTH_HOST: h });
 const berth = (args) => berthAt(host, args);
 
-function ping(socketPath) {
-  return new Promise((res) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 2000 }, (r) => { r.resume(); res(r.statusCode === 200); });
-    req.on('error', () => res(false));
-    req.on('timeout', () => { req.destroy(); res(false); });
-    req.end();
-  });
-}
-
 /** Finds the first process whose command line (NUL-separated args joined by spaces) satisfies pred. */
 function findPid(pred) {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -119,12 +110,6 @@ function findPid(pred) {
 function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : undefined;
-}
-const mountsUnder = (dir) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
-/** A mount left behind would make rm -rf descend into (and delete) the mounted tree, so detach first. */
-function removeTree(dir) {
-  for (const m of mountsUnder(dir).reverse()) { console.error(`cleanup: unmounting leftover ${m}`); spawnSync('umount', ['-l', m]); }
-  rmSync(dir, { recursive: true, force: true });
 }
 
 // ---- timing ----
@@ -166,30 +151,18 @@ async function spawnDaemon(prefix) {
   // Short path: conmon's attach socket under the exec root must fit in 108 bytes.
   const dir = mkdtempSync(prefix);
   const h = `unix://${dir}/berth.sock`;
-  // Own process group: a terminal Ctrl-C reaches only us, so we can remove containers before the daemon stops.
-  const proc = spawn(BERTH, ['daemon', '-H', h, '--data-root', `${dir}/data`, '--exec-root', `${dir}/run`],
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let log = '';
-  proc.stderr.on('data', (b) => { log += b; });
-  proc.on('error', () => {});
-  const exited = new Promise((r) => proc.on('exit', r));
-  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const daemon = spawnService('berth daemon', BERTH, ['daemon', '-H', h, '--data-root', `${dir}/data`, '--exec-root', `${dir}/run`], { graceMs: 10_000 });
   const dispose = defer(async () => {
-    if (alive()) {
+    if (daemon.alive()) {
       // Containers outlive the daemon (conmon keeps them), so remove them all while it still answers.
       const ids = (await berthAt(h, ['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
       if (ids.length) await berthAt(h, ['rm', '-f', ...ids]).catch((e) => console.error(`cleanup: ${e.message}`));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (alive()) { console.error(`cleanup: daemon ${proc.pid} ignored SIGTERM, killing it`); proc.kill('SIGKILL'); await exited; }
     }
+    await daemon.stop();
     removeTree(dir);
   });
-  for (let end = Date.now() + 15_000; !(await ping(`${dir}/berth.sock`));) {
-    if (!alive() || Date.now() > end) { await dispose(); throw new Error(`berth daemon did not come up:\n${log}`); }
-    await sleep(50);
-  }
-  return { dir, host: h, pid: proc.pid, dispose };
+  try { await daemon.ready(`${dir}/berth.sock`, 15_000, 50); } catch (e) { await dispose(); throw e; }
+  return { dir, host: h, pid: daemon.pid, dispose };
 }
 
 /** The daemon the benchmarks use: BERTH_HOST's when it answers, else a private one. */
@@ -828,7 +801,7 @@ async function main() {
   if (argv.includes('--dockerd') && ['startup', 'pull', undefined].includes(ONLY) && await ping(DOCKERD_SOCK)) {
     say(`--dockerd: using the dockerd that answers on ${DOCKERD_SOCK}`);
   } else if (argv.includes('--dockerd') && ['startup', 'pull', undefined].includes(ONLY)) {
-    const d = await startPrivateDockerd({ ping, say, removeTree });
+    const d = await startPrivateDockerd(say);
     defer(d.stop);
     DOCKERD_SOCK = d.sock;
     say(`started a private dockerd on ${d.sock}`);
