@@ -22,6 +22,7 @@ import { ConflictError, InvalidParameterError, SystemError } from '../errors/ind
 import { run, runTool } from '../host/index.js';
 import { HeldOutput } from './held-output.js';
 import { traced } from '../common/trace.js';
+import { holdCgroupAttachWarm } from './cgroup-warmup.js';
 import { conmonExec, writeCtl } from './oci-exec.js';
 import { startThroughFifo } from './exec-fifo.js';
 import type { AttachConnection, CreateOptions, ExecHandle, ExecOptions, Runtime, RuntimeState, Spec } from './types.js';
@@ -137,6 +138,16 @@ export class OciRuntime extends EventEmitter implements Runtime {
   }
 
   async create(opts: CreateOptions): Promise<{ pid: number }> {
+    // From the first step: the lock's grace period is waited out while the bundle is made and conmon starts.
+    const releaseWarmup = holdCgroupAttachWarm();
+    try {
+      return await this.createUnderConmon(opts);
+    } finally {
+      releaseWarmup();
+    }
+  }
+
+  private async createUnderConmon(opts: CreateOptions): Promise<{ pid: number }> {
     const { id } = opts;
     const bundle = this.bundle(id);
     this.clearBundle(id, bundle);
@@ -318,12 +329,15 @@ export class OciRuntime extends EventEmitter implements Runtime {
       await rm(join(this.socks, execId.slice(0, 12)), { force: true });
     };
     let handle: ExecHandle;
+    const releaseWarmup = holdCgroupAttachWarm(); // `runc exec` migrates the new process into the container's cgroup
     try {
       handle = await conmonExec({ conmon: this.conmon, runc: this.runc, runcRoot: this.runcRoot, dir, socks: this.socks, tmp }, id, execId, opts,
         (path) => this.connect(path));
     } catch (e) {
       await cleanup();
       throw e;
+    } finally {
+      releaseWarmup();
     }
     void handle.exited.finally(cleanup);
     return handle;
