@@ -137,9 +137,12 @@ export class OciRuntime extends EventEmitter implements Runtime {
     this.emit('exit', id, code);
   }
 
+  /** Whether the `-r` program moves the new process into a cgroup, as `runc create` does (see cgroup-warmup.ts). */
+  protected readonly joinsCgroup: boolean = true;
+
   async create(opts: CreateOptions): Promise<{ pid: number }> {
     // From the first step: the lock's grace period is waited out while the bundle is made and conmon starts.
-    const releaseWarmup = holdCgroupAttachWarm();
+    const releaseWarmup = this.joinsCgroup ? holdCgroupAttachWarm() : () => {};
     try {
       return await this.createUnderConmon(opts);
     } finally {

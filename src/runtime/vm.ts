@@ -113,6 +113,8 @@ function sleep(ms: number): Promise<void> {
 
 export class VmRuntime extends OciRuntime {
   override readonly name = 'vm';
+  // The guest's launcher runs QEMU in the daemon's cgroup: no migration to keep the lock warm for.
+  protected override readonly joinsCgroup = false;
   private readonly root: string;
   private readonly qemu: string;
   private readonly kernelPath?: string;
