@@ -70,7 +70,7 @@ async function keepWarm(file: string): Promise<void> {
  * at a time share one loop). Never throws: without a cgroup.procs to write, starts are only slower.
  */
 export function holdCgroupAttachWarm(): () => void {
-  procsFile ??= ownCgroupProcs();
+  if (procsFile === undefined) procsFile = ownCgroupProcs(); // null, once found missing, stays so
   if (!procsFile) return () => {};
   holders += 1;
   if (!running) void keepWarm(procsFile);
