@@ -56,9 +56,11 @@ function watchErrors(page: Page): string[] {
 
 /**
  * A WebSocket to the dashboard's terminal from outside a browser, with any Origin and token; resolves with the
- * HTTP status of a refused upgrade, or 101 and the first control message of an accepted one.
+ * HTTP status of a refused upgrade, or 101 and the first control message of an accepted one. With `untilExit`
+ * an accepted socket is held until the process has exited: closing it hangs the process up, which may come
+ * before the command ran (`ready` means runc has made the process, not that it has run the command yet).
  */
-function terminalSocket(port: number, query: string, opts: { origin?: string; token?: string; host?: string }): Promise<{ status: number; body: string; first?: Record<string, unknown> }> {
+function terminalSocket(port: number, query: string, opts: { origin?: string; token?: string; host?: string; untilExit?: boolean }): Promise<{ status: number; body: string; first?: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const protocols = ['berth.exec', ...(opts.token ? [`berth.token.${opts.token}`] : [])];
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/exec?${query}`, protocols, {
@@ -69,11 +71,16 @@ function terminalSocket(port: number, query: string, opts: { origin?: string; to
       res.on('data', (b: Buffer) => { body += b.toString(); });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
+    let first: Record<string, unknown> | undefined;
     ws.on('message', (data, binary) => {
       if (binary) return;
-      resolve({ status: 101, body: '', first: JSON.parse(data.toString()) as Record<string, unknown> });
+      const msg = JSON.parse(data.toString()) as Record<string, unknown>;
+      first ??= msg;
+      if (opts.untilExit && msg.type !== 'exit' && msg.type !== 'error') return;
+      resolve({ status: 101, body: '', first });
       ws.close();
     });
+    ws.on('close', () => { if (first) resolve({ status: 101, body: '', first }); });
     ws.on('error', (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
   });
 }
@@ -425,7 +432,7 @@ describe('the dashboard in Chromium', { skip: noBrowser }, () => {
     for (const r of refused) assert.equal(r.status, 403, r.body);
     assert.match(refused[0]!.body, /cross-origin request from http:\/\/evil\.example refused/);
     // The same request from the page's own origin goes through, which is what makes the refusals above mean something.
-    const ok = await terminalSocket(port, q(7), { origin: self, token });
+    const ok = await terminalSocket(port, q(7), { origin: self, token, untilExit: true });
     assert.equal(ok.status, 101);
     assert.equal(ok.first?.type, 'ready');
     await waitFor(async () => (await d.berth(['exec', id, 'ls', '/pwned-7'])).code === 0, 10_000, 'the accepted exec to run');
