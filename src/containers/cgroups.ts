@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { parseProcCgroup } from '../common/proc-cgroup.js';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -21,9 +22,9 @@ export function cgroupsPath(c: { Id: string; HostConfig: Record<string, unknown>
 
 /** The daemon's own cgroup in one hierarchy (`0::/x` under v2, `N:memory:/x` under v1), where runc roots a relative path. */
 function ownCgroup(controller: string): string {
-  const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
-  const line = lines.find((l) => (cgroupV2() ? l.startsWith('0::') : l.split(':')[1]?.split(',').includes(controller)));
-  return line?.slice(line.indexOf(':', line.indexOf(':') + 1) + 1) || '/';
+  const entries = parseProcCgroup(readFileSync('/proc/self/cgroup', 'utf8'));
+  const entry = entries.find((e) => (cgroupV2() ? e.controllers.length === 0 : e.controllers.includes(controller)));
+  return entry?.path || '/';
 }
 
 /** The directory of one v1 controller (`memory`, `cpu,cpuacct`, …) or the v2 directory. */

@@ -17,6 +17,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { parseProcCgroup } from '../common/proc-cgroup.js';
 
 /** Under the grace period's after-life measured here (about 20 ms), with room for a busy threadpool. */
 const INTERVAL_MS = 5;
@@ -31,17 +32,9 @@ let running = false;
  * v1 controller's. The rwsem is one for all hierarchies, so any that exists will do.
  */
 export function cgroupProcsCandidates(text: string): string[] {
-  const unified: string[] = [];
-  const v1: string[] = [];
-  for (const line of text.split('\n')) {
-    const first = line.indexOf(':');
-    const second = line.indexOf(':', first + 1);
-    if (first < 0 || second < 0) continue;
-    const controllers = line.slice(first + 1, second);
-    const path = line.slice(second + 1).replace(/\/$/, '');
-    if (controllers === '') unified.push(`/sys/fs/cgroup/unified${path}`, `/sys/fs/cgroup${path}`);
-    else v1.push(`/sys/fs/cgroup/${controllers.replace(/^name=/, '')}${path}`);
-  }
+  const entries = parseProcCgroup(text).map((e) => ({ ...e, path: e.path.replace(/\/$/, '') }));
+  const unified = entries.filter((e) => e.controllers.length === 0).flatMap((e) => [`/sys/fs/cgroup/unified${e.path}`, `/sys/fs/cgroup${e.path}`]);
+  const v1 = entries.filter((e) => e.controllers.length > 0).map((e) => `/sys/fs/cgroup/${e.controllers.join(',').replace(/^name=/, '')}${e.path}`);
   return [...unified, ...v1].map((dir) => `${dir}/cgroup.procs`);
 }
 
