@@ -798,13 +798,15 @@ async function dockerdHasBusybox() {
 
 async function main() {
   // The startup and pull benches compare with dockerd (exec does not yet).
-  if (argv.includes('--dockerd') && ['startup', 'pull', undefined].includes(ONLY) && await ping(DOCKERD_SOCK)) {
-    say(`--dockerd: using the dockerd that answers on ${DOCKERD_SOCK}`);
-  } else if (argv.includes('--dockerd') && ['startup', 'pull', undefined].includes(ONLY)) {
-    const d = await startPrivateDockerd(say);
-    defer(d.stop);
-    DOCKERD_SOCK = d.sock;
-    say(`started a private dockerd on ${d.sock}`);
+  if (argv.includes('--dockerd') && ['startup', 'pull', undefined].includes(ONLY)) {
+    if (await ping(DOCKERD_SOCK)) {
+      say(`--dockerd: using the dockerd that answers on ${DOCKERD_SOCK}`);
+    } else {
+      const d = await startPrivateDockerd(say);
+      defer(d.stop);
+      DOCKERD_SOCK = d.sock;
+      say(`started a private dockerd on ${d.sock}`);
+    }
   }
   if (ONLY === 'vm') {
     const v = await vmBench();
