@@ -69,6 +69,13 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Daemons still running when the test file's process exits (a suite whose after hook failed before it stopped
+ * one) are killed, so that no daemon outlives its test file and holds the run's pipes open.
+ */
+const running = new Set<ChildProcess>();
+process.on('exit', () => { for (const p of running) p.kill('SIGKILL'); });
+
 /** Starts a daemon in fresh directories; with `busybox`, bootstraps busybox:latest into it. `extraArgs` go to `berth daemon`. */
 export async function startDaemon(opts: { busybox?: boolean; dir?: string; extraArgs?: string[] } = {}): Promise<TestDaemon> {
   // Short paths: conmon's attach socket must fit in 108 bytes.
@@ -88,6 +95,8 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string; extra
     if (exited !== undefined) throw new Error(`daemon exited with ${exited}:\n${logText}`);
     return ping(socket);
   }, 15_000, 'the daemon to answer');
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
   const env = { ...process.env, BERTH_HOST: host, DOCKER_HOST: host };
   const d: TestDaemon = {
     dir, dataRoot, execRoot, socket, host, proc, bridge: net.bridge, subnet: net.subnet,
@@ -106,7 +115,9 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string; extra
     }),
     stop: async () => {
       if (exited === undefined) proc.kill('SIGTERM');
-      return exitPromise;
+      // A daemon that does not stop within half a minute is killed: a hung shutdown must fail its suite, not hold the run.
+      const kill = setTimeout(() => { if (exited === undefined) proc.kill('SIGKILL'); }, 30_000);
+      try { return await exitPromise; } finally { clearTimeout(kill); }
     },
   };
   if (opts.busybox) {
@@ -211,9 +222,27 @@ export function firewallLeft(d: TestDaemon): string[] {
   return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => chains.some((c) => new RegExp(`[ :]${c}\\b`).test(l)));
 }
 
-export async function cleanup(d: TestDaemon | undefined): Promise<void> {
+/**
+ * What a stopped daemon's containers still hold, taken away by force so that a failed suite does not leave
+ * it to the next: conmon, runc and QEMU processes naming its exec root, the processes in its containers'
+ * cgroups, and mounts under its directory (deepest first, lazily), before that directory is deleted.
+ */
+function reap(d: TestDaemon, containerIds: string[]): void {
+  const { processes, cgroups, mounts } = leftovers(d, containerIds);
+  const pids = processes.map((p) => Number(p.split(':')[0]));
+  for (const cg of cgroups) {
+    try { pids.push(...readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number)); } catch { /* gone */ }
+  }
+  for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const m of [...new Set(mounts)].sort((a, b) => b.length - a.length)) {
+    try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* went with its parent */ }
+  }
+}
+
+export async function cleanup(d: TestDaemon | undefined, containerIds: string[] = []): Promise<void> {
   if (!d) return;
   await d.stop();
+  reap(d, containerIds);
   // A daemon that was killed keeps its bridge and its rules: take them away so they do not pile up on the host.
   if (existsSync(`/sys/class/net/${d.bridge}`)) execFileSync('ip', ['link', 'del', d.bridge], { stdio: 'ignore' });
   if (firewallLeft(d).length) await new Firewall(d.execRoot).remove();
@@ -233,14 +262,22 @@ export async function containerIds(d: TestDaemon): Promise<string[]> {
  */
 export async function teardown(d: TestDaemon | undefined, seenIds: string[] = [], opts: { expectNone?: boolean } = {}): Promise<void> {
   if (!d) return; // its before hook failed: that failure is the report
-  const ids = await containerIds(d);
+  let ids: string[] = [];
+  let left: Leftovers;
+  let bridgeLeft: boolean;
+  let rulesLeft: string[];
+  // Whatever fails here, the daemon is stopped and what it left is taken away; the assertions come after.
+  try {
+    ids = await containerIds(d).catch(() => []);
+    for (const id of ids) await d.berth(['rm', '-f', id]).catch(() => undefined);
+    left = settledLeftovers(d, [...seenIds, ...ids]);
+    await d.stop();
+    bridgeLeft = existsSync(`/sys/class/net/${d.bridge}`);
+    rulesLeft = firewallLeft(d);
+  } finally {
+    await cleanup(d, [...seenIds, ...ids]);
+  }
   if (opts.expectNone) assert.deepEqual(ids, [], 'the tests left no containers (failed commands and --rm clean up)');
-  for (const id of ids) await d.berth(['rm', '-f', id]);
-  const left = settledLeftovers(d, [...seenIds, ...ids]);
-  await d.stop();
-  const bridgeLeft = existsSync(`/sys/class/net/${d.bridge}`);
-  const rulesLeft = firewallLeft(d);
-  await cleanup(d);
   assert.deepEqual(left, { mounts: [], processes: [], cgroups: [], veths: [], netns: [], leases: [], rules: [] }, 'nothing left behind');
   assert.equal(bridgeLeft, false, 'the stopped daemon removed its idle bridge');
   assert.deepEqual(rulesLeft, [], 'the stopped daemon removed its network rules');

@@ -50,10 +50,8 @@ describe('the vm runtime', () => {
   let d: TestDaemon;
   const seen: string[] = [];
   before(async () => { d = await startDaemon({ busybox: true }); });
-  after(async () => {
-    assert.deepEqual(qemuProcesses(d), [], 'no QEMU left running');
-    await teardown(d, seen);
-  });
+  // The teardown's "nothing left behind" covers QEMU too: its command line names the exec root.
+  after(async () => { await teardown(d, seen); });
 
   test('run --rm boots the image with its own kernel, separates stdout and stderr and exits with the workload\'s code', T, async () => {
     const r = await d.berth(['run', '--rm', '--runtime', 'vm', 'busybox', 'sh', '-c', 'echo hi; uname -r; echo err >&2; exit 3'], BOOT);
