@@ -3,7 +3,7 @@
  * each), so the tests are few and their timeouts generous.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { release } from 'node:os';
@@ -21,6 +21,19 @@ function qemuProcesses(d: TestDaemon): string[] {
     let cmdline = '';
     try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
     if (cmdline.includes('qemu-system') && cmdline.includes(d.execRoot)) out.push(`${pid}: ${cmdline.slice(0, 200)}`);
+  }
+  return out;
+}
+
+/** The command names (comm) of the processes with `path` open. */
+function holders(path: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let fds: string[] = [];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    if (fds.some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } })) {
+      try { out.push(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()); } catch { /* gone */ }
+    }
   }
   return out;
 }
@@ -54,13 +67,13 @@ describe('the vm runtime', () => {
   after(async () => { await teardown(d, seen); });
 
   test('run --rm boots the image with its own kernel, separates stdout and stderr and exits with the workload\'s code', T, async () => {
-    const r = await d.berth(['run', '--rm', '--runtime', 'vm', 'busybox', 'sh', '-c', 'echo hi; uname -r; echo err >&2; exit 3'], BOOT);
+    const r = await d.berth(['run', '--rm', '--runtime', 'vm', 'busybox', 'sh', '-c', 'echo hi; uname -r; ls /proc/$$/fd; echo err >&2; exit 3'], BOOT);
     assert.equal(r.code, 3, r.stderr);
     const [hi, kernel, ...rest] = r.stdout.split('\n');
     assert.equal(hi, 'hi');
     assert.match(kernel!, /cloud-amd64$/);
     assert.notEqual(kernel, release(), 'the guest runs its own kernel');
-    assert.deepEqual(rest, ['']);
+    assert.deepEqual(rest, ['0', '1', '2', ''], 'the workload holds its stdio and none of the guest init\'s ports');
     assert.equal(r.stderr, 'err\n');
     assert.deepEqual((await d.berth(['ps', '-aq'])).stdout, '', '--rm removed it');
     assert.deepEqual(qemuProcesses(d), []);
@@ -143,6 +156,11 @@ describe('the vm runtime', () => {
     assert.match(text, new RegExp(`^  Accelerator: ${info.VM.Accelerator}$`, 'm'));
     assert.match(text, new RegExp(`^  Kernel: ${info.VM.KernelVersion.replace(/[.+]/g, '\\$&')} \\(/`, 'm'));
     assert.equal(qemuProcesses(d).length, 1);
+    // Only QEMU reads the FIFO the guest's requests go through. conmon reads the bundle's `ctl`, its own; while the
+    // two were one FIFO, each request reached the guest or conmon at random, and execs waited for resends or failed.
+    assert.deepEqual(holders(join(d.execRoot, 'vm', 'bundles', id, 'guest.ctl')), ['qemu-system-x86']);
+    // The guest init's own ports (status, requests) are not the container's: an exec holds its stdio and no more.
+    assert.equal((await d.berth(['exec', 'vmtick', 'sh', '-c', 'ls /proc/$$/fd; true'], BOOT)).stdout, '0\n1\n2\n');
     // The guest's init acknowledges the TERM it forwards (the driver sends it again until it does): the trap runs.
     const stop = await d.berth(['stop', '-t', '60', 'vmtick'], BOOT);
     assert.equal(stop.code, 0, stop.stderr);

@@ -97,7 +97,8 @@ while IFS=: read -r f n; do
 done < /berth/ports
 ip link set lo up 2>/dev/null
 [ -f /berth/net.sh ] && { . /berth/net.sh || die "cannot configure the network"; }
-# One open of the status port for every writer (a virtio port can be open only once at a time).
+# One open of the status port for every writer (a virtio port can be open only once at a time). Closed for every
+# process of the container's (7>&-): one that could write here could say its own exit code, or end the VM.
 exec 7> $STATUS
 echo booted >&7
 BB=/dev/.berth/busybox
@@ -108,7 +109,7 @@ BB=/dev/.berth/busybox
 # at boot: there the holds' processes would compete with the workload for the vCPU.)
 hold() {
   exec 6<> $R/dev/hvc$1; stty -echo <&6
-  sleep 2147483647 <&6 > /dev/null 2>&1 &
+  sleep 2147483647 <&6 > /dev/null 2>&1 7>&- &
   old=; read -r old < /berth/h$1 2>/dev/null; echo $! > /berth/h$1; [ -n "$old" ] && kill $old
   exec 6<&-
 }
@@ -116,19 +117,19 @@ if [ "$TTY" = 1 ]; then
   # The size is set on an open descriptor: a console's size goes with its last close.
   exec 8<> $R/dev/hvc0
   [ "$ROWS" -gt 0 ] && stty rows $ROWS cols $COLS <&8
-  chroot $R $BB setsid -c $BB sh /dev/.berth/run.sh <&8 >&8 2>&8 8<&- &
+  chroot $R $BB setsid -c $BB sh /dev/.berth/run.sh <&8 >&8 2>&8 8<&- 7>&- &
   exec 8<&-
 elif [ "$STDIN" = 1 ]; then
-  chroot $R $BB sh /dev/.berth/run.sh < $IN > $OUT 2> $ERR &
+  chroot $R $BB sh /dev/.berth/run.sh < $IN > $OUT 2> $ERR 7>&- &
 else
-  chroot $R $BB sh /dev/.berth/run.sh < /dev/null > $OUT 2> $ERR &
+  chroot $R $BB sh /dev/.berth/run.sh < /dev/null > $OUT 2> $ERR 7>&- &
 fi
 pid=$!
 xrun() {
   q=$1; s=$2; f=$3
   echo "$4" | base64 -d > $R/dev/.berth/x$s.sh || { echo "x $q 126" >&7; return; }
   case $f in
-  *d*) chroot $R $BB sh /dev/.berth/x$s.sh < /dev/null > /dev/null 2>&1 ;;
+  *d*) chroot $R $BB sh /dev/.berth/x$s.sh < /dev/null > /dev/null 2>&1 7>&- ;;
   *t*)
     exec 6<> $R/dev/hvc$s
     # The host sends "go SEQ" once it is connected: nothing the process prints is dropped, stale input is skipped.
@@ -140,7 +141,7 @@ xrun() {
     done
     stty "$SANE" <&6
     [ -n "$5" ] && stty rows $5 cols $6 <&6
-    chroot $R $BB setsid -c $BB sh /dev/.berth/x$s.sh <&6 >&6 2>&6 6<&-
+    chroot $R $BB setsid -c $BB sh /dev/.berth/x$s.sh <&6 >&6 2>&6 6<&- 7>&-
     rc=$?
     exec 6<&-
     hold $s
@@ -153,9 +154,9 @@ xrun() {
       exec 5< $(port berth.x$s.in /berth/ports.$s)
       # read fails while the host's end is not connected yet (EOF): try again until its "go SEQ" line.
       n=0; until read -r l <&5 && [ "$l" = "go $q" ]; do n=$((n+1)); [ $n -gt 3000 ] && break; sleep 0.01; done
-      chroot $R $BB sh /dev/.berth/x$s.sh <&5 5<&- > $XO 2> $XE
+      chroot $R $BB sh /dev/.berth/x$s.sh <&5 5<&- > $XO 2> $XE 7>&-
     else
-      chroot $R $BB sh /dev/.berth/x$s.sh < /dev/null > $XO 2> $XE
+      chroot $R $BB sh /dev/.berth/x$s.sh < /dev/null > $XO 2> $XE 7>&-
     fi ;;
   esac
   echo "x $q $?" >&7
@@ -178,7 +179,10 @@ xrun() {
           [ -f /berth/h$a ] || (hold $a)
         else ok=0; fi ;;
       esac
-      if [ $ok = 1 ]; then xrun $q $a $b $c $d & else echo "x $q 126" >&7; fi ;;
+      # Started as a grandchild (the subshell exits at once and is waited for here), so no exec's end ever signals
+      # this loop: busybox's read, interrupted by a SIGCHLD in the middle of a line, starts again and drops the part
+      # it had read, and with it a request. The init (PID 1) reaps them.
+      if [ $ok = 1 ]; then ( xrun $q $a $b $c $d & ); else echo "x $q 126" >&7; fi ;;
     esac
     echo "ack $q" >&7
   done < $CTL

@@ -13,7 +13,8 @@
  *   initrd-<kernel version>-<tag> the base initramfs (tag: a hash of the init and module list): busybox, berth's init, the virtio modules
  *   accel                         the accelerator the probe chose (kvm or tcg)
  *   bundles/<id>/wrapper.sh       QEMU's command line and the exit-code logic
- *   bundles/<id>/{start,ctl}      FIFOs: start gate, and signals for the guest
+ *   bundles/<id>/{start,guest.ctl} FIFOs: start gate, and requests for the guest's init (not `ctl`: that is
+ *                                 conmon's own FIFO, which conmon reads too)
  *   bundles/<id>/{initrd,status,console.log,qemu.log,qemu.pid}
  * The guest's root disk is <container dir>/vm-disk.img (beside the merged dir),
  * made once from the merged rootfs with `mkfs.ext4 -d`, so it goes with the container.
@@ -56,6 +57,11 @@ export type VmDetails = {
 };
 
 const DEFAULT_MEMORY = 256 * 2 ** 20;
+/**
+ * The FIFO QEMU's berth.ctl port reads. Not the bundle's `ctl`: conmon makes and reads that one (resize and log
+ * reopen), and two readers of one FIFO split its lines between them, so requests went missing at random.
+ */
+const GUEST_CTL = 'guest.ctl';
 const MODULES = ['virtio_ring', 'virtio', 'virtio_mmio', 'virtio_blk', 'virtio_console', 'failover', 'net_failover', 'virtio_net'];
 /** Exec sessions a VM serves at once: each slot is four virtio ports (in, out, err, and a console for -t). */
 const SLOTS = 4;
@@ -290,7 +296,7 @@ export class VmRuntime extends OciRuntime {
     this.details.set(opts.id, details);
     await writeFile(join(bundle, 'vm.json'), JSON.stringify(details));
 
-    await run('mkfifo', [join(bundle, 'start'), join(bundle, 'ctl'), join(bundle, 'st.in'), join(bundle, 'st.out')]);
+    await run('mkfifo', [join(bundle, 'start'), join(bundle, GUEST_CTL), join(bundle, 'st.in'), join(bundle, 'st.out')]);
     const socks = this.slotDir(opts.id);
     await rm(socks, { recursive: true, force: true });
     await mkdir(socks, { recursive: true });
@@ -318,7 +324,7 @@ export class VmRuntime extends OciRuntime {
       // A pipe chardev on st.in/st.out (QEMU holds both FIFOs open): the wrapper copies each line into `status` and
       // switches the VM off at `exit N`, without waiting for the guest kernel's power-off (over a second under TCG).
       '-chardev', `pipe,id=st,path=${join(bundle, 'st')}`, '-device', 'virtserialport,chardev=st,name=berth.status',
-      '-chardev', `pipe,id=ctl,path=${join(bundle, 'ctl')}`, '-device', 'virtserialport,chardev=ctl,name=berth.ctl',
+      '-chardev', `pipe,id=ctl,path=${join(bundle, GUEST_CTL)}`, '-device', 'virtserialport,chardev=ctl,name=berth.ctl',
       // The exec slots' ports are plugged through the monitor at the first attached exec (plugSlots), not at boot.
       '-qmp', `unix:${join(socks, 'qmp')},server=on,wait=off`,
       ...nics,
@@ -416,7 +422,7 @@ export class VmRuntime extends OciRuntime {
     const gone = async () => !(await this.qemuPid(id));
     const deadline = Date.now() + waitMs;
     while (Date.now() < deadline) {
-      if (!(await toFifo(join(bundle, 'ctl'), words.join(' ')))) return false;
+      if (!(await toFifo(join(bundle, GUEST_CTL), words.join(' ')))) return false;
       const acked = await waitStatus(bundle, new RegExp(`^ack ${seq}$`, 'm'), { timeoutMs: Math.min(3000, deadline - Date.now()), pollMs: 200, gone });
       if (acked) return true;
       if (await gone()) return false;
