@@ -69,10 +69,7 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/**
- * Daemons still running when the test file's process exits (a suite whose after hook failed before it stopped
- * one) are killed, so that no daemon outlives its test file and holds the run's pipes open.
- */
+/** Daemons still running when the test file's process exits are killed: none outlives its test file. */
 const running = new Set<ChildProcess>();
 process.on('exit', () => { for (const p of running) p.kill('SIGKILL'); });
 
@@ -91,12 +88,13 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string; extra
   proc.stderr!.on('data', (b: Buffer) => { logText += b.toString(); });
   let exited: number | null | undefined;
   const exitPromise = new Promise<number | null>((r) => proc.on('exit', (code) => { exited = code; r(code); }));
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
+  // A daemon that never answers is killed here: the suite's after hook gets no handle to stop it with.
   await waitFor(async () => {
     if (exited !== undefined) throw new Error(`daemon exited with ${exited}:\n${logText}`);
     return ping(socket);
-  }, 15_000, 'the daemon to answer');
-  running.add(proc);
-  proc.on('exit', () => running.delete(proc));
+  }, 15_000, 'the daemon to answer').catch((e: unknown) => { proc.kill('SIGKILL'); throw e; });
   const env = { ...process.env, BERTH_HOST: host, DOCKER_HOST: host };
   const d: TestDaemon = {
     dir, dataRoot, execRoot, socket, host, proc, bridge: net.bridge, subnet: net.subnet,
@@ -122,7 +120,10 @@ export async function startDaemon(opts: { busybox?: boolean; dir?: string; extra
   };
   if (opts.busybox) {
     const r = await d.berth(['bootstrap', 'busybox']);
-    if (r.code !== 0) throw new Error(`bootstrap failed: ${r.stderr}`);
+    if (r.code !== 0) {
+      await cleanup(d);
+      throw new Error(`bootstrap failed: ${r.stderr}`);
+    }
   }
   return d;
 }
