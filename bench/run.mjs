@@ -18,7 +18,8 @@
  *
  * - vm: `berth run --rm --runtime vm busybox true` (with --network none and on the default bridge) beside
  *   the floor, a bare `qemu-system-x86_64 -M microvm -kernel … -initrd …` boot to power-off of the same
- *   kernel with a trivial init; and one `berth compare busybox true`. BENCH_VM_RUNS (7: one TCG boot varies by a second with the host's load) rounds.
+ *   kernel with a trivial init; `berth exec` of `true` into a running VM beside the same into a container;
+ *   and one `berth compare busybox true`. BENCH_VM_RUNS (7: one TCG boot varies by a second with the host's load) rounds.
  *
  *   node bench/run.mjs [--only startup|pull|build|exec|ports|idle|vm] [--runs N] [--pull-runs N] [--dockerd] [--json]
  *   (or BENCH_RUNS=N, BENCH_PULL_RUNS=N)
@@ -700,10 +701,20 @@ async function vmBench() {
   const samples = await measureAll(scenarios, VM_RUNS, 1);
   const timings = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, stats(xs.map((x) => x.ms))]));
   const ratios = { berthNoNetOverFloor: r2(timings.berthNoNet.median / timings.floor.median), berthOverFloor: r2(timings.berth.median / timings.floor.median) };
+  // An exec into a running VM (the guest's init serves it over virtio ports) beside the same exec into a container.
+  // The warm-up exec waits for the VM's boot and plugs its exec ports.
+  const vmId = (await berth(['run', '-d', '--runtime', 'vm', '--network', 'none', 'busybox', 'sleep', '3600'])).trim();
+  defer(() => berth(['rm', '-f', vmId]).catch(() => {}));
+  const ctrId = (await berth(['run', '-d', '--network', 'none', 'busybox', 'sleep', '3600'])).trim();
+  defer(() => berth(['rm', '-f', ctrId]).catch(() => {}));
+  const execRuns = Math.max(VM_RUNS, 10);
+  const execSamples = await measureAll({ vmExec: () => berth(['exec', vmId, 'true']), ctrExec: () => berth(['exec', ctrId, 'true']) }, execRuns, 1);
+  await berth(['rm', '-f', vmId, ctrId]);
+  const exec = Object.fromEntries(Object.entries(execSamples).map(([k, xs]) => [k, stats(xs.map((x) => x.ms))]));
   say('berth compare busybox true (one run each way)');
   const compare = JSON.parse(await berth(['compare', '--json', 'busybox', 'true']));
   return {
-    runs: VM_RUNS, accelerator: vm.Accelerator, kernel: vm.KernelVersion, timings, ratios, compare,
+    runs: VM_RUNS, accelerator: vm.Accelerator, kernel: vm.KernelVersion, timings, ratios, execRuns, exec, compare,
     targets: [['berth VM run (--network none, like for like) at most 1.25x the bare QEMU floor', ratios.berthNoNetOverFloor],
       ['berth VM run (default bridge) at most 1.25x the bare QEMU floor', ratios.berthOverFloor]]
       .map(([name, ratio]) => ({ name, ratio, verdict: ratio <= 1.25 ? 'PASS' : 'FAIL' })),
@@ -719,6 +730,11 @@ function reportVm(r) {
     say(`  ${label.padEnd(52)}${f(t.median).padStart(9)}${f(t.p90).padStart(9)}${f(t.min).padStart(9)}`);
   }
   for (const t of r.targets) say(`  ${t.verdict}: ${t.name}: ${t.ratio.toFixed(2)}x`);
+  say(`  exec of \`true\` in a running VM and container, ms over ${r.execRuns} interleaved runs (after 1 warm-up):`);
+  for (const [k, label] of [['vmExec', 'berth exec VM true'], ['ctrExec', 'berth exec C true (a container)']]) {
+    const t = r.exec[k];
+    say(`    ${label.padEnd(50)}${t.median.toFixed(1).padStart(9)}${t.p90.toFixed(1).padStart(9)}${t.min.toFixed(1).padStart(9)}`);
+  }
   const mib = (b) => (b == null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
   say(`  berth compare busybox true (host kernel ${r.compare.hostKernel}):`);
   for (const s of r.compare.sides) {
