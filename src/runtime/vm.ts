@@ -421,8 +421,10 @@ export class VmRuntime extends OciRuntime {
     const seq = words[1] as number;
     const gone = async () => !(await this.qemuPid(id));
     const deadline = Date.now() + waitMs;
+    // A VM booted by a berth before guest.ctl reads the bundle's ctl (conmon's too: some requests are sent again).
+    const fifo = join(bundle, existsSync(join(bundle, GUEST_CTL)) ? GUEST_CTL : 'ctl');
     while (Date.now() < deadline) {
-      if (!(await toFifo(join(bundle, GUEST_CTL), words.join(' ')))) return false;
+      if (!(await toFifo(fifo, words.join(' ')))) return false;
       const acked = await waitStatus(bundle, new RegExp(`^ack ${seq}$`, 'm'), { timeoutMs: Math.min(3000, deadline - Date.now()), pollMs: 200, gone });
       if (acked) return true;
       if (await gone()) return false;
