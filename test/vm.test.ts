@@ -14,13 +14,13 @@ import { BERTH, exec, hasDocker, startDaemon, teardown, type TestDaemon, waitFor
 const BOOT = { timeoutMs: 240_000 };
 const T = { timeout: 300_000 };
 
-/** QEMU processes this daemon started (their command lines name its exec root). */
-function qemuProcesses(d: TestDaemon): string[] {
+/** QEMU processes this daemon started (their command lines name its exec root), or those of one container. */
+function qemuProcesses(d: TestDaemon, id = ''): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let cmdline = '';
     try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
-    if (cmdline.includes('qemu-system') && cmdline.includes(d.execRoot)) out.push(`${pid}: ${cmdline.slice(0, 200)}`);
+    if (cmdline.includes('qemu-system') && cmdline.includes(join(d.execRoot, 'vm', 'bundles', id))) out.push(`${pid}: ${cmdline.slice(0, 200)}`);
   }
   return out;
 }
@@ -175,6 +175,10 @@ describe('the vm runtime', () => {
   });
 
   test('--vm-kernel: a missing file or one that is no kernel fails the run with a clear message and leaves nothing', T, async () => {
+    // What is there before (an earlier test's leftovers, if it failed), to be there unchanged after.
+    const bundles = join(d.execRoot, 'vm', 'bundles');
+    const list = () => (existsSync(bundles) ? readdirSync(bundles) : []);
+    const before = { ps: (await d.berth(['ps', '-aq'])).stdout, qemu: qemuProcesses(d), bundles: list() };
     const missing = await d.berth(['run', '--rm', '--runtime', 'vm', '--vm-kernel', '/nonexistent/vmlinuz', 'busybox', 'true'], BOOT);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /the vm kernel \/nonexistent\/vmlinuz does not exist/);
@@ -189,9 +193,7 @@ describe('the vm runtime', () => {
     const dies = await d.berth(['run', '--rm', '--runtime', 'vm', '--vm-kernel', broken, 'busybox', 'true'], BOOT);
     assert.equal(dies.code, 125, dies.stderr);
     assert.match(dies.stderr, /berth: the VM failed to boot: QEMU exited with \d+\. The kernel's last lines:\n.*\S/);
-    assert.deepEqual((await d.berth(['ps', '-aq'])).stdout, '');
-    assert.deepEqual(qemuProcesses(d), []);
-    assert.deepEqual(readdirSync(join(d.execRoot, 'vm', 'bundles')), []);
+    assert.deepEqual({ ps: (await d.berth(['ps', '-aq'])).stdout, qemu: qemuProcesses(d), bundles: list() }, before);
     // The daemon's default is checked when it starts.
     const other = await exec(BERTH, ['daemon', '-H', `unix://${d.dir}/k.sock`, '--data-root', join(d.dir, 'kdata'), '--exec-root', join(d.dir, 'krun'),
       '--vm-kernel', '/nonexistent/vmlinuz'], { timeoutMs: 30_000 });
@@ -234,18 +236,30 @@ describe('the vm runtime', () => {
   test('kill switches the VM off; wait reports 137; rm -f of a running VM leaves nothing', T, async () => {
     const a = (await d.berth(['run', '-d', '--runtime', 'vm', 'busybox', 'sleep', '1000'])).stdout.trim();
     seen.push(a);
-    await waitFor(() => qemuProcesses(d).length === 1, 120_000, 'QEMU to start');
+    // Each VM's own QEMU (its bundle in the command line): what an earlier test left does not count here.
+    await waitFor(() => qemuProcesses(d, a).length === 1, 120_000, 'QEMU to start');
     const waiting = d.berth(['wait', a], BOOT);
     assert.equal((await d.berth(['kill', a])).code, 0);
     assert.equal((await waiting).stdout, '137\n');
-    assert.deepEqual(qemuProcesses(d), []);
+    assert.deepEqual(qemuProcesses(d, a), []);
     await d.berth(['rm', a]);
     const b = (await d.berth(['run', '-d', '--runtime', 'vm', 'busybox', 'sleep', '1000'])).stdout.trim();
     seen.push(b);
-    await waitFor(() => qemuProcesses(d).length === 1, 120_000, 'QEMU to start');
+    await waitFor(() => qemuProcesses(d, b).length === 1, 120_000, 'QEMU to start');
     assert.equal((await d.berth(['rm', '-f', b], BOOT)).code, 0);
-    assert.deepEqual(qemuProcesses(d), []);
-    assert.deepEqual(readdirSync(join(d.execRoot, 'vm', 'bundles')), []);
+    assert.deepEqual(qemuProcesses(d, b), []);
+    assert.equal(existsSync(join(d.execRoot, 'vm', 'bundles', b)), false);
+    // A kill straight after the start, while QEMU may not have written its PID file: the VM's processes go too (the
+    // wrapper's boot timer included, which would otherwise wait out the boot's time limit).
+    const c = (await d.berth(['run', '-d', '--runtime', 'vm', 'busybox', 'sleep', '1000'])).stdout.trim();
+    seen.push(c);
+    assert.equal((await d.berth(['kill', c])).code, 0);
+    assert.equal((await d.berth(['wait', c], BOOT)).stdout, '137\n');
+    const named = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(d.execRoot, 'vm', 'bundles', c)) && readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'conmon'; } catch { return false; }
+    });
+    await waitFor(() => named().length === 0, 10_000, 'the killed VM\'s processes to go');
+    assert.equal((await d.berth(['rm', c])).code, 0);
   });
 
   test('an unknown runtime is refused as docker does', async () => {

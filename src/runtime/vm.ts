@@ -403,6 +403,28 @@ export class VmRuntime extends OciRuntime {
     return statusBytes(join(this.bundle(id), 'qemu.hwm'), 'VmHWM');
   }
 
+  /**
+   * Every process of a VM but conmon: the shim or wrapper and the wrapper's subshells, QEMU (all name the bundle
+   * in their command lines), and the boot timer's `sleep` (which does not; its parent, a subshell, does). The
+   * wrapper ends what it started as it exits; one that is SIGKILLed cannot (say, killed before QEMU wrote its PID
+   * file), and the timer would live on until the boot's time limit, QEMU for good.
+   */
+  private async vmProcesses(id: string): Promise<number[]> {
+    const bundle = this.bundle(id);
+    const pids: number[] = [];
+    for (const p of (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))) {
+      const [cmdline, comm] = await Promise.all([readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => ''), readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')]);
+      if (cmdline.includes(bundle) && comm.trim() !== 'conmon') pids.push(Number(p));
+    }
+    const sleeper = Number((await readFile(join(bundle, 'boot-timer.pid'), 'utf8').catch(() => '')).trim());
+    if (sleeper) {
+      const stat = await readFile(`/proc/${sleeper}/stat`, 'utf8').catch(() => '');
+      // After the command name in parentheses: the state, then the parent's PID.
+      if (pids.includes(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))) pids.push(sleeper);
+    }
+    return pids;
+  }
+
   private async qemuPid(id: string): Promise<number | undefined> {
     return pidOf(join(this.bundle(id), 'qemu.pid'), this.bundle(id));
   }
@@ -452,7 +474,9 @@ export class VmRuntime extends OciRuntime {
     const qemu = await this.qemuPid(id);
     if (sig === 'KILL' || sig === '9') {
       // The guest is not asked: the VM is switched off (the wrapper then exits 137).
-      if (qemu) process.kill(qemu, 'SIGKILL'); else process.kill(wrapper, 'SIGKILL');
+      if (qemu) { process.kill(qemu, 'SIGKILL'); return; }
+      // No QEMU PID yet (not started, or starting): all of the VM's processes go, QEMU among them if it is there.
+      for (const pid of await this.vmProcesses(id)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       return;
     }
     // A paused guest cannot take it: it waits for the resume, as a signal to a frozen process waits for the thaw.
@@ -617,8 +641,7 @@ export class VmRuntime extends OciRuntime {
 
   protected override async runtimeDelete(id: string): Promise<void> {
     this.heldSignals.delete(id);
-    const reader = await pidOf(join(this.bundle(id), 'reader.pid'), this.bundle(id));
-    const pids = [await this.qemuPid(id), await this.wrapperPid(id), reader].filter((p): p is number => !!p);
+    const pids = await this.vmProcesses(id);
     for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     // Wait until they are gone, so that nothing of the VM outlives delete.
     for (let i = 0; i < 200 && pids.some(alive); i++) await sleep(10);
@@ -694,7 +717,6 @@ w=$!
   done <> "$B/st.out"
 ) &
 r=$!
-echo $r > "$B/reader.pid"
 trap 'kill $r $(cat "$B/boot-timer.pid" 2>/dev/null) 2>/dev/null' EXIT
 wait $q
 rc=$?
