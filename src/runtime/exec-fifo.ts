@@ -8,7 +8,8 @@
  * not where runc 1.x puts it the caller runs `runc start` instead.
  */
 import { constants } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
+import { procStat } from './proc-stat.js';
 import { SystemError } from '../errors/index.js';
 
 /** How often a start that waits for the init checks that the init still lives, as runc's own start does. */
@@ -50,8 +51,6 @@ export async function startThroughFifo(path: string, initPid: number): Promise<b
 
 /** Whether `pid` is a process that has not exited (a zombie has). */
 async function alive(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => '');
-  // The state follows the command's closing parenthesis: "1234 (sh) S ...".
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  const state = (await procStat(pid))[0] ?? '';
   return state !== '' && state !== 'Z' && state !== 'X';
 }

@@ -29,6 +29,7 @@ import { OciRuntime } from './oci.js';
 import { ExecStartError } from './oci-exec.js';
 import type { CreateOptions, ExecHandle, ExecOptions, RuntimeState, RuntimeUsage, Spec } from './types.js';
 import { nextSeq, SlotConnection, toFifo, waitStatus } from './vm-exec.js';
+import { procStat } from './proc-stat.js';
 import { cpio, devTemplate, GUEST_INIT, runScript, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, shQuote, type CpioEntry } from './vm-guest.js';
 import { vmNetwork } from './vm-net.js';
 import { Qmp } from './vm-qmp.js';
@@ -389,9 +390,8 @@ export class VmRuntime extends OciRuntime {
   async usage(id: string): Promise<RuntimeUsage | undefined> {
     const pid = await this.qemuPid(id);
     if (!pid) return undefined;
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    // After the command name in parentheses (which may hold spaces): utime and stime are fields 14 and 15, in clock ticks.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = await procStat(pid);
+    // utime and stime, in clock ticks.
     const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
     const memory = await statusBytes(`/proc/${pid}/status`, 'VmRSS') ?? 0;
     const limit = (await this.describe(id))?.MemoryBytes ?? 0;
@@ -404,24 +404,21 @@ export class VmRuntime extends OciRuntime {
   }
 
   /**
-   * Every process of a VM but conmon: the shim or wrapper and the wrapper's subshells, QEMU (all name the bundle
-   * in their command lines), and the boot timer's `sleep` (which does not; its parent, a subshell, does). The
-   * wrapper ends what it started as it exits; one that is SIGKILLed cannot (say, killed before QEMU wrote its PID
-   * file), and the timer would live on until the boot's time limit, QEMU for good.
+   * SIGKILLs every process of a VM but conmon, and says which: the shim or wrapper and the wrapper's subshells,
+   * QEMU (all name the bundle in their command lines), and the boot timer's `sleep` (which does not; its parent,
+   * a subshell, does). The wrapper ends what it started as it exits; one that is SIGKILLed cannot (say, killed
+   * before QEMU wrote its PID file), and the timer would live on until the boot's time limit, QEMU for good.
    */
-  private async vmProcesses(id: string): Promise<number[]> {
+  private async killVmProcesses(id: string): Promise<number[]> {
     const bundle = this.bundle(id);
     const pids: number[] = [];
     for (const p of (await readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))) {
-      const [cmdline, comm] = await Promise.all([readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => ''), readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')]);
-      if (cmdline.includes(bundle) && comm.trim() !== 'conmon') pids.push(Number(p));
+      if (!(await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).includes(bundle)) continue;
+      if ((await readFile(`/proc/${p}/comm`, 'utf8').catch(() => '')).trim() !== 'conmon') pids.push(Number(p));
     }
     const sleeper = Number((await readFile(join(bundle, 'boot-timer.pid'), 'utf8').catch(() => '')).trim());
-    if (sleeper) {
-      const stat = await readFile(`/proc/${sleeper}/stat`, 'utf8').catch(() => '');
-      // After the command name in parentheses: the state, then the parent's PID.
-      if (pids.includes(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))) pids.push(sleeper);
-    }
+    if (sleeper && pids.includes(Number((await procStat(sleeper))[1]))) pids.push(sleeper);
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     return pids;
   }
 
@@ -476,7 +473,7 @@ export class VmRuntime extends OciRuntime {
       // The guest is not asked: the VM is switched off (the wrapper then exits 137).
       if (qemu) { process.kill(qemu, 'SIGKILL'); return; }
       // No QEMU PID yet (not started, or starting): all of the VM's processes go, QEMU among them if it is there.
-      for (const pid of await this.vmProcesses(id)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      await this.killVmProcesses(id);
       return;
     }
     // A paused guest cannot take it: it waits for the resume, as a signal to a frozen process waits for the thaw.
@@ -641,8 +638,7 @@ export class VmRuntime extends OciRuntime {
 
   protected override async runtimeDelete(id: string): Promise<void> {
     this.heldSignals.delete(id);
-    const pids = await this.vmProcesses(id);
-    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    const pids = await this.killVmProcesses(id);
     // Wait until they are gone, so that nothing of the VM outlives delete.
     for (let i = 0; i < 200 && pids.some(alive); i++) await sleep(10);
     await rm(this.slotDir(id), { recursive: true, force: true });
