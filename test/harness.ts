@@ -187,8 +187,13 @@ function settled<T>(read: () => T, done: (t: T) => boolean): T {
   return t;
 }
 
-/** What a daemon left on the host: mounts under its directories, conmon/runc processes, cgroups of its containers. */
-export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts: string[]; processes: string[]; cgroups: string[] } & ReturnType<typeof networkLeftovers> {
+/** What a daemon left on the host: mounts under its directories, conmon/runc processes, cgroups of its containers, its network state. */
+export function leftovers(d: TestDaemon, containerIds: string[] = []): ReturnType<typeof hostLeftovers> & ReturnType<typeof networkLeftovers> {
+  return { ...hostLeftovers(d, containerIds), ...networkLeftovers(d) };
+}
+
+/** Mounts under a daemon's directories, processes naming its exec root (conmon, runc, QEMU), cgroups of its containers. */
+function hostLeftovers(d: TestDaemon, containerIds: string[]): { mounts: string[]; processes: string[]; cgroups: string[] } {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(d.dir));
   const processes: string[] = [];
@@ -203,7 +208,7 @@ export function leftovers(d: TestDaemon, containerIds: string[] = []): { mounts:
     if (!existsSync(base)) continue;
     for (const e of readdirSync(base)) if (containerIds.includes(e)) cgroups.push(`${base}/${e}`);
   }
-  return { mounts, processes, cgroups, ...networkLeftovers(d) };
+  return { mounts, processes, cgroups };
 }
 
 type Leftovers = ReturnType<typeof leftovers>;
@@ -229,7 +234,7 @@ export function firewallLeft(d: TestDaemon): string[] {
  * cgroups, and mounts under its directory (deepest first, lazily), before that directory is deleted.
  */
 function reap(d: TestDaemon, containerIds: string[]): void {
-  const { processes, cgroups, mounts } = leftovers(d, containerIds);
+  const { processes, cgroups, mounts } = hostLeftovers(d, containerIds);
   const pids = processes.map((p) => Number(p.split(':')[0]));
   for (const cg of cgroups) {
     try { pids.push(...readFileSync(`${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number)); } catch { /* gone */ }
