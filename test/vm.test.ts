@@ -14,15 +14,21 @@ import { BERTH, exec, hasDocker, startDaemon, teardown, type TestDaemon, waitFor
 const BOOT = { timeoutMs: 240_000 };
 const T = { timeout: 300_000 };
 
-/** QEMU processes this daemon started (their command lines name its exec root), or those of one container. */
-function qemuProcesses(d: TestDaemon, id = ''): string[] {
-  const out: string[] = [];
+/** The host's processes whose command lines name `path`, but those whose command name is in `except`: PID and command line. */
+function processesNaming(path: string, except: string[] = []): [string, string][] {
+  const out: [string, string][] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let cmdline = '';
-    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { continue; }
-    if (cmdline.includes('qemu-system') && cmdline.includes(join(d.execRoot, 'vm', 'bundles', id))) out.push(`${pid}: ${cmdline.slice(0, 200)}`);
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(path) && !except.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim())) out.push([pid, cmdline]);
+    } catch { /* gone */ }
   }
   return out;
+}
+
+/** QEMU processes this daemon started (their command lines name its exec root), or those of one container. */
+function qemuProcesses(d: TestDaemon, id = ''): string[] {
+  return processesNaming(join(d.execRoot, 'vm', 'bundles', id)).filter(([, c]) => c.includes('qemu-system')).map(([pid, c]) => `${pid}: ${c.slice(0, 200)}`);
 }
 
 /** The command names (comm) of the processes with `path` open. */
@@ -255,10 +261,7 @@ describe('the vm runtime', () => {
     seen.push(c);
     assert.equal((await d.berth(['kill', c])).code, 0);
     assert.equal((await d.berth(['wait', c], BOOT)).stdout, '137\n');
-    const named = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(d.execRoot, 'vm', 'bundles', c)) && readFileSync(`/proc/${p}/comm`, 'utf8').trim() !== 'conmon'; } catch { return false; }
-    });
-    await waitFor(() => named().length === 0, 10_000, 'the killed VM\'s processes to go');
+    await waitFor(() => processesNaming(join(d.execRoot, 'vm', 'bundles', c), ['conmon']).length === 0, 10_000, 'the killed VM\'s processes to go');
     assert.equal((await d.berth(['rm', c])).code, 0);
   });
 
